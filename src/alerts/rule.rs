@@ -1,0 +1,243 @@
+//! Rule definitions.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::model::Cohort;
+
+/// How bad a firing rule is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Look at it.
+    Warning,
+    /// Act now.
+    Critical,
+}
+
+impl Severity {
+    /// Lower-case name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// What a firing rule asks of the operator (and of automation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Show it; nothing is blocked.
+    Notify,
+    /// Block bumping to the next step until it clears (or the operator forces).
+    Hold,
+    /// Roll back to the given percentage (0 for a full rollback). Also blocks bumping.
+    Rollback {
+        /// Target percentage of the rollback.
+        to: u8,
+    },
+}
+
+impl Action {
+    /// Short label for the alerts panel.
+    #[must_use]
+    pub fn label(self) -> String {
+        match self {
+            Action::Notify => "notify".into(),
+            Action::Hold => "hold".into(),
+            Action::Rollback { to: 0 } => "rollback".into(),
+            Action::Rollback { to } => format!("cut to {to}%"),
+        }
+    }
+
+    /// Whether a firing rule with this action blocks moving to the next step.
+    #[must_use]
+    pub fn blocks_bump(self) -> bool {
+        !matches!(self, Action::Notify)
+    }
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+}
+
+impl Op {
+    /// Applies the operator; NaN on either side compares false, as in PromQL.
+    #[must_use]
+    pub fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            Op::Gt => a > b,
+            Op::Ge => a >= b,
+            Op::Lt => a < b,
+            Op::Le => a <= b,
+        }
+    }
+
+    /// The operator's symbol.
+    #[must_use]
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+        }
+    }
+
+    /// Parses `>`, `>=`, `<`, `<=`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            ">" => Some(Op::Gt),
+            ">=" => Some(Op::Ge),
+            "<" => Some(Op::Lt),
+            "<=" => Some(Op::Le),
+            _ => None,
+        }
+    }
+}
+
+/// What a rule compares.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Condition {
+    /// `cohort value OP threshold`, e.g. `new error rate > 0.5`.
+    Absolute {
+        /// Operator.
+        op: Op,
+        /// Threshold in the metric's unit.
+        value: f64,
+    },
+    /// `new OP factor × legacy`, e.g. `new p95 > 1.5 × legacy`.
+    RatioToLegacy {
+        /// Operator.
+        op: Op,
+        /// Multiplier of the legacy value.
+        factor: f64,
+    },
+    /// `new − legacy OP value`, e.g. error rate `+0.2` percentage points.
+    DeltaToLegacy {
+        /// Operator.
+        op: Op,
+        /// Difference in the metric's unit.
+        value: f64,
+    },
+    /// `saving OP value` where saving is `(1 − new/legacy) × 100`, e.g. `saving < 90`.
+    Saving {
+        /// Operator.
+        op: Op,
+        /// Saving in percent.
+        value: f64,
+    },
+}
+
+/// One alert rule of a rollout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// Name shown in the alerts panel and in messages (`new-error-rate`).
+    pub name: String,
+    /// Id of the metric it reads.
+    pub metric: String,
+    /// Which cohort's value is compared (absolute rules); relative rules always compare new.
+    pub cohort: Cohort,
+    /// The comparison.
+    pub condition: Condition,
+    /// How long the condition must hold before the rule fires.
+    pub for_: Duration,
+    /// How long a firing rule stays firing after the condition stops holding.
+    pub keep_firing_for: Duration,
+    /// Severity when firing.
+    pub severity: Severity,
+    /// What a firing rule asks for.
+    pub action: Action,
+}
+
+impl Rule {
+    /// A rule with no `for`, no `keep_firing_for`, on the new cohort, severity warning, notify.
+    #[must_use]
+    pub fn new(name: &str, metric: &str, condition: Condition) -> Self {
+        Self {
+            name: name.into(),
+            metric: metric.into(),
+            cohort: Cohort::New,
+            condition,
+            for_: Duration::ZERO,
+            keep_firing_for: Duration::ZERO,
+            severity: Severity::Warning,
+            action: Action::Notify,
+        }
+    }
+
+    /// The left-hand value the condition compares, from the two cohorts' current values.
+    /// `None` when a needed value is missing (no data).
+    #[must_use]
+    pub fn lhs(&self, legacy: Option<f64>, new: Option<f64>) -> Option<f64> {
+        match self.condition {
+            Condition::Absolute { .. } => match self.cohort {
+                Cohort::Legacy => legacy,
+                Cohort::New => new,
+            },
+            Condition::RatioToLegacy { .. } => new,
+            Condition::DeltaToLegacy { .. } => Some(new? - legacy?),
+            Condition::Saving { .. } => {
+                let (l, n) = (legacy?, new?);
+                Some(if l == 0.0 {
+                    f64::NAN
+                } else {
+                    (1.0 - n / l) * 100.0
+                })
+            }
+        }
+    }
+
+    /// The right-hand side, which for ratio rules depends on the legacy value.
+    #[must_use]
+    pub fn rhs(&self, legacy: Option<f64>) -> Option<f64> {
+        match self.condition {
+            Condition::Absolute { value, .. }
+            | Condition::DeltaToLegacy { value, .. }
+            | Condition::Saving { value, .. } => Some(value),
+            Condition::RatioToLegacy { factor, .. } => Some(factor * legacy?),
+        }
+    }
+
+    /// The operator of the condition.
+    #[must_use]
+    pub fn op(&self) -> Op {
+        match self.condition {
+            Condition::Absolute { op, .. }
+            | Condition::RatioToLegacy { op, .. }
+            | Condition::DeltaToLegacy { op, .. }
+            | Condition::Saving { op, .. } => op,
+        }
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Condition::Absolute { op, value } => write!(f, "{} {}", op.symbol(), trim(value)),
+            Condition::RatioToLegacy { op, factor } => {
+                write!(f, "{} {}× legacy", op.symbol(), trim(factor))
+            }
+            Condition::DeltaToLegacy { op, value } => {
+                write!(f, "−legacy {} {}", op.symbol(), trim(value))
+            }
+            Condition::Saving { op, value } => write!(f, "saving {} {}%", op.symbol(), trim(value)),
+        }
+    }
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}

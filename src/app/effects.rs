@@ -1,0 +1,221 @@
+//! Effects: each command runs on its own tokio task with a deadline and reports back as a
+//! message on the one channel. The UI task never awaits the network.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::sync::mpsc;
+
+use super::msg::{Command, Msg};
+use crate::audit::AuditLog;
+use crate::clock::Clock;
+use crate::flags::write::guarded_write;
+use crate::flags::{FlagBackend, FlagError, FlagEvent};
+use crate::metrics::{Backfill, MetricsError, MetricsSource, Poll};
+use crate::model::FlagSnapshot;
+
+/// The two backends of one rollout.
+#[derive(Clone)]
+pub struct Backends {
+    /// Where the flag lives.
+    pub flag: Arc<dyn FlagBackend>,
+    /// Where the metrics come from.
+    pub metrics: Arc<dyn MetricsSource>,
+}
+
+/// Wraps a flag backend so every call has a total deadline (R1). A write past it becomes an
+/// unknown outcome in the guarded write path, never a retry.
+pub struct FlagDeadline {
+    inner: Arc<dyn FlagBackend>,
+    deadline: Duration,
+}
+
+impl FlagDeadline {
+    /// Wraps `inner` with `deadline`.
+    #[must_use]
+    pub fn new(inner: Arc<dyn FlagBackend>, deadline: Duration) -> Self {
+        Self { inner, deadline }
+    }
+
+    fn limit<'a, T: Send + 'a>(
+        &self,
+        fut: BoxFuture<'a, Result<T, FlagError>>,
+    ) -> BoxFuture<'a, Result<T, FlagError>> {
+        let d = self.deadline;
+        Box::pin(async move {
+            tokio::time::timeout(d, fut)
+                .await
+                .unwrap_or_else(|_| Err(FlagError::Timeout(millis(d))))
+        })
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl FlagBackend for FlagDeadline {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn read(&self) -> BoxFuture<'_, Result<FlagSnapshot, FlagError>> {
+        self.limit(self.inner.read())
+    }
+    fn compare_and_set(
+        &self,
+        expected: &FlagSnapshot,
+        percent: u8,
+    ) -> BoxFuture<'_, Result<(), FlagError>> {
+        self.limit(self.inner.compare_and_set(expected, percent))
+    }
+    fn set_enabled(
+        &self,
+        expected: &FlagSnapshot,
+        enabled: bool,
+    ) -> BoxFuture<'_, Result<(), FlagError>> {
+        self.limit(self.inner.set_enabled(expected, enabled))
+    }
+    fn events(&self) -> BoxFuture<'_, Result<Vec<FlagEvent>, FlagError>> {
+        self.limit(self.inner.events())
+    }
+}
+
+/// Runs commands.
+pub struct Effects {
+    backends: Vec<Backends>,
+    tx: mpsc::Sender<Msg>,
+    clock: Arc<dyn Clock>,
+    audit: AuditLog,
+    read_only: bool,
+    deadline: Duration,
+}
+
+impl Effects {
+    /// Effects over `backends` (one per rollout, in order), reporting on `tx`. `deadline` is
+    /// the total deadline of every request (R1: at most min(poll interval, 5 s)).
+    #[must_use]
+    pub fn new(
+        backends: Vec<Backends>,
+        tx: mpsc::Sender<Msg>,
+        clock: Arc<dyn Clock>,
+        audit: AuditLog,
+        read_only: bool,
+        deadline: Duration,
+    ) -> Self {
+        let backends = backends
+            .into_iter()
+            .map(|b| Backends {
+                flag: Arc::new(FlagDeadline::new(b.flag, deadline)),
+                metrics: b.metrics,
+            })
+            .collect();
+        Self {
+            backends,
+            tx,
+            clock,
+            audit,
+            read_only,
+            deadline,
+        }
+    }
+
+    /// Starts a command. Returns `false` for `Quit`.
+    pub fn run(&self, cmd: Command) -> bool {
+        let tx = self.tx.clone();
+        let clock = self.clock.clone();
+        let d = self.deadline;
+        match cmd {
+            Command::Quit => return false,
+            Command::ReadFlag(i) => {
+                let Some(b) = self.backends.get(i).cloned() else {
+                    return true;
+                };
+                tokio::spawn(async move {
+                    let result = b.flag.read().await;
+                    let _ = tx
+                        .send(Msg::FlagRead {
+                            rollout: i,
+                            at_ms: clock.now_ms(),
+                            result,
+                        })
+                        .await;
+                });
+            }
+            Command::ReadFlagEvents(i) => {
+                let Some(b) = self.backends.get(i).cloned() else {
+                    return true;
+                };
+                tokio::spawn(async move {
+                    let result = b.flag.events().await;
+                    let _ = tx
+                        .send(Msg::FlagEvents {
+                            rollout: i,
+                            at_ms: clock.now_ms(),
+                            result,
+                        })
+                        .await;
+                });
+            }
+            Command::PollMetrics(i) => {
+                let Some(b) = self.backends.get(i).cloned() else {
+                    return true;
+                };
+                tokio::spawn(async move {
+                    let result: Result<Poll, MetricsError> =
+                        match tokio::time::timeout(d, b.metrics.poll()).await {
+                            Ok(r) => r,
+                            Err(_) => Err(MetricsError::Timeout(millis(d))),
+                        };
+                    let _ = tx
+                        .send(Msg::MetricsPolled {
+                            rollout: i,
+                            at_ms: clock.now_ms(),
+                            result,
+                        })
+                        .await;
+                });
+            }
+            Command::Backfill {
+                rollout,
+                start_ms,
+                end_ms,
+                step_ms,
+            } => {
+                let Some(b) = self.backends.get(rollout).cloned() else {
+                    return true;
+                };
+                tokio::spawn(async move {
+                    let result: Result<Backfill, MetricsError> = match tokio::time::timeout(
+                        d * 2,
+                        b.metrics.backfill(start_ms, end_ms, step_ms),
+                    )
+                    .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => Err(MetricsError::Timeout(millis(d * 2))),
+                    };
+                    let _ = tx.send(Msg::Backfilled { rollout, result }).await;
+                });
+            }
+            Command::Write { rollout, request } => {
+                let Some(b) = self.backends.get(rollout).cloned() else {
+                    return true;
+                };
+                let audit = self.audit.clone();
+                let ro = self.read_only;
+                tokio::spawn(async move {
+                    let result = guarded_write(b.flag.as_ref(), &audit, request, ro).await;
+                    let _ = tx
+                        .send(Msg::WriteDone {
+                            rollout,
+                            at_ms: clock.now_ms(),
+                            result: Box::new(result),
+                        })
+                        .await;
+                });
+            }
+        }
+        true
+    }
+}

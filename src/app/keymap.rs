@@ -1,0 +1,75 @@
+//! Default key bindings: key events to actions, and the table the help overlay shows.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+/// What a key asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Next step of the plan.
+    Bump,
+    /// Next step even past a firing hold rule.
+    ForceBump,
+    /// Previous step.
+    StepBack,
+    /// Roll back to 0 %.
+    Rollback,
+    /// Switch the flag (environment) off or on.
+    KillSwitch,
+    /// Confirm the dialog.
+    Yes,
+    /// Cancel the dialog.
+    No,
+    /// Toggle help.
+    Help,
+    /// Next theme.
+    Theme,
+    /// Next rollout.
+    NextRollout,
+    /// Previous rollout.
+    PrevRollout,
+    /// Quit.
+    Quit,
+    /// Ctrl-C: quit from anywhere.
+    Interrupt,
+}
+
+/// The bindings, as shown in the help overlay: (keys, what they do).
+pub const BINDINGS: &[(&str, &str)] = &[
+    ("+  ]", "next step of the plan (confirm)"),
+    ("!", "next step despite a firing hold rule (confirm)"),
+    ("-  [", "previous step (confirm)"),
+    ("r", "roll back to 0 % (confirm)"),
+    ("k", "kill switch: flag off / on (confirm)"),
+    ("y  Enter", "confirm the dialog"),
+    ("n  Esc", "cancel the dialog"),
+    ("Tab  Shift-Tab", "next / previous rollout"),
+    ("t", "next theme"),
+    ("?", "this help"),
+    ("q  Ctrl-C", "quit"),
+];
+
+/// Maps a key event to an action. Key releases and repeats of non-navigation keys are ignored.
+#[must_use]
+pub fn action(key: &KeyEvent) -> Option<Action> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        return matches!(key.code, KeyCode::Char('c')).then_some(Action::Interrupt);
+    }
+    Some(match key.code {
+        KeyCode::Char('+' | ']') => Action::Bump,
+        KeyCode::Char('!') => Action::ForceBump,
+        KeyCode::Char('-' | '[') => Action::StepBack,
+        KeyCode::Char('r') => Action::Rollback,
+        KeyCode::Char('k') => Action::KillSwitch,
+        KeyCode::Char('y' | 'Y') | KeyCode::Enter => Action::Yes,
+        KeyCode::Char('n' | 'N') | KeyCode::Esc => Action::No,
+        KeyCode::Char('?') => Action::Help,
+        KeyCode::Char('t') => Action::Theme,
+        KeyCode::Tab => Action::NextRollout,
+        KeyCode::BackTab => Action::PrevRollout,
+        KeyCode::Char('q') => Action::Quit,
+        _ => return None,
+    })
+}

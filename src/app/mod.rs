@@ -1,0 +1,15 @@
+//! The application core, in The Elm Architecture: one [`State`], messages ([`Msg`]) that
+//! describe what happened, a pure [`update`] that changes the state and returns
+//! [`Command`]s, and effects that run those commands on tokio tasks and report back as
+//! messages on one bounded channel. The event loop in [`run`] owns the terminal.
+
+pub mod effects;
+pub mod keymap;
+pub mod msg;
+pub mod run;
+pub mod state;
+pub mod update;
+
+pub use msg::{Command, Msg};
+pub use state::{LogLevel, Mode, PendingWrite, RolloutState, State};
+pub use update::update;

@@ -1,0 +1,238 @@
+//! The event loop: owns the terminal, the state and the channel. Draws only when the state is
+//! dirty, after draining every queued message, each frame inside synchronized output and sent
+//! with a single `write()`. Quits on `q`, Ctrl-C, SIGTERM, SIGHUP, SIGINT and when the terminal
+//! goes away (input EOF or error, output error), restoring the terminal on every path.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream};
+use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use crossterm::{cursor, execute, queue, terminal};
+use futures::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use super::effects::{Backends, Effects};
+use super::msg::Msg;
+use super::state::{RolloutState, State};
+use super::update::update;
+use crate::audit::AuditLog;
+use crate::clock::Clock;
+use crate::model::Rollout;
+use crate::ui::{self, Theme};
+
+/// Everything the loop needs.
+pub struct Setup {
+    /// Rollouts with their backends.
+    pub rollouts: Vec<(Rollout, Backends)>,
+    /// The clock (scaled in the demo).
+    pub clock: Arc<dyn Clock>,
+    /// Poll interval in clock time.
+    pub refresh_ms: i64,
+    /// Real time between ticks.
+    pub tick: Duration,
+    /// Writes disabled.
+    pub read_only: bool,
+    /// Themes, the first is used at start.
+    pub themes: Vec<Theme>,
+    /// ASCII glyphs.
+    pub ascii: bool,
+    /// Audit log.
+    pub audit: AuditLog,
+    /// Total deadline of each request (real time).
+    pub deadline: Duration,
+}
+
+/// Builds the initial state for a setup (also used by tests and snapshot rendering).
+#[must_use]
+pub fn initial_state(setup: &Setup, now_ms: i64) -> State {
+    let rollouts = setup
+        .rollouts
+        .iter()
+        .map(|(r, b)| RolloutState::new(r.clone(), b.flag.describe(), b.metrics.describe(), now_ms))
+        .collect();
+    let mut s = State::new(rollouts, setup.refresh_ms, now_ms);
+    s.read_only = setup.read_only;
+    s.themes = setup.themes.iter().map(|t| t.name.clone()).collect();
+    s.ascii = setup.ascii;
+    s
+}
+
+static TERMINAL_ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Leaves the alternate screen, shows the cursor, restores cooked mode. Safe to call twice and
+/// when the terminal is gone (errors are ignored: there is nobody to tell).
+pub fn restore_terminal() {
+    if TERMINAL_ACTIVE.swap(false, Ordering::SeqCst) {
+        let mut out = io::stdout();
+        let _ = execute!(
+            out,
+            EndSynchronizedUpdate,
+            terminal::LeaveAlternateScreen,
+            cursor::Show
+        );
+        let _ = terminal::disable_raw_mode();
+        let _ = out.flush();
+    }
+}
+
+/// Installs a panic hook that restores the terminal before the report is printed.
+pub fn install_panic_hook() {
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        prev(info);
+    }));
+}
+
+/// Collects a frame so it reaches the terminal in one `write()`. ratatui flushes inside
+/// `draw`; here that flush does nothing, and [`FrameSink::commit`] sends the whole frame.
+#[derive(Clone, Default)]
+pub struct FrameWriter(Arc<Mutex<Vec<u8>>>);
+
+impl FrameWriter {
+    fn buf(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sends the collected bytes with one `write_all` and one flush.
+    ///
+    /// # Errors
+    /// When the terminal is gone.
+    pub fn commit(&self, out: &mut impl Write) -> io::Result<()> {
+        let mut buf = self.buf();
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let r = out.write_all(&buf).and_then(|()| out.flush());
+        buf.clear();
+        r
+    }
+}
+
+impl Write for FrameWriter {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.buf().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+struct Guard;
+impl Drop for Guard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// Renders one frame: synchronized-output begin, the diff, end, then a single write.
+///
+/// # Errors
+/// When the terminal is gone.
+pub fn draw_frame<W: Write>(
+    term: &mut Terminal<CrosstermBackend<FrameWriter>>,
+    sink: &FrameWriter,
+    out: &mut W,
+    s: &State,
+    t: &Theme,
+) -> io::Result<()> {
+    queue!(term.backend_mut(), BeginSynchronizedUpdate)?;
+    term.draw(|f| ui::draw(f, s, t))?;
+    queue!(term.backend_mut(), EndSynchronizedUpdate)?;
+    sink.commit(out)
+}
+
+/// Runs the dashboard until quit. Returns the reason it stopped when not a plain quit.
+///
+/// # Errors
+/// When the terminal cannot be set up.
+pub async fn run(setup: Setup) -> color_eyre::Result<Option<String>> {
+    let clock = setup.clock.clone();
+    let mut state = initial_state(&setup, clock.now_ms());
+    let (tx, mut rx) = mpsc::channel::<Msg>(256);
+    let backends = setup.rollouts.iter().map(|(_, b)| b.clone()).collect();
+    let effects = Effects::new(
+        backends,
+        tx,
+        clock.clone(),
+        setup.audit.clone(),
+        setup.read_only,
+        setup.deadline,
+    );
+
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+
+    terminal::enable_raw_mode()?;
+    TERMINAL_ACTIVE.store(true, Ordering::SeqCst);
+    let _guard = Guard;
+    execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)?;
+    let sink = FrameWriter::default();
+    let mut out = io::stdout();
+    let mut term = Terminal::new(CrosstermBackend::new(sink.clone()))?;
+    term.clear()?;
+    sink.commit(&mut out)?;
+
+    let mut input = EventStream::new();
+    let mut tick = tokio::time::interval(setup.tick);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut stop_reason = None;
+
+    // First tick right away: polls start, and the first frame shows "no data yet".
+    for c in update(&mut state, Msg::Tick(clock.now_ms())) {
+        effects.run(c);
+    }
+    loop {
+        if state.dirty {
+            let theme = &setup.themes[state.theme.min(setup.themes.len() - 1)];
+            if let Err(e) = draw_frame(&mut term, &sink, &mut out, &state, theme) {
+                stop_reason = Some(format!("terminal output failed: {e}"));
+                break;
+            }
+            state.dirty = false;
+        }
+        if state.quit {
+            break;
+        }
+        let msg = tokio::select! {
+            _ = tick.tick() => Msg::Tick(clock.now_ms()),
+            ev = input.next() => match ev {
+                Some(Ok(Event::Key(k))) => Msg::Key(k),
+                Some(Ok(Event::Resize(..))) => Msg::Resize,
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => Msg::Shutdown(format!("terminal input failed: {e}")),
+                None => Msg::Shutdown("terminal closed".into()),
+            },
+            Some(m) = rx.recv() => m,
+            _ = sigterm.recv() => Msg::Shutdown("SIGTERM".into()),
+            _ = sighup.recv() => Msg::Shutdown("SIGHUP: terminal hung up".into()),
+            _ = sigint.recv() => Msg::Shutdown("SIGINT".into()),
+        };
+        if let Msg::Shutdown(r) = &msg {
+            stop_reason = Some(r.clone());
+        }
+        let mut queue = vec![msg];
+        // Coalesce: everything already queued goes into the same frame.
+        while let Ok(m) = rx.try_recv() {
+            queue.push(m);
+        }
+        for m in queue {
+            for c in update(&mut state, m) {
+                effects.run(c);
+            }
+        }
+    }
+    drop(term);
+    restore_terminal();
+    Ok(stop_reason)
+}

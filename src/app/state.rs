@@ -1,0 +1,280 @@
+//! The one state the screen shows. Only `update` changes it.
+
+use std::collections::VecDeque;
+
+use crate::alerts::{AlertState, AlertStatus, Severity};
+use crate::flags::FlagEvent;
+use crate::flags::write::WriteRequest;
+use crate::metrics::CohortValues;
+use crate::model::{Cohort, FlagSnapshot, History, Rollout};
+use crate::sim::rng::Rng;
+
+/// Events kept in the log.
+pub const EVENT_CAP: usize = 200;
+
+/// Scheduling of one backend's polls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PollSched {
+    /// A request is under way: no second one starts.
+    pub in_flight: bool,
+    /// Earliest time of the next request (clock ms).
+    pub next_at_ms: i64,
+    /// Consecutive failures (for back-off).
+    pub failures: u32,
+}
+
+/// One metric's live data.
+#[derive(Debug, Clone, Default)]
+pub struct MetricState {
+    /// History per cohort (legacy, new).
+    pub history: [History; 2],
+    /// The last good values.
+    pub last: CohortValues,
+    /// When they were read (clock ms).
+    pub last_at_ms: Option<i64>,
+    /// Why the last poll of this metric failed, if it did.
+    pub error: Option<String>,
+}
+
+impl MetricState {
+    /// History of a cohort.
+    #[must_use]
+    pub fn history(&self, c: Cohort) -> &History {
+        match c {
+            Cohort::Legacy => &self.history[0],
+            Cohort::New => &self.history[1],
+        }
+    }
+}
+
+/// A rollout as watched.
+#[derive(Debug, Clone)]
+pub struct RolloutState {
+    /// Its definition.
+    pub def: Rollout,
+    /// Flag backend description.
+    pub flag_backend: String,
+    /// Metrics source description.
+    pub metrics_source: String,
+    /// The last flag read.
+    pub flag: Option<FlagSnapshot>,
+    /// When it was read (clock ms).
+    pub flag_at_ms: Option<i64>,
+    /// Why the last flag read failed.
+    pub flag_error: Option<String>,
+    /// Flag poll schedule.
+    pub flag_poll: PollSched,
+    /// Metrics poll schedule.
+    pub metrics_poll: PollSched,
+    /// The start-up backfill is done (or failed): live polling may start.
+    pub backfilled: bool,
+    /// One entry per metric of `def`.
+    pub metrics: Vec<MetricState>,
+    /// When metrics were last read successfully (clock ms).
+    pub metrics_at_ms: Option<i64>,
+    /// Why the last metrics poll failed.
+    pub metrics_error: Option<String>,
+    /// One entry per rule of `def`.
+    pub alerts: Vec<AlertState>,
+    /// Since when the flag has been at its current percentage (first seen).
+    pub step_since_ms: Option<i64>,
+    /// A write is under way.
+    pub write_in_flight: bool,
+    /// The newest backend event already seen (for marking new ones).
+    pub events_seen_ms: Option<i64>,
+    /// Backend events (newest last).
+    pub backend_events: Vec<FlagEvent>,
+}
+
+impl RolloutState {
+    /// A rollout not yet read, at `now_ms`.
+    #[must_use]
+    pub fn new(def: Rollout, flag_backend: String, metrics_source: String, now_ms: i64) -> Self {
+        Self {
+            metrics: vec![MetricState::default(); def.metrics.len()],
+            alerts: vec![AlertState::initial(now_ms); def.rules.len()],
+            def,
+            flag_backend,
+            metrics_source,
+            flag: None,
+            flag_at_ms: None,
+            flag_error: None,
+            flag_poll: PollSched::default(),
+            metrics_poll: PollSched::default(),
+            backfilled: false,
+            metrics_at_ms: None,
+            metrics_error: None,
+            step_since_ms: None,
+            write_in_flight: false,
+            events_seen_ms: None,
+            backend_events: Vec::new(),
+        }
+    }
+
+    /// The worst state among this rollout's rules, for the compact overview line.
+    #[must_use]
+    pub fn worst(&self) -> (AlertStatus, Option<Severity>) {
+        let rank = |s: AlertStatus| match s {
+            AlertStatus::Firing => 4,
+            AlertStatus::Pending => 3,
+            AlertStatus::Unknown => 2,
+            AlertStatus::Resolved => 1,
+            AlertStatus::Inactive => 0,
+        };
+        self.alerts
+            .iter()
+            .zip(&self.def.rules)
+            .max_by_key(|(a, r)| (rank(a.status), r.severity))
+            .map_or((AlertStatus::Inactive, None), |(a, r)| {
+                (a.status, Some(r.severity))
+            })
+    }
+
+    /// The firing rule that blocks bumping, if any (hold or rollback action).
+    #[must_use]
+    pub fn blocking_rule(&self) -> Option<&crate::alerts::Rule> {
+        self.alerts
+            .iter()
+            .zip(&self.def.rules)
+            .find(|(a, r)| a.status == AlertStatus::Firing && r.action.blocks_bump())
+            .map(|(_, r)| r)
+    }
+}
+
+/// What the screen is showing on top of the dashboard.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// The dashboard.
+    Normal,
+    /// The help overlay.
+    Help,
+    /// A write waiting for `y`/`Enter` or `n`/`Esc`.
+    Confirm(PendingWrite),
+}
+
+/// A write intent shown in the confirm dialog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingWrite {
+    /// Rollout index.
+    pub rollout: usize,
+    /// The request, with the flag as the operator saw it.
+    pub request: WriteRequest,
+    /// A warning shown in the dialog (forced past a hold, data stale).
+    pub warning: Option<String>,
+}
+
+/// Severity of a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Normal.
+    Info,
+    /// Needs attention.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// One line of the event log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEvent {
+    /// When (clock ms).
+    pub at_ms: i64,
+    /// Rollout name.
+    pub rollout: String,
+    /// Level.
+    pub level: LogLevel,
+    /// Text.
+    pub text: String,
+}
+
+/// Everything the screen shows.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// Watched rollouts.
+    pub rollouts: Vec<RolloutState>,
+    /// The one shown in full.
+    pub selected: usize,
+    /// Poll interval (clock ms).
+    pub refresh_ms: i64,
+    /// Writes disabled.
+    pub read_only: bool,
+    /// Overlay.
+    pub mode: Mode,
+    /// The latest status line (level, text, clock ms).
+    pub status: Option<(LogLevel, String, i64)>,
+    /// Event log, newest last.
+    pub events: VecDeque<LogEvent>,
+    /// Theme names available, and the selected one.
+    pub themes: Vec<String>,
+    /// Index into `themes`.
+    pub theme: usize,
+    /// ASCII-only glyphs.
+    pub ascii: bool,
+    /// The clock's last time.
+    pub now_ms: i64,
+    /// The loop should exit.
+    pub quit: bool,
+    /// Something visible changed since the last frame.
+    pub dirty: bool,
+    /// Jitter source for back-off (seeded: `update` stays pure and replayable).
+    pub rng: Rng,
+}
+
+impl State {
+    /// A state for `rollouts` at `now_ms`.
+    #[must_use]
+    pub fn new(rollouts: Vec<RolloutState>, refresh_ms: i64, now_ms: i64) -> Self {
+        Self {
+            rollouts,
+            selected: 0,
+            refresh_ms: refresh_ms.max(100),
+            read_only: false,
+            mode: Mode::Normal,
+            status: None,
+            events: VecDeque::with_capacity(EVENT_CAP),
+            themes: vec!["default".into()],
+            theme: 0,
+            ascii: false,
+            now_ms,
+            quit: false,
+            dirty: true,
+            rng: Rng::new(0x5eed),
+        }
+    }
+
+    /// Data older than this is stale (2× the poll interval).
+    #[must_use]
+    pub fn stale_after_ms(&self) -> i64 {
+        self.refresh_ms * 2
+    }
+
+    /// Appends to the event log (bounded).
+    pub fn log(&mut self, rollout: usize, level: LogLevel, text: impl Into<String>) {
+        if self.events.len() == EVENT_CAP {
+            self.events.pop_front();
+        }
+        let rollout = self
+            .rollouts
+            .get(rollout)
+            .map_or_else(String::new, |r| r.def.name.clone());
+        self.events.push_back(LogEvent {
+            at_ms: self.now_ms,
+            rollout,
+            level,
+            text: text.into(),
+        });
+        self.dirty = true;
+    }
+
+    /// Sets the status line.
+    pub fn say(&mut self, level: LogLevel, text: impl Into<String>) {
+        self.status = Some((level, text.into(), self.now_ms));
+        self.dirty = true;
+    }
+
+    /// The selected rollout.
+    #[must_use]
+    pub fn current(&self) -> &RolloutState {
+        &self.rollouts[self.selected]
+    }
+}

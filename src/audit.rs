@@ -1,0 +1,214 @@
+//! The append-only audit log: one JSON object per line, an *intent* record before every write
+//! request and an *outcome* record after it. Files are opened in append mode for each record
+//! and flushed before the request goes out, so a crash leaves at worst a dangling intent,
+//! which the next start reconciles. Tokens never reach this module.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// RFC 3339 time of the record.
+    pub time: String,
+    /// Identifier pairing an intent with its outcome.
+    pub write_id: String,
+    /// `intent` or `outcome`.
+    pub phase: String,
+    /// OS user running rollwatch.
+    pub user: String,
+    /// Host name.
+    pub host: String,
+    /// Rollout name.
+    pub rollout: String,
+    /// Environment of the flag.
+    pub environment: String,
+    /// Backend description (never a token).
+    pub backend: String,
+    /// What was asked: `set`, `rollback`, `enable`, `disable`.
+    pub action: String,
+    /// The percentage the operator saw.
+    pub expected_percent: u8,
+    /// Whether the flag was enabled when seen.
+    pub expected_enabled: bool,
+    /// The percentage (or enabled state as 0/1 for enable/disable) asked for.
+    pub new_value: u8,
+    /// Why: `operator`, a rule name, `script`.
+    pub reason: String,
+    /// Outcome records: `ok`, `conflict`, `refused`, `error`, `unknown`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub outcome: Option<String>,
+    /// Outcome details in words (current value on conflict, error message).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+}
+
+/// Where audit records go. `None` path disables the log (tests of pure logic only).
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    path: Option<PathBuf>,
+}
+
+/// Errors writing the audit log.
+#[derive(Debug, thiserror::Error)]
+#[error("audit log {path}: {source}")]
+pub struct AuditError {
+    path: String,
+    source: std::io::Error,
+}
+
+impl AuditLog {
+    /// A log appending to `path`, creating its folder when needed.
+    #[must_use]
+    pub fn new(path: PathBuf) -> Self {
+        Self { path: Some(path) }
+    }
+
+    /// A log that records nothing.
+    #[must_use]
+    pub fn disabled() -> Self {
+        Self { path: None }
+    }
+
+    /// The file records go to.
+    #[must_use]
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The default location: `$XDG_STATE_HOME/rollwatch/audit.jsonl`
+    /// (`~/.local/state/rollwatch/audit.jsonl`).
+    #[must_use]
+    pub fn default_path() -> PathBuf {
+        crate::paths::state_dir().join("audit.jsonl")
+    }
+
+    /// Appends one record and flushes it to the OS.
+    ///
+    /// # Errors
+    /// When the folder cannot be created or the file cannot be written.
+    pub fn append(&self, rec: &AuditRecord) -> Result<(), AuditError> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let err = |source| AuditError {
+            path: path.display().to_string(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let mut line = serde_json::to_string(rec).map_err(|e| err(std::io::Error::other(e)))?;
+        line.push('\n');
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(err)?;
+        f.write_all(line.as_bytes()).map_err(err)?;
+        f.sync_data().map_err(err)
+    }
+
+    /// All records in the file; unreadable lines are skipped (the file is append-only and a
+    /// crash can leave a torn last line).
+    #[must_use]
+    pub fn read_all(&self) -> Vec<AuditRecord> {
+        let Some(path) = &self.path else {
+            return Vec::new();
+        };
+        std::fs::read_to_string(path)
+            .map(|s| {
+                s.lines()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Intents that have no outcome record (the process died mid-write), for `rollout`.
+    #[must_use]
+    pub fn dangling_intents(&self, rollout: &str) -> Vec<AuditRecord> {
+        let all = self.read_all();
+        all.iter()
+            .filter(|r| r.phase == "intent" && r.rollout == rollout)
+            .filter(|i| {
+                !all.iter()
+                    .any(|o| o.phase == "outcome" && o.write_id == i.write_id)
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// The OS user name, from the environment (`USER`, `LOGNAME`), or `unknown`.
+#[must_use]
+pub fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The host name, from the kernel, or `unknown`.
+#[must_use]
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str, phase: &str) -> AuditRecord {
+        AuditRecord {
+            time: "2026-01-01T00:00:00Z".into(),
+            write_id: id.into(),
+            phase: phase.into(),
+            user: "u".into(),
+            host: "h".into(),
+            rollout: "r".into(),
+            environment: "prod".into(),
+            backend: "memory".into(),
+            action: "set".into(),
+            expected_percent: 5,
+            expected_enabled: true,
+            new_value: 25,
+            reason: "operator".into(),
+            outcome: (phase == "outcome").then(|| "ok".into()),
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn appends_and_finds_dangling_intents() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path().join("sub/audit.jsonl"));
+        log.append(&rec("a", "intent")).unwrap();
+        log.append(&rec("a", "outcome")).unwrap();
+        log.append(&rec("b", "intent")).unwrap();
+        assert_eq!(log.read_all().len(), 3);
+        let d = log.dangling_intents("r");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].write_id, "b");
+    }
+
+    #[test]
+    fn a_torn_last_line_does_not_hide_earlier_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::new(path.clone());
+        log.append(&rec("a", "intent")).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"time\":")
+            .unwrap();
+        assert_eq!(log.read_all().len(), 1);
+    }
+}

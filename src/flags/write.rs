@@ -1,0 +1,332 @@
+//! The one guarded write path every backend's writes go through: audit intent, compare-and-set
+//! against what the operator saw, audit outcome, re-read. Never a blind retry: only a rollback
+//! whose compare-and-set met a *conflict* (nothing written) tries again, at most three fresh
+//! times, each against a fresh read. An unknown outcome (timeout, broken connection) is
+//! reported, audited and followed by a re-read, never repeated.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{FlagBackend, FlagError};
+use crate::audit::{AuditLog, AuditRecord, host_name, os_user};
+use crate::model::FlagSnapshot;
+
+/// What the operator asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    /// Move to a percentage (next or previous step, `set`).
+    SetPercent(u8),
+    /// Roll back to a percentage (0 for a full rollback), even if the value moved meanwhile.
+    Rollback(u8),
+    /// The kill switch: turn the flag (environment) on or off.
+    SetEnabled(bool),
+}
+
+impl WriteKind {
+    /// Audit action name.
+    #[must_use]
+    pub fn action(self) -> &'static str {
+        match self {
+            WriteKind::SetPercent(_) => "set",
+            WriteKind::Rollback(_) => "rollback",
+            WriteKind::SetEnabled(true) => "enable",
+            WriteKind::SetEnabled(false) => "disable",
+        }
+    }
+
+    /// The value asked for, as audited.
+    #[must_use]
+    pub fn value(self) -> u8 {
+        match self {
+            WriteKind::SetPercent(p) | WriteKind::Rollback(p) => p.min(100),
+            WriteKind::SetEnabled(e) => u8::from(e),
+        }
+    }
+}
+
+/// A confirmed write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteRequest {
+    /// Rollout name.
+    pub rollout: String,
+    /// Environment shown in the confirm dialog.
+    pub environment: String,
+    /// The flag as the operator saw it when confirming.
+    pub expected: FlagSnapshot,
+    /// What to do.
+    pub kind: WriteKind,
+    /// Why (`operator`, a rule name, `script`).
+    pub reason: String,
+}
+
+/// How a write ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOutcome {
+    /// It landed; the re-read shows the flag after it.
+    Ok,
+    /// The value moved; nothing was written.
+    Conflict,
+    /// The backend or rollwatch refused (read-only, 401, 403, misconfigured).
+    Refused(String),
+    /// It failed before anything could land (HTTP error answer).
+    Error(String),
+    /// No answer: it may or may not have landed. The re-read tells what holds now.
+    Unknown(String),
+}
+
+impl WriteOutcome {
+    /// Audit label.
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            WriteOutcome::Ok => "ok",
+            WriteOutcome::Conflict => "conflict",
+            WriteOutcome::Refused(_) => "refused",
+            WriteOutcome::Error(_) => "error",
+            WriteOutcome::Unknown(_) => "unknown",
+        }
+    }
+}
+
+/// The result of a guarded write: its outcome and the flag as re-read afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteResult {
+    /// The request.
+    pub request: WriteRequest,
+    /// How it ended.
+    pub outcome: WriteOutcome,
+    /// The flag re-read after the write (or the conflict's current value), when readable.
+    pub after: Option<FlagSnapshot>,
+    /// Attempts made (rollback may take up to 4: the first and three fresh ones).
+    pub attempts: u32,
+}
+
+/// Fresh attempts a rollback makes after a conflict.
+pub const ROLLBACK_FRESH_ATTEMPTS: u32 = 3;
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+fn write_id() -> String {
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{}-{}-{n}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),
+        std::process::id()
+    )
+}
+
+fn record(
+    req: &WriteRequest,
+    backend: &str,
+    expected: &FlagSnapshot,
+    id: &str,
+    outcome: Option<(&WriteOutcome, Option<String>)>,
+) -> AuditRecord {
+    let phase = if outcome.is_some() {
+        "outcome"
+    } else {
+        "intent"
+    };
+    let (label, detail) = match outcome {
+        Some((o, d)) => (Some(o.label().to_owned()), d),
+        None => (None, None),
+    };
+    AuditRecord {
+        time: chrono::Utc::now().to_rfc3339(),
+        write_id: id.to_owned(),
+        phase: phase.into(),
+        user: os_user(),
+        host: host_name(),
+        rollout: req.rollout.clone(),
+        environment: req.environment.clone(),
+        backend: backend.to_owned(),
+        action: req.kind.action().into(),
+        expected_percent: expected.percent,
+        expected_enabled: expected.enabled,
+        new_value: req.kind.value(),
+        reason: req.reason.clone(),
+        outcome: label,
+        detail,
+    }
+}
+
+fn classify(e: &FlagError) -> WriteOutcome {
+    match e {
+        FlagError::Conflict { .. } => WriteOutcome::Conflict,
+        FlagError::Unauthorized
+        | FlagError::Forbidden(_)
+        | FlagError::ReadOnly
+        | FlagError::Misconfigured(_)
+        | FlagError::NotFound(_) => WriteOutcome::Refused(e.to_string()),
+        FlagError::Timeout(_) | FlagError::Transport(_) => WriteOutcome::Unknown(e.to_string()),
+        FlagError::Protocol(_) => WriteOutcome::Error(e.to_string()),
+    }
+}
+
+/// Performs a confirmed write through the guarded path. `read_only` refuses before any request
+/// (and is audited as refused, so an attempted write under `--read-only` leaves a trace).
+pub async fn guarded_write(
+    backend: &dyn FlagBackend,
+    audit: &AuditLog,
+    request: WriteRequest,
+    read_only: bool,
+) -> WriteResult {
+    let desc = backend.describe();
+    let mut expected = request.expected.clone();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let id = write_id();
+        let audit_err = audit
+            .append(&record(&request, &desc, &expected, &id, None))
+            .err();
+        let res = if read_only {
+            Err(FlagError::ReadOnly)
+        } else if let Some(e) = audit_err {
+            // No write without its intent on disk.
+            Err(FlagError::Misconfigured(format!(
+                "{e}; write not attempted"
+            )))
+        } else {
+            match request.kind {
+                WriteKind::SetPercent(p) | WriteKind::Rollback(p) => {
+                    backend.compare_and_set(&expected, p.min(100)).await
+                }
+                WriteKind::SetEnabled(on) => backend.set_enabled(&expected, on).await,
+            }
+        };
+        let outcome = match &res {
+            Ok(()) => WriteOutcome::Ok,
+            Err(e) => classify(e),
+        };
+        // Re-read after every attempt that reached the backend: the truth after the write.
+        let after = if matches!(outcome, WriteOutcome::Refused(_)) && read_only {
+            None
+        } else {
+            match (&res, backend.read().await) {
+                (_, Ok(s)) => Some(s),
+                (Err(FlagError::Conflict { current }), Err(_)) => current.clone(),
+                _ => None,
+            }
+        };
+        let detail = match (&outcome, &after) {
+            (WriteOutcome::Ok, Some(a)) => Some(format!("re-read: {}%", a.percent)),
+            (WriteOutcome::Conflict, Some(a)) => Some(format!("current value {}%", a.percent)),
+            (WriteOutcome::Unknown(m), a) => Some(format!(
+                "{m}; re-read: {}",
+                a.as_ref()
+                    .map_or("unreadable".into(), |a| format!("{}%", a.percent))
+            )),
+            (WriteOutcome::Refused(m) | WriteOutcome::Error(m), _) => Some(m.clone()),
+            _ => None,
+        };
+        // The outcome record is best effort: the intent is already on disk.
+        let _ = audit.append(&record(
+            &request,
+            &desc,
+            &expected,
+            &id,
+            Some((&outcome, detail)),
+        ));
+
+        let retry = matches!(request.kind, WriteKind::Rollback(_))
+            && outcome == WriteOutcome::Conflict
+            && attempts <= ROLLBACK_FRESH_ATTEMPTS;
+        match (&after, retry) {
+            (Some(fresh), true) if fresh.percent != request.kind.value() => {
+                expected = fresh.clone();
+            }
+            (Some(fresh), true) => {
+                // Someone else already rolled it back to the target: nothing to write.
+                let _ = fresh;
+                return WriteResult {
+                    request,
+                    outcome: WriteOutcome::Ok,
+                    after,
+                    attempts,
+                };
+            }
+            _ => {
+                return WriteResult {
+                    request,
+                    outcome,
+                    after,
+                    attempts,
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flags::memory::MemoryFlag;
+
+    fn req(expected: FlagSnapshot, kind: WriteKind) -> WriteRequest {
+        WriteRequest {
+            rollout: "r".into(),
+            environment: "production".into(),
+            expected,
+            kind,
+            reason: "operator".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_set_is_audited_before_and_after_and_re_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = AuditLog::new(dir.path().join("a.jsonl"));
+        let f = MemoryFlag::new("x", 5);
+        let seen = f.snapshot();
+        let r = guarded_write(&f, &audit, req(seen, WriteKind::SetPercent(25)), false).await;
+        assert_eq!(r.outcome, WriteOutcome::Ok);
+        assert_eq!(r.after.unwrap().percent, 25);
+        let recs = audit.read_all();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].phase, "intent");
+        assert_eq!(recs[1].outcome.as_deref(), Some("ok"));
+        assert_eq!(recs[0].write_id, recs[1].write_id);
+    }
+
+    #[tokio::test]
+    async fn a_set_against_a_moved_value_is_a_conflict_and_writes_nothing() {
+        let audit = AuditLog::disabled();
+        let f = MemoryFlag::new("x", 5);
+        let seen = f.snapshot();
+        f.set_behind_the_back(40, 0, "alice");
+        let r = guarded_write(&f, &audit, req(seen, WriteKind::SetPercent(25)), false).await;
+        assert_eq!(r.outcome, WriteOutcome::Conflict);
+        assert_eq!(r.after.unwrap().percent, 40);
+        assert_eq!(f.snapshot().percent, 40);
+        assert_eq!(r.attempts, 1, "a plain set never retries");
+    }
+
+    #[tokio::test]
+    async fn a_rollback_reaches_zero_even_when_the_value_moved() {
+        let audit = AuditLog::disabled();
+        let f = MemoryFlag::new("x", 50);
+        let seen = f.snapshot();
+        f.set_behind_the_back(75, 0, "alice");
+        let r = guarded_write(&f, &audit, req(seen, WriteKind::Rollback(0)), false).await;
+        assert_eq!(r.outcome, WriteOutcome::Ok);
+        assert_eq!(f.snapshot().percent, 0);
+        assert_eq!(r.attempts, 2);
+    }
+
+    #[tokio::test]
+    async fn read_only_refuses_and_audits_the_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = AuditLog::new(dir.path().join("a.jsonl"));
+        let f = MemoryFlag::new("x", 5);
+        let r = guarded_write(
+            &f,
+            &audit,
+            req(f.snapshot(), WriteKind::SetPercent(25)),
+            true,
+        )
+        .await;
+        assert!(matches!(r.outcome, WriteOutcome::Refused(_)));
+        assert_eq!(f.snapshot().percent, 5);
+        assert_eq!(audit.read_all()[1].outcome.as_deref(), Some("refused"));
+    }
+}

@@ -1,0 +1,18 @@
+//! rollwatch: a terminal dashboard for feature-flag rollouts. It polls a flag backend and a
+//! metrics source, shows the legacy and the new code path side by side with alert rules, and
+//! steers the rollout through confirmed, compare-and-set, audited writes.
+//!
+//! The binary is a thin edge over this library so integration tests can drive the state,
+//! the pure `update` and the view without a terminal.
+
+pub mod alerts;
+pub mod app;
+pub mod audit;
+pub mod cli;
+pub mod clock;
+pub mod flags;
+pub mod metrics;
+pub mod model;
+pub mod paths;
+pub mod sim;
+pub mod ui;

@@ -1,0 +1,79 @@
+//! Metrics sources: where the legacy and new values come from.
+//!
+//! A source is built with its rollout's metric list and answers one poll with one result per
+//! metric, in the same order. A metric that failed alone does not fail the poll; a source that
+//! cannot be reached at all fails the whole poll.
+
+pub mod sim;
+
+use futures::future::BoxFuture;
+use thiserror::Error;
+
+/// One metric's values for the two cohorts. `None` is *no data* (empty answer, NaN), never 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CohortValues {
+    /// The legacy path's value.
+    pub legacy: Option<f64>,
+    /// The new path's value.
+    pub new: Option<f64>,
+}
+
+/// Why a source or a metric could not be read. Messages never contain tokens.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum MetricsError {
+    /// No answer within the deadline.
+    #[error("timed out after {0} ms")]
+    Timeout(u64),
+    /// Connection refused, reset, DNS, TLS.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// An HTTP error status.
+    #[error("HTTP {status}: {message}")]
+    Http {
+        /// Status code.
+        status: u16,
+        /// What the body or status said.
+        message: String,
+    },
+    /// The query itself failed (`status:"error"` with `errorType`).
+    #[error("query error ({kind}): {message}")]
+    Query {
+        /// Prometheus `errorType`.
+        kind: String,
+        /// Prometheus `error`.
+        message: String,
+    },
+    /// The body could not be understood.
+    #[error("bad answer: {0}")]
+    Parse(String),
+}
+
+/// The answer to one poll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Poll {
+    /// One result per metric, in the rollout's metric order.
+    pub metrics: Vec<Result<CohortValues, MetricsError>>,
+    /// Warnings the source returned (Prometheus `warnings`), shown in the event log.
+    pub warnings: Vec<String>,
+}
+
+/// History for one metric: (Unix ms, values) ascending.
+pub type Backfill = Vec<Vec<(i64, CohortValues)>>;
+
+/// A metrics source.
+pub trait MetricsSource: Send + Sync {
+    /// Short description for the header (`prometheus http://127.0.0.1:9090`).
+    fn describe(&self) -> String;
+
+    /// One poll of every metric, at the source's current time.
+    fn poll(&self) -> BoxFuture<'_, Result<Poll, MetricsError>>;
+
+    /// History for every metric between `start_ms` and `end_ms`, one range query per metric.
+    /// Sources without history return empty series.
+    fn backfill(
+        &self,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> BoxFuture<'_, Result<Backfill, MetricsError>>;
+}

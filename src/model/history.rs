@@ -1,0 +1,298 @@
+//! Bounded, tiered history of one metric for one cohort.
+//!
+//! Three rings: raw samples as polled, 10-second means and 1-minute means. A failed or empty
+//! poll is stored as a gap (`None`), never as zero, and a bucket with only gaps stays a gap.
+//! Memory is fixed at construction: 24 hours of one series cost about 44 KiB.
+
+use std::collections::VecDeque;
+
+/// One point of a series: a time (Unix milliseconds) and a value, or a gap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Unix time in milliseconds.
+    pub at_ms: i64,
+    /// The value, or `None` for a gap (no data, failed poll).
+    pub value: Option<f32>,
+}
+
+/// A fixed-capacity ring of samples.
+#[derive(Debug, Clone)]
+struct Ring {
+    cap: usize,
+    buf: VecDeque<Sample>,
+}
+
+impl Ring {
+    fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            buf: VecDeque::with_capacity(cap),
+        }
+    }
+    fn push(&mut self, s: Sample) {
+        if self.buf.len() == self.cap {
+            self.buf.pop_front();
+        }
+        self.buf.push_back(s);
+    }
+    fn span_ms(&self) -> i64 {
+        match (self.buf.front(), self.buf.back()) {
+            (Some(a), Some(b)) => b.at_ms - a.at_ms,
+            _ => 0,
+        }
+    }
+}
+
+/// A downsampling tier: fixed-width buckets whose mean is pushed when the bucket closes.
+#[derive(Debug, Clone)]
+struct Tier {
+    bucket_ms: i64,
+    ring: Ring,
+    open: Option<(i64, f64, u32)>, // (bucket index, sum, count of non-gap samples)
+}
+
+impl Tier {
+    fn new(bucket_ms: i64, cap: usize) -> Self {
+        Self {
+            bucket_ms,
+            ring: Ring::new(cap),
+            open: None,
+        }
+    }
+
+    fn add(&mut self, s: Sample) {
+        let idx = s.at_ms.div_euclid(self.bucket_ms);
+        if let Some((open_idx, _, _)) = self.open
+            && open_idx != idx
+        {
+            self.close();
+        }
+        let entry = self.open.get_or_insert((idx, 0.0, 0));
+        if let Some(v) = s.value {
+            entry.1 += f64::from(v);
+            entry.2 += 1;
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some((idx, sum, n)) = self.open.take() {
+            #[allow(clippy::cast_possible_truncation)]
+            let value = (n > 0).then(|| (sum / f64::from(n)) as f32);
+            self.ring.push(Sample {
+                at_ms: idx * self.bucket_ms,
+                value,
+            });
+        }
+    }
+}
+
+/// Capacity of the raw tier (10 minutes at a 1 s poll).
+pub const RAW_CAP: usize = 600;
+/// Capacity of the 10 s tier (2 hours).
+pub const MID_CAP: usize = 720;
+/// Capacity of the 1 min tier (24 hours).
+pub const LONG_CAP: usize = 1440;
+
+/// Tiered history of one series.
+#[derive(Debug, Clone)]
+pub struct History {
+    raw: Ring,
+    tiers: [Tier; 2],
+}
+
+impl Default for History {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl History {
+    /// An empty history with the default capacities (raw 600, 10 s × 720, 1 min × 1440).
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_capacity(RAW_CAP, MID_CAP, LONG_CAP)
+    }
+
+    /// An empty history with explicit capacities (tests, benches).
+    #[must_use]
+    pub fn with_capacity(raw: usize, mid: usize, long: usize) -> Self {
+        Self {
+            raw: Ring::new(raw.max(1)),
+            tiers: [
+                Tier::new(10_000, mid.max(1)),
+                Tier::new(60_000, long.max(1)),
+            ],
+        }
+    }
+
+    /// Appends a sample. Samples not newer than the last one are ignored, so a backfill that
+    /// overlaps live data cannot reorder the series. Non-finite values are stored as gaps.
+    pub fn push(&mut self, at_ms: i64, value: Option<f64>) {
+        if self.raw.buf.back().is_some_and(|l| at_ms <= l.at_ms) {
+            return;
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        let value = value.filter(|v| v.is_finite()).map(|v| v as f32);
+        let s = Sample { at_ms, value };
+        self.raw.push(s);
+        for t in &mut self.tiers {
+            t.add(s);
+        }
+    }
+
+    /// The newest sample, gap or not.
+    #[must_use]
+    pub fn last(&self) -> Option<Sample> {
+        self.raw.buf.back().copied()
+    }
+
+    /// Raw samples, oldest first.
+    pub fn raw(&self) -> impl DoubleEndedIterator<Item = &Sample> + ExactSizeIterator {
+        self.raw.buf.iter()
+    }
+
+    /// Number of raw samples held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.raw.buf.len()
+    }
+
+    /// True when nothing was pushed yet.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.raw.buf.is_empty()
+    }
+
+    /// Up to `width` newest points for a sparkline, from the finest tier that fills the width;
+    /// when none does, from the tier covering the longest time (raw on ties). Oldest first.
+    #[must_use]
+    pub fn series(&self, width: usize) -> Vec<Option<f64>> {
+        let rings = [&self.raw, &self.tiers[0].ring, &self.tiers[1].ring];
+        let pick = rings
+            .iter()
+            .find(|r| r.buf.len() >= width)
+            .copied()
+            .unwrap_or_else(|| {
+                rings.iter().copied().fold(rings[0], |best, r| {
+                    if r.span_ms() > best.span_ms() {
+                        r
+                    } else {
+                        best
+                    }
+                })
+            });
+        let skip = pick.buf.len().saturating_sub(width);
+        pick.buf
+            .iter()
+            .skip(skip)
+            .map(|s| s.value.map(f64::from))
+            .collect()
+    }
+
+    /// Heap bytes held by the sample rings (for the memory budget).
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        let per = std::mem::size_of::<Sample>();
+        (self.raw.buf.capacity()
+            + self
+                .tiers
+                .iter()
+                .map(|t| t.ring.buf.capacity())
+                .sum::<usize>())
+            * per
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_are_kept_as_gaps_not_zero() {
+        let mut h = History::new();
+        h.push(1_000, Some(1.0));
+        h.push(2_000, None);
+        h.push(3_000, Some(f64::NAN));
+        h.push(4_000, Some(3.0));
+        assert_eq!(h.series(10), vec![Some(1.0), None, None, Some(3.0)]);
+    }
+
+    #[test]
+    fn ring_is_bounded_and_keeps_the_newest() {
+        let mut h = History::with_capacity(3, 4, 4);
+        for i in 0..10 {
+            h.push(i * 1000, Some(i as f64));
+        }
+        assert_eq!(h.len(), 3);
+        assert_eq!(h.last().unwrap().value, Some(9.0));
+        assert_eq!(
+            h.raw().map(|s| s.value.unwrap()).collect::<Vec<_>>(),
+            vec![7.0, 8.0, 9.0]
+        );
+    }
+
+    #[test]
+    fn out_of_order_samples_are_ignored() {
+        let mut h = History::new();
+        h.push(5_000, Some(5.0));
+        h.push(4_000, Some(4.0));
+        h.push(5_000, Some(6.0));
+        assert_eq!(h.len(), 1);
+        assert_eq!(h.last().unwrap().value, Some(5.0));
+    }
+
+    #[test]
+    fn ten_second_tier_holds_means_and_gap_only_buckets_stay_gaps() {
+        let mut h = History::with_capacity(5, 100, 100);
+        // bucket 0: 0..10 s values 1,2,3 -> mean 2
+        for (t, v) in [(0, 1.0), (3_000, 2.0), (6_000, 3.0)] {
+            h.push(t, Some(v));
+        }
+        // bucket 1: only gaps
+        h.push(10_000, None);
+        h.push(15_000, None);
+        // bucket 2: 7
+        h.push(20_000, Some(7.0));
+        h.push(30_000, Some(8.0)); // closes bucket 2
+        let mid: Vec<_> = h.tiers[0]
+            .ring
+            .buf
+            .iter()
+            .map(|s| (s.at_ms, s.value))
+            .collect();
+        assert_eq!(
+            mid,
+            vec![(0, Some(2.0)), (10_000, None), (20_000, Some(7.0))]
+        );
+    }
+
+    #[test]
+    fn sparkline_uses_a_coarser_tier_once_raw_is_too_short() {
+        let mut h = History::with_capacity(10, 100, 100);
+        for i in 0..200 {
+            h.push(i * 1000, Some(i as f64));
+        }
+        // raw holds 10 points, width 15: the 10 s tier (19 closed buckets) fills it.
+        let s = h.series(15);
+        assert_eq!(s.len(), 15);
+        // newest closed 10 s bucket is 180..190 s, mean 184.5
+        assert_eq!(*s.last().unwrap(), Some(184.5));
+        // width 5: raw fills it, newest raw value
+        assert_eq!(*h.series(5).last().unwrap(), Some(199.0));
+    }
+
+    #[test]
+    fn a_day_of_one_second_samples_stays_bounded() {
+        let mut h = History::new();
+        for i in 0..86_400 {
+            h.push(i * 1000, Some(1.0));
+        }
+        assert_eq!(h.len(), RAW_CAP);
+        assert!(h.heap_bytes() < 64 * 1024, "{}", h.heap_bytes());
+        assert_eq!(
+            h.series(1440).len(),
+            1439,
+            "24 h of minutes minus the open bucket"
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! The domain: rollouts, their step plans and cohorts, metric definitions and the bounded,
+//! tiered history each metric keeps per cohort. Nothing here does I/O or reads a clock.
+
+pub mod history;
+pub mod metric;
+pub mod rollout;
+
+pub use history::{History, Sample};
+pub use metric::{Cohort, Direction, MetricDef, MetricKind, Unit};
+pub use rollout::{FlagSnapshot, Rollout, Step};

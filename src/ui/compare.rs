@@ -1,0 +1,237 @@
+//! The comparison panel: one row per metric with legacy, new, delta, target and status, and
+//! sparklines of both cohorts on a shared scale (beside the table when wide, below when not).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::format::{Glyphs, delta, glyphs, sparkline, value};
+use super::header::status_style;
+use super::theme::Theme;
+use crate::alerts::{AlertStatus, Condition, Rule};
+use crate::app::{RolloutState, State};
+use crate::model::{Cohort, Direction, MetricDef, Unit};
+
+const W_LABEL: usize = 13;
+const W_VAL: usize = 8;
+const W_DELTA: usize = 16;
+const W_TARGET: usize = 13;
+const W_STATUS: usize = 11;
+/// Width of the table part.
+pub const TABLE_W: usize = W_LABEL + 2 * W_VAL + W_DELTA + W_TARGET + W_STATUS + 6;
+
+fn pad(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n >= w {
+        s.chars().take(w).collect()
+    } else {
+        format!("{s}{}", " ".repeat(w - n))
+    }
+}
+
+fn rpad(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n >= w {
+        s.chars().take(w).collect()
+    } else {
+        format!("{}{s}", " ".repeat(w - n))
+    }
+}
+
+/// The target column: a savings target, a plain target, or the first rule's threshold.
+fn target(m: &MetricDef, rules: &[&Rule], g: &Glyphs) -> String {
+    if let Some(st) = m.savings_target {
+        return format!(">={st:.0}% saved");
+    }
+    let unit = m.kind.unit();
+    if let Some(tv) = m.target {
+        let op = match m.direction {
+            Direction::LowerIsBetter => "<=",
+            Direction::HigherIsBetter => ">=",
+        };
+        return format!("{op}{}", value(Some(tv), unit, g));
+    }
+    rules
+        .first()
+        .map(|r| match r.condition {
+            Condition::Absolute { op, value: v } => {
+                format!("alert {}{}", op.symbol(), value(Some(v), unit, g))
+            }
+            c => format!("alert {c}"),
+        })
+        .unwrap_or_default()
+}
+
+/// The delta column: absolute and relative, or the saving for savings metrics.
+fn delta_text(m: &MetricDef, l: Option<f64>, n: Option<f64>, g: &Glyphs) -> String {
+    if m.savings_target.is_some() {
+        return MetricDef::saving(l, n)
+            .map_or_else(|| g.none.to_owned(), |s| format!("saving {s:.1}%"));
+    }
+    match (l, n) {
+        (Some(l), Some(n)) if l.is_finite() && n.is_finite() => {
+            let unit = m.kind.unit();
+            let abs = delta(n - l, unit, g);
+            if l.abs() > f64::EPSILON && unit != Unit::Percent {
+                let rel = (n - l) / l * 100.0;
+                let sign = if rel < 0.0 {
+                    g.minus.to_string()
+                } else {
+                    "+".into()
+                };
+                format!("{abs} {sign}{:.0}%", rel.abs())
+            } else if l.abs() > f64::EPSILON {
+                format!("{abs} x{:.1}", n / l)
+            } else {
+                abs
+            }
+        }
+        _ => g.none.to_owned(),
+    }
+}
+
+/// The worst status among the rules on metric `id`, with its severity.
+fn metric_status(r: &RolloutState, id: &str) -> Option<(AlertStatus, crate::alerts::Severity)> {
+    let rank = |s: AlertStatus| match s {
+        AlertStatus::Firing => 4,
+        AlertStatus::Pending => 3,
+        AlertStatus::Unknown => 2,
+        AlertStatus::Resolved | AlertStatus::Inactive => 0,
+    };
+    r.def
+        .rules
+        .iter()
+        .zip(&r.alerts)
+        .filter(|(rule, _)| rule.metric == id)
+        .map(|(rule, a)| (a.status, rule.severity))
+        .max_by_key(|(s, sev)| (rank(*s), *sev))
+}
+
+/// Draws the panel.
+pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
+    let g = glyphs(s.ascii);
+    let r = s.current();
+    let spark_w = if wide {
+        (area.width as usize).saturating_sub(TABLE_W + 2)
+    } else {
+        (area.width as usize).saturating_sub(W_LABEL + 1)
+    };
+    let half = (spark_w.saturating_sub(8) / 2).max(1);
+    let mut head = vec![Span::styled(
+        format!(
+            " {}{} {} {} {} {} ",
+            pad("Metric", W_LABEL - 1),
+            rpad("Legacy", W_VAL),
+            rpad("New", W_VAL),
+            pad(&format!(" {}", "Delta"), W_DELTA),
+            pad("Target", W_TARGET),
+            pad("Status", W_STATUS),
+        ),
+        t.title,
+    )];
+    if wide {
+        head.push(Span::styled(
+            format!(
+                "{} {}",
+                pad("legacy", half + 2),
+                pad("new (shared scale)", half + 4)
+            ),
+            t.title,
+        ));
+    }
+    let mut lines = vec![Line::from(head)];
+    let mut sparks = Vec::new();
+    for (k, m) in r.def.metrics.iter().enumerate() {
+        let ms = &r.metrics[k];
+        let unit = m.kind.unit();
+        let stale = ms
+            .last_at_ms
+            .is_none_or(|at| s.now_ms - at > s.stale_after_ms())
+            || r.metrics_error.is_some()
+            || ms.error.is_some();
+        let (l, n) = (ms.last.legacy, ms.last.new);
+        let val_style = |base: Style| if stale { t.unknown } else { base };
+        let rules: Vec<&Rule> = r.def.rules.iter().filter(|x| x.metric == m.id).collect();
+        let (status, st_style) = match (stale, metric_status(r, &m.id)) {
+            (true, _) if ms.last_at_ms.is_some() => (format!("{} STALE", g.unknown), t.warn),
+            (true, _) => (format!("{} NO DATA", g.unknown), t.unknown),
+            (false, Some((AlertStatus::Firing, sev))) => (
+                format!("{} FIRING", g.fire),
+                status_style(AlertStatus::Firing, Some(sev), t),
+            ),
+            (false, Some((AlertStatus::Pending, sev))) => (
+                format!("{} PENDING", g.pending),
+                status_style(AlertStatus::Pending, Some(sev), t),
+            ),
+            (false, Some((AlertStatus::Unknown, _))) => {
+                (format!("{} UNKNOWN", g.unknown), t.unknown)
+            }
+            (false, _) if l.is_none() || n.is_none() => {
+                (format!("{} no data", g.unknown), t.unknown)
+            }
+            (false, _) => (format!("{} ok", g.ok), t.ok),
+        };
+        let label_style = if status.contains("FIRING") {
+            st_style
+        } else {
+            t.text
+        };
+        let mut row = vec![
+            Span::styled(format!(" {}", pad(&m.label, W_LABEL - 1)), label_style),
+            Span::styled(
+                format!("{} ", rpad(&value(l, unit, g), W_VAL)),
+                val_style(t.legacy),
+            ),
+            Span::styled(
+                format!("{} ", rpad(&value(n, unit, g), W_VAL)),
+                val_style(t.new),
+            ),
+            Span::styled(
+                format!(" {} ", pad(&delta_text(m, l, n, g), W_DELTA - 1)),
+                val_style(t.text),
+            ),
+            Span::styled(format!("{} ", pad(&target(m, &rules, g), W_TARGET)), t.dim),
+            Span::styled(pad(&status, W_STATUS), st_style),
+        ];
+        // Shared scale: both cohorts from 0 (or their minimum when negative) to their maximum.
+        let lh = ms.history(Cohort::Legacy).series(half);
+        let nh = ms.history(Cohort::New).series(half);
+        let all = lh
+            .iter()
+            .chain(&nh)
+            .flatten()
+            .copied()
+            .filter(|v| v.is_finite());
+        let (lo, hi) = all.fold((0.0f64, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let hi = if hi == f64::MIN { 1.0 } else { hi };
+        let spark = vec![
+            Span::styled("L ", t.dim),
+            Span::styled(pad(&sparkline(&lh, lo, hi, g), half), t.legacy),
+            Span::styled("  N ", t.dim),
+            Span::styled(pad(&sparkline(&nh, lo, hi, g), half), t.new),
+        ];
+        if wide {
+            row.push(Span::raw("  "));
+            row.extend(spark);
+        } else {
+            let mut line = vec![Span::styled(
+                format!(" {}", pad(&m.label, W_LABEL - 1)),
+                t.dim,
+            )];
+            line.push(Span::raw(" "));
+            line.extend(spark);
+            sparks.push(Line::from(line));
+        }
+        lines.push(Line::from(row));
+    }
+    if !wide {
+        lines.push(Line::from(Span::styled(
+            " Trends (legacy L, new N, shared scale per metric)",
+            t.title,
+        )));
+        lines.extend(sparks);
+    }
+    f.render_widget(Paragraph::new(lines), area);
+}

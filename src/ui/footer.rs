@@ -1,0 +1,37 @@
+//! Footer: key hints and the status line.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::theme::Theme;
+use crate::app::{LogLevel, Mode, State};
+
+/// Draws the footer.
+pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
+    let hints = match s.mode {
+        Mode::Confirm(_) => " y/Enter confirm  n/Esc cancel",
+        Mode::Help => " ?/Esc close help  q quit",
+        Mode::Normal if s.read_only => " READ-ONLY  Tab rollout  t theme  ? help  q quit",
+        Mode::Normal => " + next  - prev  r rollback  k kill  Tab rollout  t theme  ? help  q quit",
+    };
+    let [left, right] = Layout::horizontal([
+        Constraint::Length(u16::try_from(hints.len()).unwrap_or(0) + 1),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    f.render_widget(Paragraph::new(Line::styled(hints, t.dim)), left);
+    if let Some((level, text, _)) = &s.status {
+        let style = match level {
+            LogLevel::Info => t.text,
+            LogLevel::Warn => t.warn,
+            LogLevel::Error => t.critical,
+        };
+        f.render_widget(
+            Paragraph::new(Line::from(Span::styled(text.clone(), style)))
+                .alignment(ratatui::layout::Alignment::Right),
+            right,
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! Header: rollout, environment, backends, flag gauge, step plan with the current step, time
+//! at this step against its bake time, data ages; and the overview line of all rollouts.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::format::{duration, glyphs};
+use super::theme::Theme;
+use crate::alerts::{AlertStatus, Severity};
+use crate::app::State;
+
+/// Age of a reading in words with its style: `3s ago`, `STALE 45s`, `ERROR: reason`.
+pub fn age<'a>(s: &State, at: Option<i64>, error: Option<&str>, t: &Theme) -> Vec<Span<'a>> {
+    let mut out = Vec::new();
+    match at {
+        None => out.push(Span::styled("no data yet", t.unknown)),
+        Some(at) => {
+            let a = s.now_ms - at;
+            if a > s.stale_after_ms() {
+                out.push(Span::styled(format!("STALE {}", duration(a)), t.warn));
+            } else {
+                out.push(Span::styled(format!("{} ago", duration(a)), t.dim));
+            }
+        }
+    }
+    if let Some(e) = error {
+        out.push(Span::styled(format!(" ERROR: {e}"), t.critical));
+    }
+    out
+}
+
+/// Draws the three header lines.
+pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
+    let g = glyphs(s.ascii);
+    let r = s.current();
+    let mut l1 = vec![
+        Span::styled(format!(" {} ", r.def.name), t.title),
+        Span::styled(format!("{} env {} ", g.sep, r.def.environment), t.text),
+    ];
+    if s.read_only {
+        l1.push(Span::styled(" READ-ONLY ", t.warn));
+    }
+    if r.write_in_flight {
+        l1.push(Span::styled(" WRITE IN FLIGHT ", t.warn));
+    }
+
+    let mut l2 = vec![Span::styled(" flag ", t.dim)];
+    match &r.flag {
+        Some(flag) => {
+            let w = 20usize;
+            let filled = usize::from(flag.effective_percent()) * w / 100;
+            l2.push(Span::styled(format!("{:>3}% ", flag.percent), t.title));
+            l2.push(Span::styled(
+                std::iter::repeat_n(g.fill, filled).collect::<String>(),
+                t.gauge,
+            ));
+            l2.push(Span::styled(
+                std::iter::repeat_n(g.empty, w - filled).collect::<String>(),
+                t.dim,
+            ));
+            l2.push(if flag.enabled {
+                Span::styled(" on ", t.ok)
+            } else {
+                Span::styled(" OFF (kill switch) ", t.critical)
+            });
+        }
+        None => l2.push(Span::styled("  ?% unknown ", t.unknown)),
+    }
+    l2.push(Span::styled(format!(" {} steps ", g.sep), t.dim));
+    let current = r.flag.as_ref().and_then(|fl| r.def.step_index(fl.percent));
+    for (i, st) in r.def.steps.iter().enumerate() {
+        if Some(i) == current {
+            l2.push(Span::styled(
+                format!("{}{}", g.here, st.percent),
+                t.selected,
+            ));
+            l2.push(Span::raw(" "));
+        } else {
+            l2.push(Span::styled(format!("{} ", st.percent), t.dim));
+        }
+    }
+    if let (Some(since), Some(i)) = (r.step_since_ms, current) {
+        let at = s.now_ms - since;
+        l2.push(Span::styled(
+            format!("{} at step {}", g.sep, duration(at)),
+            t.text,
+        ));
+        if let Some(bake) = r.def.steps[i].bake {
+            let bake_ms = i64::try_from(bake.as_millis()).unwrap_or(i64::MAX);
+            if at >= bake_ms {
+                l2.push(Span::styled(
+                    format!(" / bake {} done", duration(bake_ms)),
+                    t.ok,
+                ));
+            } else {
+                l2.push(Span::styled(
+                    format!(
+                        " / bake {} ({} left)",
+                        duration(bake_ms),
+                        duration(bake_ms - at)
+                    ),
+                    t.text,
+                ));
+            }
+        }
+    }
+
+    let mut l3 = vec![Span::styled(format!(" flag: {} ", r.flag_backend), t.dim)];
+    l3.extend(age(s, r.flag_at_ms, r.flag_error.as_deref(), t));
+    l3.push(Span::styled(
+        format!("  {} metrics: {} ", g.sep, r.metrics_source),
+        t.dim,
+    ));
+    l3.extend(age(s, r.metrics_at_ms, r.metrics_error.as_deref(), t));
+    f.render_widget(
+        Paragraph::new(vec![Line::from(l1), Line::from(l2), Line::from(l3)]),
+        area,
+    );
+}
+
+/// Style and label of an alert status.
+#[must_use]
+pub fn status_style(status: AlertStatus, sev: Option<Severity>, t: &Theme) -> Style {
+    match (status, sev) {
+        (AlertStatus::Firing, Some(Severity::Critical)) => t.breach,
+        (AlertStatus::Firing, _) => t.warn,
+        (AlertStatus::Pending, _) => t.warn,
+        (AlertStatus::Unknown, _) => t.unknown,
+        _ => t.ok,
+    }
+}
+
+/// Draws the one-line overview of every rollout with its worst alert state.
+pub fn draw_overview(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
+    let g = glyphs(s.ascii);
+    let mut spans = vec![Span::styled(" rollouts ", t.dim)];
+    for (i, r) in s.rollouts.iter().enumerate() {
+        let (st, sev) = r.worst();
+        let pct = r.flag.as_ref().map_or_else(
+            || "?%".to_owned(),
+            |fl| format!("{}%", fl.effective_percent()),
+        );
+        let name_style = if i == s.selected { t.selected } else { t.text };
+        let mark = if i == s.selected { g.here } else { " " };
+        spans.push(Span::styled(
+            format!("{mark}{} {pct} ", r.def.name),
+            name_style,
+        ));
+        spans.push(Span::styled(st.label(), status_style(st, sev, t)));
+        spans.push(Span::styled(format!(" {} ", g.sep), t.border));
+    }
+    spans.push(Span::styled("Tab switches", t.dim));
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
