@@ -14,5 +14,6 @@ pub mod flags;
 pub mod metrics;
 pub mod model;
 pub mod paths;
+pub mod secret;
 pub mod sim;
 pub mod ui;
