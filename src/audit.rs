@@ -143,12 +143,31 @@ impl AuditLog {
     }
 }
 
-/// The OS user name, from the environment (`USER`, `LOGNAME`), or `unknown`.
+/// The OS user name: the real uid looked up in `/etc/passwd`, else `USER`/`LOGNAME`, else
+/// `uid:N`. The uid is read from the kernel, so an unset `USER` (cron, tmux) still names the
+/// person.
 #[must_use]
 pub fn os_user() -> String {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().next().map(str::to_owned))
+        });
+    if let Some(uid) = &uid
+        && let Ok(passwd) = std::fs::read_to_string("/etc/passwd")
+        && let Some(name) = passwd.lines().find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            (f.nth(1)? == uid).then(|| name.to_owned())
+        })
+    {
+        return name;
+    }
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+        .unwrap_or_else(|_| uid.map_or_else(|| "unknown".into(), |u| format!("uid:{u}")))
 }
 
 /// The host name, from the kernel, or `unknown`.

@@ -75,8 +75,9 @@ pub struct AlertState {
     pub since_ms: i64,
     /// When the condition started holding (start of the `for` clock).
     pub active_at_ms: Option<i64>,
-    /// When the condition last held (for `keep_firing_for`).
-    pub last_held_ms: Option<i64>,
+    /// First evaluation at which a firing rule's condition stopped holding (the
+    /// `keep_firing_for` clock, as Prometheus' `KeepFiringSince`).
+    pub keep_since_ms: Option<i64>,
     /// The last left-hand value seen.
     pub value: Option<f64>,
     /// Why it is unknown.
@@ -91,7 +92,7 @@ impl AlertState {
             status: AlertStatus::Unknown,
             since_ms: now_ms,
             active_at_ms: None,
-            last_held_ms: None,
+            keep_since_ms: None,
             value: None,
             reason: Some("no data yet".into()),
         }
@@ -130,7 +131,7 @@ pub fn step(prev: &AlertState, rule: &Rule, obs: &Observation, now_ms: i64) -> A
         Observation::Value { lhs, holds: true } => {
             next.value = Some(*lhs);
             let active_at = *next.active_at_ms.get_or_insert(now_ms);
-            next.last_held_ms = Some(now_ms);
+            next.keep_since_ms = None;
             if was_firing || now_ms - active_at >= for_ms {
                 set(&mut next, AlertStatus::Firing);
             } else {
@@ -143,9 +144,10 @@ pub fn step(prev: &AlertState, rule: &Rule, obs: &Observation, now_ms: i64) -> A
             } else {
                 next.value = None;
             }
-            let kept = was_firing
-                && keep_ms > 0
-                && next.last_held_ms.is_some_and(|l| now_ms - l < keep_ms);
+            let kept = was_firing && keep_ms > 0 && {
+                let since = *next.keep_since_ms.get_or_insert(now_ms);
+                now_ms - since < keep_ms
+            };
             if kept {
                 // keep_firing_for: stays firing, the clock keeps its origin.
                 if let Observation::Unknown(r) = obs {
@@ -154,6 +156,7 @@ pub fn step(prev: &AlertState, rule: &Rule, obs: &Observation, now_ms: i64) -> A
                 return next;
             }
             next.active_at_ms = None;
+            next.keep_since_ms = None;
             match obs {
                 Observation::Value { .. } if was_firing => set(&mut next, AlertStatus::Resolved),
                 Observation::Value { .. } => {

@@ -12,7 +12,7 @@ use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::flags::write::guarded_write;
 use crate::flags::{FlagBackend, FlagError, FlagEvent};
-use crate::metrics::{Backfill, MetricsError, MetricsSource, Poll};
+use crate::metrics::{Backfill, MetricsError, MetricsSource};
 use crate::model::FlagSnapshot;
 
 /// The two backends of one rollout.
@@ -120,61 +120,66 @@ impl Effects {
         }
     }
 
-    /// Starts a command. Returns `false` for `Quit`.
+    /// Starts a command on its own task; the result comes back on the channel.
+    /// Returns `false` for `Quit`.
     pub fn run(&self, cmd: Command) -> bool {
+        if cmd == Command::Quit {
+            return false;
+        }
+        let fut = self.perform(cmd);
         let tx = self.tx.clone();
+        tokio::spawn(async move {
+            if let Some(m) = fut.await {
+                // The loop may be gone (shutting down): nothing to report to.
+                let _ = tx.send(m).await;
+            }
+        });
+        true
+    }
+
+    /// The work of a command as a future yielding its message (tests await it directly).
+    #[must_use]
+    pub fn perform(&self, cmd: Command) -> BoxFuture<'static, Option<Msg>> {
         let clock = self.clock.clone();
         let d = self.deadline;
+        let backend = |i: usize| self.backends.get(i).cloned();
         match cmd {
-            Command::Quit => return false,
+            Command::Quit => Box::pin(async { None }),
             Command::ReadFlag(i) => {
-                let Some(b) = self.backends.get(i).cloned() else {
-                    return true;
-                };
-                tokio::spawn(async move {
-                    let result = b.flag.read().await;
-                    let _ = tx
-                        .send(Msg::FlagRead {
-                            rollout: i,
-                            at_ms: clock.now_ms(),
-                            result,
-                        })
-                        .await;
-                });
+                let b = backend(i);
+                Box::pin(async move {
+                    let result = b?.flag.read().await;
+                    Some(Msg::FlagRead {
+                        rollout: i,
+                        at_ms: clock.now_ms(),
+                        result,
+                    })
+                })
             }
             Command::ReadFlagEvents(i) => {
-                let Some(b) = self.backends.get(i).cloned() else {
-                    return true;
-                };
-                tokio::spawn(async move {
-                    let result = b.flag.events().await;
-                    let _ = tx
-                        .send(Msg::FlagEvents {
-                            rollout: i,
-                            at_ms: clock.now_ms(),
-                            result,
-                        })
-                        .await;
-                });
+                let b = backend(i);
+                Box::pin(async move {
+                    let result = b?.flag.events().await;
+                    Some(Msg::FlagEvents {
+                        rollout: i,
+                        at_ms: clock.now_ms(),
+                        result,
+                    })
+                })
             }
             Command::PollMetrics(i) => {
-                let Some(b) = self.backends.get(i).cloned() else {
-                    return true;
-                };
-                tokio::spawn(async move {
-                    let result: Result<Poll, MetricsError> =
-                        match tokio::time::timeout(d, b.metrics.poll()).await {
-                            Ok(r) => r,
-                            Err(_) => Err(MetricsError::Timeout(millis(d))),
-                        };
-                    let _ = tx
-                        .send(Msg::MetricsPolled {
-                            rollout: i,
-                            at_ms: clock.now_ms(),
-                            result,
-                        })
-                        .await;
-                });
+                let b = backend(i);
+                Box::pin(async move {
+                    let b = b?;
+                    let result = tokio::time::timeout(d, b.metrics.poll())
+                        .await
+                        .unwrap_or(Err(MetricsError::Timeout(millis(d))));
+                    Some(Msg::MetricsPolled {
+                        rollout: i,
+                        at_ms: clock.now_ms(),
+                        result,
+                    })
+                })
             }
             Command::Backfill {
                 rollout,
@@ -182,40 +187,29 @@ impl Effects {
                 end_ms,
                 step_ms,
             } => {
-                let Some(b) = self.backends.get(rollout).cloned() else {
-                    return true;
-                };
-                tokio::spawn(async move {
-                    let result: Result<Backfill, MetricsError> = match tokio::time::timeout(
-                        d * 2,
-                        b.metrics.backfill(start_ms, end_ms, step_ms),
-                    )
-                    .await
-                    {
-                        Ok(r) => r,
-                        Err(_) => Err(MetricsError::Timeout(millis(d * 2))),
-                    };
-                    let _ = tx.send(Msg::Backfilled { rollout, result }).await;
-                });
+                let b = backend(rollout);
+                Box::pin(async move {
+                    let b = b?;
+                    let result: Result<Backfill, MetricsError> =
+                        tokio::time::timeout(d * 2, b.metrics.backfill(start_ms, end_ms, step_ms))
+                            .await
+                            .unwrap_or(Err(MetricsError::Timeout(millis(d * 2))));
+                    Some(Msg::Backfilled { rollout, result })
+                })
             }
             Command::Write { rollout, request } => {
-                let Some(b) = self.backends.get(rollout).cloned() else {
-                    return true;
-                };
+                let b = backend(rollout);
                 let audit = self.audit.clone();
                 let ro = self.read_only;
-                tokio::spawn(async move {
-                    let result = guarded_write(b.flag.as_ref(), &audit, request, ro).await;
-                    let _ = tx
-                        .send(Msg::WriteDone {
-                            rollout,
-                            at_ms: clock.now_ms(),
-                            result: Box::new(result),
-                        })
-                        .await;
-                });
+                Box::pin(async move {
+                    let result = guarded_write(b?.flag.as_ref(), &audit, request, ro).await;
+                    Some(Msg::WriteDone {
+                        rollout,
+                        at_ms: clock.now_ms(),
+                        result: Box::new(result),
+                    })
+                })
             }
         }
-        true
     }
 }

@@ -428,16 +428,15 @@ fn on_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
     }
 }
 
-/// `old → new` in words for dialogs and logs.
+/// `old → new` in words for the log (the log line names the rollout).
 #[must_use]
 pub fn describe_change(req: &WriteRequest) -> String {
     let old = req.expected.percent;
     match req.kind {
-        WriteKind::SetPercent(p) => format!("{} {old}% → {p}%", req.rollout),
-        WriteKind::Rollback(p) => format!("{} rollback {old}% → {p}%", req.rollout),
+        WriteKind::SetPercent(p) => format!("set {old}% → {p}%"),
+        WriteKind::Rollback(p) => format!("rollback {old}% → {p}%"),
         WriteKind::SetEnabled(on) => format!(
-            "{} flag {} → {}",
-            req.rollout,
+            "kill switch {} → {}",
             if req.expected.enabled { "on" } else { "off" },
             if on { "on" } else { "off" }
         ),
@@ -578,6 +577,7 @@ fn on_write_done(
             format!("UNKNOWN OUTCOME: {what}: {m}; re-read shows {now_value}; not retried"),
         ),
     };
+    let name = state.rollouts[i].def.name.clone();
     state.log(i, level, text.clone());
-    state.say(level, text);
+    state.say(level, format!("{name}: {text}"));
 }

@@ -45,6 +45,12 @@ impl MemoryFlag {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The flag's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The current snapshot, synchronously (for the simulator).
     #[must_use]
     pub fn snapshot(&self) -> FlagSnapshot {
@@ -92,7 +98,7 @@ impl MemoryFlag {
 
 impl FlagBackend for MemoryFlag {
     fn describe(&self) -> String {
-        format!("memory {}", self.name)
+        "memory".to_owned()
     }
 
     fn read(&self) -> BoxFuture<'_, Result<FlagSnapshot, FlagError>> {

@@ -111,7 +111,7 @@ impl Profile {
                 tokens_per_request: 840.0,
             },
             regression_at_percent: 25,
-            regression_delay_ms: 10_000,
+            regression_delay_ms: 5_000,
         }
     }
 

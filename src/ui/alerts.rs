@@ -87,13 +87,32 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
             .map_or((rule.metric.as_str(), Unit::Count), |m| {
                 (m.label.as_str(), m.kind.unit())
             });
+        let narrow = area.width < super::WIDE;
+        let sev = match (narrow, rule.severity) {
+            (true, crate::alerts::Severity::Critical) => "crit",
+            (true, crate::alerts::Severity::Warning) => "warn",
+            (false, s) => s.as_str(),
+        };
         let mut spans = vec![
             Span::styled(format!(" {} {:<8}", symbol(st, g), st.label()), style),
-            Span::styled(format!(" {how_long:<18}"), t.dim),
-            Span::styled(format!("{:<9}", rule.severity.as_str()), t.text),
-            Span::styled(format!("{:<10}", rule.action.label()), t.text),
             Span::styled(
-                format!("{} ", rule.name),
+                format!(" {how_long:<w$} ", w = if narrow { 6 } else { 18 }),
+                t.dim,
+            ),
+            Span::styled(
+                format!("{sev:<w$} ", w = if narrow { 4 } else { 8 }),
+                t.text,
+            ),
+            Span::styled(
+                format!(
+                    "{:<w$} ",
+                    rule.action.label(),
+                    w = if narrow { 8 } else { 10 }
+                ),
+                t.text,
+            ),
+            Span::styled(
+                format!("{}: ", rule.name),
                 if st == AlertStatus::Firing {
                     style
                 } else {

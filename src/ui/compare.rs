@@ -131,6 +131,10 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
         ),
         t.title,
     )];
+    if !wide {
+        // Below the table: one trend row per metric; say here what L and N mean.
+        head.push(Span::styled("L/N trends below", t.dim));
+    }
     if wide {
         head.push(Span::styled(
             format!(
@@ -227,10 +231,6 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
         lines.push(Line::from(row));
     }
     if !wide {
-        lines.push(Line::from(Span::styled(
-            " Trends (legacy L, new N, shared scale per metric)",
-            t.title,
-        )));
         lines.extend(sparks);
     }
     f.render_widget(Paragraph::new(lines), area);

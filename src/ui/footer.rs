@@ -8,6 +8,10 @@ use ratatui::widgets::Paragraph;
 use super::theme::Theme;
 use crate::app::{LogLevel, Mode, State};
 
+/// How long a status message stays in the footer (clock ms, at least 15 polls); the event
+/// log keeps it.
+pub const STATUS_TTL_MS: i64 = 15_000;
+
 /// Draws the footer.
 pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     let hints = match s.mode {

@@ -50,7 +50,11 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     let mut l2 = vec![Span::styled(" flag ", t.dim)];
     match &r.flag {
         Some(flag) => {
-            let w = 20usize;
+            let w = if area.width >= super::WIDE {
+                20usize
+            } else {
+                10
+            };
             let filled = usize::from(flag.effective_percent()) * w / 100;
             l2.push(Span::styled(format!("{:>3}% ", flag.percent), t.title));
             l2.push(Span::styled(
@@ -92,16 +96,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
             let bake_ms = i64::try_from(bake.as_millis()).unwrap_or(i64::MAX);
             if at >= bake_ms {
                 l2.push(Span::styled(
-                    format!(" / bake {} done", duration(bake_ms)),
+                    format!(" of {} bake, done", duration(bake_ms)),
                     t.ok,
                 ));
             } else {
                 l2.push(Span::styled(
-                    format!(
-                        " / bake {} ({} left)",
-                        duration(bake_ms),
-                        duration(bake_ms - at)
-                    ),
+                    format!(" of {}, {} left", duration(bake_ms), duration(bake_ms - at)),
                     t.text,
                 ));
             }
@@ -136,7 +136,8 @@ pub fn status_style(status: AlertStatus, sev: Option<Severity>, t: &Theme) -> St
 /// Draws the one-line overview of every rollout with its worst alert state.
 pub fn draw_overview(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     let g = glyphs(s.ascii);
-    let mut spans = vec![Span::styled(" rollouts ", t.dim)];
+    let narrow = area.width < super::WIDE;
+    let mut spans = vec![Span::styled(if narrow { "" } else { " rollouts " }, t.dim)];
     for (i, r) in s.rollouts.iter().enumerate() {
         let (st, sev) = r.worst();
         let pct = r.flag.as_ref().map_or_else(
@@ -145,13 +146,17 @@ pub fn draw_overview(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         );
         let name_style = if i == s.selected { t.selected } else { t.text };
         let mark = if i == s.selected { g.here } else { " " };
-        spans.push(Span::styled(
-            format!("{mark}{} {pct} ", r.def.name),
-            name_style,
-        ));
+        let name: String = if narrow && r.def.name.chars().count() > 14 {
+            r.def.name.chars().take(13).chain(['~']).collect()
+        } else {
+            r.def.name.clone()
+        };
+        spans.push(Span::styled(format!("{mark}{name} {pct} "), name_style));
         spans.push(Span::styled(st.label(), status_style(st, sev, t)));
         spans.push(Span::styled(format!(" {} ", g.sep), t.border));
     }
-    spans.push(Span::styled("Tab switches", t.dim));
+    if !narrow {
+        spans.push(Span::styled("Tab switches", t.dim));
+    }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }

@@ -61,11 +61,11 @@ pub fn draw(f: &mut Frame<'_>, s: &State, t: &Theme) {
     let n_metrics = u16::try_from(r.def.metrics.len()).unwrap_or(u16::MAX);
     let n_rules = u16::try_from(r.def.rules.len()).unwrap_or(u16::MAX);
     let overview = u16::from(s.rollouts.len() > 1);
-    let compare_h = 1 + n_metrics + if wide { 0 } else { n_metrics + 1 };
-    // Alerts get their rows but leave the event log at least 3 lines.
+    let compare_h = 1 + n_metrics + if wide { 0 } else { n_metrics };
+    // Alerts get their rows but leave the event log its title and at least one line.
     let fixed = 3 + overview + compare_h + 1;
     let room = area.height.saturating_sub(fixed);
-    let alerts_h = (1 + n_rules.max(1)).min(room.saturating_sub(3).max(2));
+    let alerts_h = (1 + n_rules.max(1)).min(room.saturating_sub(2).max(2));
     let [hdr, ovw, cmp, alr, evt, ftr] = Layout::vertical([
         Constraint::Length(3),
         Constraint::Length(overview),

@@ -1,0 +1,70 @@
+//! A synchronous driver of the Elm loop without a terminal: every command is awaited inline
+//! and its message fed back into `update` at once. Used by the headless commands (one poll,
+//! then print) and by tests and benches that need a real state from real backends.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::effects::Effects;
+use super::msg::{Command, Msg};
+use super::run::{Setup, initial_state};
+use super::state::State;
+use super::update::update;
+use crate::clock::Clock;
+
+/// State plus effects, driven message by message.
+pub struct Driver {
+    /// The state.
+    pub state: State,
+    effects: Effects,
+    clock: Arc<dyn Clock>,
+    // Keeps the channel open; results are fed back inline instead.
+    _rx: mpsc::Receiver<Msg>,
+}
+
+impl Driver {
+    /// A driver over a setup, at the setup clock's time.
+    #[must_use]
+    pub fn new(setup: &Setup) -> Self {
+        let (tx, rx) = mpsc::channel(16);
+        let backends = setup.rollouts.iter().map(|(_, b)| b.clone()).collect();
+        let effects = Effects::new(
+            backends,
+            tx,
+            setup.clock.clone(),
+            setup.audit.clone(),
+            setup.read_only,
+            setup.deadline,
+        );
+        Self {
+            state: initial_state(setup, setup.clock.now_ms()),
+            effects,
+            clock: setup.clock.clone(),
+            _rx: rx,
+        }
+    }
+
+    /// Applies a message and runs every command it causes, transitively, to completion.
+    /// Returns the commands that were run, in order (tests assert on them).
+    pub async fn send(&mut self, msg: Msg) -> Vec<Command> {
+        let mut ran = Vec::new();
+        let mut queue = VecDeque::from([msg]);
+        while let Some(m) = queue.pop_front() {
+            for c in update(&mut self.state, m) {
+                ran.push(c.clone());
+                if let Some(next) = self.effects.perform(c).await {
+                    queue.push_back(next);
+                }
+            }
+        }
+        ran
+    }
+
+    /// A tick at the clock's current time.
+    pub async fn tick(&mut self) -> Vec<Command> {
+        let now = self.clock.now_ms();
+        self.send(Msg::Tick(now)).await
+    }
+}

@@ -1,0 +1,106 @@
+//! Full-screen snapshots of the real dashboard (TestBackend + insta) at 120×40 and 80×24, in a
+//! healthy and a firing state, from a fixed clock and seed, driven through the real update
+//! loop, effects and simulator. Review a changed snapshot like code.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use rollwatch::alerts::AlertStatus;
+use rollwatch::app::driver::Driver;
+use rollwatch::app::run::Setup;
+use rollwatch::audit::AuditLog;
+use rollwatch::clock::{Clock, ManualClock};
+use rollwatch::sim::Scenario;
+use rollwatch::sim::demo::{DemoOptions, build};
+use rollwatch::ui::{self, theme};
+
+/// 2026-01-01T12:00:00Z
+const T0: i64 = 1_767_268_800_000;
+
+async fn driven(scenario: Scenario, seconds: i64) -> Driver {
+    let clock = ManualClock::new(T0);
+    let dyn_clock: Arc<dyn Clock> = Arc::new(clock.clone());
+    let (rollouts, _) = build(DemoOptions { seed: 42, scenario }, &dyn_clock, T0);
+    let setup = Setup {
+        rollouts,
+        clock: dyn_clock,
+        refresh_ms: 1000,
+        tick: Duration::from_millis(250),
+        read_only: false,
+        themes: theme::builtin(),
+        ascii: false,
+        audit: AuditLog::disabled(),
+        deadline: Duration::from_secs(2),
+    };
+    let mut d = Driver::new(&setup);
+    for t in 0..=seconds {
+        clock.set(T0 + t * 1000);
+        d.tick().await;
+    }
+    d
+}
+
+fn render(d: &Driver, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    let themes = theme::builtin();
+    term.draw(|f| ui::draw(f, &d.state, &themes[0])).unwrap();
+    term.backend().to_string()
+}
+
+#[tokio::test]
+async fn healthy_120x40() {
+    let d = driven(Scenario::Healthy, 30).await;
+    assert!(
+        d.state.rollouts[0]
+            .alerts
+            .iter()
+            .all(|a| a.status == AlertStatus::Inactive)
+    );
+    insta::assert_snapshot!(render(&d, 120, 40));
+}
+
+#[tokio::test]
+async fn healthy_80x24() {
+    let d = driven(Scenario::Healthy, 30).await;
+    insta::assert_snapshot!(render(&d, 80, 24));
+}
+
+#[tokio::test]
+async fn firing_120x40() {
+    let d = driven(Scenario::Regression, 90).await;
+    assert_eq!(d.state.rollouts[0].alerts[0].status, AlertStatus::Firing);
+    let screen = render(&d, 120, 40);
+    assert!(
+        screen.contains("✖ FIRING"),
+        "breach marked with a symbol and a word"
+    );
+    insta::assert_snapshot!(screen);
+}
+
+#[tokio::test]
+async fn firing_80x24() {
+    let d = driven(Scenario::Regression, 90).await;
+    insta::assert_snapshot!(render(&d, 80, 24));
+}
+
+#[tokio::test]
+async fn any_size_renders_without_panicking() {
+    let d = driven(Scenario::Regression, 5).await;
+    for (w, h) in [
+        (1, 1),
+        (20, 5),
+        (59, 15),
+        (60, 16),
+        (61, 17),
+        (500, 10),
+        (1000, 300),
+    ] {
+        let s = render(&d, w, h);
+        if w < ui::MIN_W || h < ui::MIN_H {
+            assert!(s.contains("too small") || w < 30, "{w}x{h}");
+        }
+    }
+}

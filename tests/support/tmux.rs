@@ -1,0 +1,109 @@
+//! A tmux session on a private socket running the built binary, with condition waits.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A tmux server of our own; killed on drop.
+pub struct Tmux {
+    socket: String,
+    /// The session name.
+    pub session: String,
+}
+
+/// Whether tmux exists; when it does not and engines are required, fail loudly.
+pub fn available() -> bool {
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("ROLLWATCH_REQUIRE_ENGINES").as_deref() != Ok("1"),
+            "tmux is required for end-to-end tests (run scripts/test-all to install it)"
+        );
+        eprintln!("SKIPPED: tmux not installed");
+    }
+    ok
+}
+
+impl Tmux {
+    /// Starts `cmd` (a shell command line) in a detached session of `w`×`h`.
+    pub fn start(tag: &str, w: u16, h: u16, cmd: &str) -> Self {
+        let socket = format!("rw-{tag}-{}", std::process::id());
+        let t = Self {
+            socket,
+            session: "rw".into(),
+        };
+        let out = t.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "rw",
+            "-x",
+            &w.to_string(),
+            "-y",
+            &h.to_string(),
+            cmd,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t
+    }
+
+    /// Runs a tmux command on our socket.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    /// The visible screen.
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "rw"]).stdout).into_owned()
+    }
+
+    /// Sends keys (tmux key names or literal text).
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "rw"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// A pane format variable (`alternate_on`, `pane_pid`, ...).
+    pub fn var(&self, name: &str) -> String {
+        let f = format!("#{{{name}}}");
+        String::from_utf8_lossy(&self.run(&["display", "-p", "-t", "rw", &f]).stdout)
+            .trim()
+            .to_owned()
+    }
+
+    /// Waits until the screen satisfies `pred`, or panics with the screen after `deadline`.
+    pub fn wait_for(&self, what: &str, deadline: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < deadline,
+                "timed out after {deadline:?} waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}

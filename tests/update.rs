@@ -1,0 +1,423 @@
+//! The pure `update`: writes only after confirmation, blocked bumps, read-only, in-flight
+//! writes, conflicts, honest data (stale → unknown), one poll in flight with back-off.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use proptest::prelude::*;
+
+use rollwatch::alerts::AlertStatus;
+use rollwatch::app::{Command, Mode, Msg, RolloutState, State, update};
+use rollwatch::flags::FlagError;
+use rollwatch::flags::write::{WriteKind, WriteOutcome, WriteResult};
+use rollwatch::metrics::{CohortValues, MetricsError, Poll};
+use rollwatch::model::FlagSnapshot;
+use rollwatch::sim::demo;
+
+const T0: i64 = 1_700_000_000_000;
+
+fn key(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn code(c: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+/// The demo's checkout rollout, flag read at 25 %.
+fn state_at(percent: u8) -> State {
+    let (def, _) = demo::checkout();
+    let r = RolloutState::new(def, "memory".into(), "sim".into(), T0);
+    let mut s = State::new(vec![r], 1000, T0);
+    let _ = update(
+        &mut s,
+        Msg::FlagRead {
+            rollout: 0,
+            at_ms: T0,
+            result: Ok(FlagSnapshot::new(percent, true)),
+        },
+    );
+    s
+}
+
+fn poll(values: &[(f64, f64)]) -> Poll {
+    Poll {
+        metrics: values
+            .iter()
+            .map(|&(l, n)| {
+                Ok(CohortValues {
+                    legacy: Some(l),
+                    new: Some(n),
+                })
+            })
+            .collect(),
+        warnings: vec![],
+    }
+}
+
+/// Healthy values for the checkout metrics: error %, p95 ms, memory bytes, queries, tokens.
+fn healthy() -> Poll {
+    poll(&[
+        (0.08, 0.06),
+        (380.0, 240.0),
+        (2e8, 1.9e8),
+        (200.0, 9.0),
+        (1200.0, 840.0),
+    ])
+}
+
+fn metrics_at(s: &mut State, at: i64, p: Poll) {
+    let _ = update(
+        s,
+        Msg::MetricsPolled {
+            rollout: 0,
+            at_ms: at,
+            result: Ok(p),
+        },
+    );
+}
+
+fn writes(cmds: &[Command]) -> usize {
+    cmds.iter()
+        .filter(|c| matches!(c, Command::Write { .. }))
+        .count()
+}
+
+#[test]
+fn bump_opens_a_confirm_dialog_and_only_yes_writes() {
+    let mut s = state_at(25);
+    assert_eq!(writes(&update(&mut s, key('+'))), 0);
+    let Mode::Confirm(p) = &s.mode else {
+        panic!("no dialog: {:?}", s.mode)
+    };
+    assert_eq!(p.request.kind, WriteKind::SetPercent(50));
+    assert_eq!(
+        p.request.expected.percent, 25,
+        "compare-and-set against what was seen"
+    );
+    assert_eq!(p.request.environment, "production");
+    let cmds = update(&mut s, key('y'));
+    assert_eq!(writes(&cmds), 1);
+    assert_eq!(s.mode, Mode::Normal);
+    assert!(s.rollouts[0].write_in_flight);
+}
+
+#[test]
+fn escape_and_n_cancel_without_writing() {
+    for cancel in [code(KeyCode::Esc), key('n')] {
+        let mut s = state_at(25);
+        let _ = update(&mut s, key('r'));
+        assert!(matches!(s.mode, Mode::Confirm(_)));
+        assert_eq!(writes(&update(&mut s, cancel)), 0);
+        assert_eq!(s.mode, Mode::Normal);
+        assert!(!s.rollouts[0].write_in_flight);
+    }
+}
+
+#[test]
+fn step_keys_follow_the_plan() {
+    let mut s = state_at(25);
+    let _ = update(&mut s, key('-'));
+    let Mode::Confirm(p) = &s.mode else { panic!() };
+    assert_eq!(p.request.kind, WriteKind::SetPercent(5));
+    let _ = update(&mut s, code(KeyCode::Esc));
+    let _ = update(&mut s, key(']'));
+    let Mode::Confirm(p) = &s.mode else { panic!() };
+    assert_eq!(p.request.kind, WriteKind::SetPercent(50));
+    let _ = update(&mut s, code(KeyCode::Esc));
+    let _ = update(&mut s, key('r'));
+    let Mode::Confirm(p) = &s.mode else { panic!() };
+    assert_eq!(p.request.kind, WriteKind::Rollback(0));
+}
+
+#[test]
+fn at_the_last_step_bump_says_so() {
+    let mut s = state_at(100);
+    let _ = update(&mut s, key('+'));
+    assert_eq!(s.mode, Mode::Normal);
+    assert!(s.status.as_ref().unwrap().1.contains("last step"));
+}
+
+#[test]
+fn a_firing_hold_rule_blocks_bumping_and_names_the_rule() {
+    let mut s = state_at(25);
+    // Queries saving 200 → 40 = 80 % < 90 %: query-savings (hold, for 60 s) fires.
+    let mut p = healthy();
+    p.metrics[3] = Ok(CohortValues {
+        legacy: Some(200.0),
+        new: Some(40.0),
+    });
+    for t in 0..=61 {
+        let _ = update(&mut s, Msg::Tick(T0 + t * 1000));
+        metrics_at(&mut s, T0 + t * 1000, p.clone());
+    }
+    let idx = s.rollouts[0]
+        .def
+        .rules
+        .iter()
+        .position(|r| r.name == "query-savings")
+        .unwrap();
+    assert_eq!(s.rollouts[0].alerts[idx].status, AlertStatus::Firing);
+    let cmds = update(&mut s, key('+'));
+    assert_eq!(writes(&cmds), 0);
+    assert_eq!(s.mode, Mode::Normal);
+    let msg = &s.status.as_ref().unwrap().1;
+    assert!(msg.contains("query-savings"), "{msg}");
+    // ! forces, with the warning in the dialog.
+    let _ = update(&mut s, key('!'));
+    let Mode::Confirm(p) = &s.mode else { panic!() };
+    assert!(p.warning.as_ref().unwrap().contains("query-savings"));
+    // Stepping back or rolling back is never blocked.
+    let _ = update(&mut s, code(KeyCode::Esc));
+    let _ = update(&mut s, key('-'));
+    assert!(matches!(s.mode, Mode::Confirm(_)));
+}
+
+#[test]
+fn read_only_refuses_every_write_key() {
+    let mut s = state_at(25);
+    s.read_only = true;
+    for k in ['+', ']', '-', '[', 'r', 'k', '!'] {
+        let cmds = update(&mut s, key(k));
+        assert_eq!(writes(&cmds), 0);
+        assert_eq!(s.mode, Mode::Normal, "key {k}");
+        assert!(s.status.as_ref().unwrap().1.contains("read-only"));
+    }
+}
+
+#[test]
+fn a_second_write_while_one_is_in_flight_is_refused_not_queued() {
+    let mut s = state_at(25);
+    let _ = update(&mut s, key('+'));
+    let _ = update(&mut s, key('y'));
+    let cmds = update(&mut s, key('r'));
+    assert_eq!(writes(&cmds), 0);
+    assert_eq!(s.mode, Mode::Normal);
+    assert!(s.status.as_ref().unwrap().1.contains("in flight"));
+}
+
+#[test]
+fn a_conflict_shows_the_other_value_and_clears_in_flight() {
+    let mut s = state_at(25);
+    let _ = update(&mut s, key('+'));
+    let Mode::Confirm(p) = s.mode.clone() else {
+        panic!()
+    };
+    let _ = update(&mut s, key('y'));
+    let theirs = FlagSnapshot::new(40, true);
+    let _ = update(
+        &mut s,
+        Msg::WriteDone {
+            rollout: 0,
+            at_ms: T0 + 500,
+            result: Box::new(WriteResult {
+                request: p.request,
+                outcome: WriteOutcome::Conflict,
+                after: Some(theirs.clone()),
+                attempts: 1,
+            }),
+        },
+    );
+    let r = &s.rollouts[0];
+    assert!(!r.write_in_flight);
+    assert_eq!(
+        r.flag.as_ref().unwrap().percent,
+        40,
+        "the fresh value is shown"
+    );
+    let last = s.events.back().unwrap();
+    assert!(
+        last.text.contains("conflict") && last.text.contains("40%"),
+        "{}",
+        last.text
+    );
+}
+
+#[test]
+fn an_unknown_outcome_is_said_loudly() {
+    let mut s = state_at(25);
+    let _ = update(&mut s, key('+'));
+    let Mode::Confirm(p) = s.mode.clone() else {
+        panic!()
+    };
+    let _ = update(&mut s, key('y'));
+    let _ = update(
+        &mut s,
+        Msg::WriteDone {
+            rollout: 0,
+            at_ms: T0 + 500,
+            result: Box::new(WriteResult {
+                request: p.request,
+                outcome: WriteOutcome::Unknown("timed out after 2000 ms".into()),
+                after: Some(FlagSnapshot::new(50, true)),
+                attempts: 1,
+            }),
+        },
+    );
+    let last = &s.events.back().unwrap().text;
+    assert!(
+        last.contains("UNKNOWN OUTCOME") && last.contains("not retried"),
+        "{last}"
+    );
+}
+
+#[test]
+fn a_metrics_failure_makes_alerts_unknown_and_keeps_the_last_values() {
+    let mut s = state_at(25);
+    metrics_at(&mut s, T0, healthy());
+    let _ = update(&mut s, Msg::Tick(T0 + 500));
+    assert!(
+        s.rollouts[0]
+            .alerts
+            .iter()
+            .all(|a| a.status == AlertStatus::Inactive)
+    );
+    let _ = update(
+        &mut s,
+        Msg::MetricsPolled {
+            rollout: 0,
+            at_ms: T0 + 1000,
+            result: Err(MetricsError::Transport("connection refused".into())),
+        },
+    );
+    let r = &s.rollouts[0];
+    assert!(r.alerts.iter().all(|a| a.status == AlertStatus::Unknown));
+    assert!(
+        r.alerts[0]
+            .reason
+            .as_ref()
+            .unwrap()
+            .contains("connection refused")
+    );
+    assert_eq!(r.metrics[0].last.new, Some(0.06), "last good value kept");
+    assert_eq!(
+        r.metrics[0].history[1].last().unwrap().value,
+        None,
+        "a gap, not zero"
+    );
+}
+
+#[test]
+fn data_older_than_two_intervals_is_stale_and_unknown() {
+    let mut s = state_at(25);
+    metrics_at(&mut s, T0, healthy());
+    let _ = update(&mut s, Msg::Tick(T0 + 1500));
+    assert_eq!(s.rollouts[0].alerts[0].status, AlertStatus::Inactive);
+    // Mark the poll as in flight so the tick does not start another; then let time pass.
+    s.rollouts[0].metrics_poll.in_flight = true;
+    let _ = update(&mut s, Msg::Tick(T0 + 2500));
+    assert_eq!(s.rollouts[0].alerts[0].status, AlertStatus::Unknown);
+    assert!(
+        s.rollouts[0].alerts[0]
+            .reason
+            .as_ref()
+            .unwrap()
+            .starts_with("stale")
+    );
+}
+
+#[test]
+fn one_poll_in_flight_per_backend_and_backoff_after_failure() {
+    let (def, _) = demo::checkout();
+    let mut s = State::new(
+        vec![RolloutState::new(def, "m".into(), "s".into(), T0)],
+        1000,
+        T0,
+    );
+    let c1 = update(&mut s, Msg::Tick(T0));
+    assert_eq!(
+        c1.iter()
+            .filter(|c| matches!(c, Command::ReadFlag(0)))
+            .count(),
+        1
+    );
+    let c2 = update(&mut s, Msg::Tick(T0 + 5000));
+    assert!(
+        !c2.iter().any(|c| matches!(c, Command::ReadFlag(0))),
+        "still in flight"
+    );
+    let _ = update(
+        &mut s,
+        Msg::FlagRead {
+            rollout: 0,
+            at_ms: T0 + 5000,
+            result: Err(FlagError::Transport("refused".into())),
+        },
+    );
+    let next = s.rollouts[0].flag_poll.next_at_ms;
+    assert!(
+        next > T0 + 5000 && next <= T0 + 5000 + 2000,
+        "1 s base, doubled, jittered: {next}"
+    );
+    for f in 2..12 {
+        let at = s.rollouts[0].flag_poll.next_at_ms;
+        let _ = update(&mut s, Msg::Tick(at));
+        let _ = update(
+            &mut s,
+            Msg::FlagRead {
+                rollout: 0,
+                at_ms: at,
+                result: Err(FlagError::Transport("refused".into())),
+            },
+        );
+        let delay = s.rollouts[0].flag_poll.next_at_ms - at;
+        assert!(
+            delay <= 30_000,
+            "capped at 30 s after {f} failures: {delay}"
+        );
+    }
+    assert!(s.rollouts[0].flag_error.is_some());
+    // Only one log line for a repeated identical failure.
+    let n = s
+        .events
+        .iter()
+        .filter(|e| e.text.contains("flag read failed"))
+        .count();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn quit_and_ctrl_c_quit_from_anywhere() {
+    let mut s = state_at(25);
+    let _ = update(&mut s, key('?'));
+    assert_eq!(s.mode, Mode::Help);
+    let cmds = update(&mut s, key('q'));
+    assert!(cmds.contains(&Command::Quit) && s.quit);
+    let mut s = state_at(25);
+    let _ = update(&mut s, key('+'));
+    let cmds = update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+    );
+    assert!(cmds.contains(&Command::Quit));
+    assert_eq!(writes(&cmds), 0);
+}
+
+fn any_key() -> impl Strategy<Value = Msg> {
+    prop_oneof![
+        prop::sample::select(vec![
+            '+', ']', '-', '[', 'r', 'k', '!', 'y', 'n', '?', 't', 'x', 'Y', 'N'
+        ])
+        .prop_map(key),
+        Just(code(KeyCode::Enter)),
+        Just(code(KeyCode::Esc)),
+        Just(code(KeyCode::Tab)),
+    ]
+}
+
+proptest! {
+    /// Whatever keys are pressed, a write command only ever comes from `y`/`Enter` pressed
+    /// while the confirm dialog was open.
+    #[test]
+    fn no_write_without_confirmation(keys in prop::collection::vec(any_key(), 0..40)) {
+        let mut s = state_at(25);
+        for k in keys {
+            let confirming = matches!(s.mode, Mode::Confirm(_));
+            let is_yes = matches!(&k, Msg::Key(e) if matches!(e.code, KeyCode::Enter | KeyCode::Char('y' | 'Y')));
+            let cmds = update(&mut s, k);
+            if writes(&cmds) > 0 {
+                prop_assert!(confirming && is_yes);
+                // Let the write finish so later keys can propose again.
+                s.rollouts[0].write_in_flight = false;
+            }
+        }
+    }
+}
