@@ -199,17 +199,19 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
             Span::styled(format!("{} ", pad(&target(m, &rules, g), W_TARGET)), t.dim),
             Span::styled(pad(&status, W_STATUS), st_style),
         ];
-        // Shared scale: both cohorts from 0 (or their minimum when negative) to their maximum.
+        // Shared scale: both cohorts between their joint minimum and maximum, so a trend
+        // shows and legacy and new stay comparable; nearly flat data is drawn from zero.
         let lh = ms.history(Cohort::Legacy).series(half);
         let nh = ms.history(Cohort::New).series(half);
-        let all = lh
-            .iter()
-            .chain(&nh)
-            .flatten()
-            .copied()
-            .filter(|v| v.is_finite());
-        let (lo, hi) = all.fold((0.0f64, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let hi = if hi == f64::MIN { 1.0 } else { hi };
+        let all = lh.iter().chain(&nh).flatten().copied().filter(|v| v.is_finite());
+        let (lo, hi) = all.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let (lo, hi) = if hi < lo {
+            (0.0, 1.0)
+        } else if hi - lo <= hi.abs() * 0.01 {
+            (lo.min(0.0), hi)
+        } else {
+            (lo, hi)
+        };
         let spark = vec![
             Span::styled("L ", t.dim),
             Span::styled(pad(&sparkline(&lh, lo, hi, g), half), t.legacy),
