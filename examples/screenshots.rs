@@ -73,13 +73,19 @@ fn hex(c: Color, default: &str) -> String {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// One SVG of a buffer: a background rect and a text element per cell run of equal style.
 fn svg(buf: &Buffer, light: bool) -> String {
     let (cw, lh, fs) = (8.43_f64, 18.0_f64, 14.0_f64);
-    let (dfg, dbg) = if light { ("#202020", "#fafafa") } else { ("#d0d0d0", "#121212") };
+    let (dfg, dbg) = if light {
+        ("#202020", "#fafafa")
+    } else {
+        ("#d0d0d0", "#121212")
+    };
     let (w, h) = (buf.area.width, buf.area.height);
     let mut out = String::new();
     let _ = write!(
@@ -111,14 +117,29 @@ fn svg(buf: &Buffer, light: bool) -> String {
             let py = 8.0 + f64::from(y) * lh;
             let run = f64::from(x - start) * cw;
             if bg != dbg {
-                let _ = write!(out, r#"<rect x="{px:.1}" y="{py:.1}" width="{run:.1}" height="{lh}" fill="{bg}"/>"#);
+                let _ = write!(
+                    out,
+                    r#"<rect x="{px:.1}" y="{py:.1}" width="{run:.1}" height="{lh}" fill="{bg}"/>"#
+                );
             }
             if text.trim().is_empty() {
                 continue;
             }
-            let weight = if key.2.contains(Modifier::BOLD) { "bold" } else { "normal" };
-            let deco = if key.2.contains(Modifier::UNDERLINED) { " text-decoration=\"underline\"" } else { "" };
-            let opacity = if key.2.contains(Modifier::DIM) { " fill-opacity=\"0.6\"" } else { "" };
+            let weight = if key.2.contains(Modifier::BOLD) {
+                "bold"
+            } else {
+                "normal"
+            };
+            let deco = if key.2.contains(Modifier::UNDERLINED) {
+                " text-decoration=\"underline\""
+            } else {
+                ""
+            };
+            let opacity = if key.2.contains(Modifier::DIM) {
+                " fill-opacity=\"0.6\""
+            } else {
+                ""
+            };
             let _ = write!(
                 out,
                 r#"<text x="{px:.1}" y="{:.1}" font-family="DejaVu Sans Mono" font-size="{fs}" fill="{fg}" font-weight="{weight}"{deco}{opacity} textLength="{run:.1}" lengthAdjust="spacingAndGlyphs" xml:space="preserve">{}</text>"#,
@@ -139,17 +160,35 @@ fn render(d: &Driver, w: u16, h: u16, t: &Theme) -> Buffer {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let out = std::env::args().nth(1).unwrap_or_else(|| "screenshots".into());
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "screenshots".into());
     std::fs::create_dir_all(&out).expect("output folder");
     let themes = theme::builtin();
     let by = |n: &str| themes.iter().find(|t| t.name == n).expect("theme").clone();
     let healthy = driven(Scenario::Healthy, 120).await;
     let mut firing = driven(Scenario::Regression, 100).await;
     let scenes: Vec<(&str, Buffer, bool)> = vec![
-        ("healthy-dark-120x40", render(&healthy, 120, 40, &by("default")), false),
-        ("firing-dark-120x40", render(&firing, 120, 40, &by("default")), false),
-        ("firing-light-120x40", render(&firing, 120, 40, &by("light")), true),
-        ("firing-monochrome-80x24", render(&firing, 80, 24, &by("monochrome")), false),
+        (
+            "healthy-dark-120x40",
+            render(&healthy, 120, 40, &by("default")),
+            false,
+        ),
+        (
+            "firing-dark-120x40",
+            render(&firing, 120, 40, &by("default")),
+            false,
+        ),
+        (
+            "firing-light-120x40",
+            render(&firing, 120, 40, &by("light")),
+            true,
+        ),
+        (
+            "firing-monochrome-80x24",
+            render(&firing, 80, 24, &by("monochrome")),
+            false,
+        ),
     ];
     for (name, buf, light) in &scenes {
         let path = format!("{out}/{name}.svg");
@@ -158,9 +197,13 @@ async fn main() {
     }
     // The confirm dialog of a rollback, over the firing state.
     firing
-        .send(Msg::Key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE)))
+        .send(Msg::Key(KeyEvent::new(
+            KeyCode::Char('r'),
+            KeyModifiers::NONE,
+        )))
         .await;
     let path = format!("{out}/confirm-rollback-dark-120x40.svg");
-    std::fs::write(&path, svg(&render(&firing, 120, 40, &by("default")), false)).expect("write svg");
+    std::fs::write(&path, svg(&render(&firing, 120, 40, &by("default")), false))
+        .expect("write svg");
     println!("{path}");
 }

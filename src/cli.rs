@@ -42,6 +42,80 @@ pub struct UiOpts {
 pub enum Commands {
     /// Run a simulated rollout in-process: no network, no config file.
     Demo(DemoArgs),
+    /// Watch the rollouts of a config file.
+    Watch(WatchArgs),
+    /// Validate a config file without connecting to anything.
+    CheckConfig {
+        /// The config file.
+        file: PathBuf,
+    },
+    /// One poll of every rollout, printed; exit code 0 nothing fires, 1 a warning fires,
+    /// 2 a critical fires, 3 a backend could not be read.
+    Status(StatusArgs),
+    /// Set a rollout's percentage (guarded, audited write; for runbooks and scripts).
+    /// Exit code 0 written, 4 conflict, 5 refused or failed, 6 unknown outcome.
+    Set(SetArgs),
+    /// Roll a rollout back to 0 % (guarded, audited write, even if the value moved).
+    /// Exit codes as for `set`.
+    Rollback(RollbackArgs),
+}
+
+/// Where the config comes from.
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArg {
+    /// The config file (default: ./rollwatch.toml, then $XDG_CONFIG_HOME/rollwatch/config.toml).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `rollwatch watch`.
+#[derive(Debug, Args, Clone)]
+pub struct WatchArgs {
+    /// The config.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Poll interval, overriding the file (`5s`, `500ms`, `1m`).
+    #[arg(long, value_name = "DURATION")]
+    pub refresh: Option<String>,
+}
+
+/// `rollwatch status`.
+#[derive(Debug, Args, Clone)]
+pub struct StatusArgs {
+    /// The config.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rollwatch set`.
+#[derive(Debug, Args, Clone)]
+pub struct SetArgs {
+    /// The config.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The rollout (required when the config has several).
+    #[arg(long)]
+    pub rollout: Option<String>,
+    /// The new percentage, 0..=100.
+    pub percent: u8,
+    /// Expected current percentage; refused as a conflict if the flag is elsewhere.
+    /// Without it, the value read just before writing is the expected one.
+    #[arg(long)]
+    pub expect: Option<u8>,
+}
+
+/// `rollwatch rollback`.
+#[derive(Debug, Args, Clone)]
+pub struct RollbackArgs {
+    /// The config.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The rollout (required when the config has several).
+    #[arg(long)]
+    pub rollout: Option<String>,
 }
 
 /// `rollwatch demo`.

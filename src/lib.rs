@@ -10,6 +10,8 @@ pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod clock;
+pub mod commands;
+pub mod config;
 pub mod flags;
 pub mod metrics;
 pub mod model;

@@ -1,5 +1,7 @@
 //! rollwatch's binary edge: parse arguments, install the error and panic hooks, dispatch.
 
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,8 +10,11 @@ use color_eyre::eyre::{WrapErr, eyre};
 
 use rollwatch::app::run::{Setup, install_panic_hook, run};
 use rollwatch::audit::AuditLog;
-use rollwatch::cli::{Cli, Commands, DemoArgs, UiOpts};
+use rollwatch::cli::{Cli, Commands, ConfigArg, DemoArgs, UiOpts};
 use rollwatch::clock::{Clock, ScaledClock, SystemClock};
+use rollwatch::commands;
+use rollwatch::config::{self, Config};
+use rollwatch::flags::write::WriteKind;
 use rollwatch::sim::Scenario;
 use rollwatch::sim::demo::{DemoOptions, build};
 use rollwatch::ui::theme;
@@ -26,6 +31,33 @@ fn utf8_locale() -> bool {
 
 fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+fn runtime() -> color_eyre::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .wrap_err("starting the async runtime")
+}
+
+fn audit(ui: &UiOpts, cfg: Option<&Config>) -> AuditLog {
+    AuditLog::new(
+        ui.audit_log
+            .clone()
+            .or_else(|| cfg.and_then(|c| c.audit_log.clone()))
+            .unwrap_or_else(AuditLog::default_path),
+    )
+}
+
+fn dashboard(setup: Setup) -> color_eyre::Result<()> {
+    let rt = runtime()?;
+    let stopped = rt.block_on(run(setup))?;
+    rt.shutdown_timeout(Duration::from_millis(200));
+    if let Some(reason) = stopped {
+        eprintln!("rollwatch: stopped: {reason}");
+    }
+    Ok(())
 }
 
 fn demo(args: &DemoArgs, ui: &UiOpts) -> color_eyre::Result<()> {
@@ -49,7 +81,7 @@ fn demo(args: &DemoArgs, ui: &UiOpts) -> color_eyre::Result<()> {
     );
     #[allow(clippy::cast_possible_truncation)]
     let refresh_ms = (1000.0 * args.speed).round().max(1000.0) as i64;
-    let setup = Setup {
+    dashboard(Setup {
         rollouts,
         clock,
         refresh_ms,
@@ -57,34 +89,120 @@ fn demo(args: &DemoArgs, ui: &UiOpts) -> color_eyre::Result<()> {
         read_only: ui.read_only,
         themes,
         ascii: ui.ascii || !utf8_locale(),
-        audit: AuditLog::new(ui.audit_log.clone().unwrap_or_else(AuditLog::default_path)),
+        audit: audit(ui, None),
         deadline: Duration::from_secs(2),
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .wrap_err("starting the async runtime")?;
-    if let Some(reason) = rt.block_on(run(setup))? {
-        eprintln!("rollwatch: stopped: {reason}");
-    }
-    rt.shutdown_timeout(Duration::from_millis(200));
-    Ok(())
+    })
 }
 
-fn main() -> color_eyre::Result<()> {
+fn config_path(arg: &ConfigArg) -> color_eyre::Result<PathBuf> {
+    arg.config.clone().or_else(config::discover).ok_or_else(|| {
+        eyre!(
+            "no config found (./rollwatch.toml, $XDG_CONFIG_HOME/rollwatch/config.toml).\n\
+             Start the simulated rollout with `rollwatch demo`, or write a config: see \
+             examples/ and `rollwatch check-config FILE`."
+        )
+    })
+}
+
+fn load(arg: &ConfigArg, ui: &UiOpts) -> color_eyre::Result<Config> {
+    let path = config_path(arg)?;
+    let mut cfg = config::load(&path).map_err(|e| eyre!("{e}"))?;
+    cfg.read_only |= ui.read_only;
+    if ui.theme.is_some() {
+        cfg.theme.clone_from(&ui.theme);
+    }
+    Ok(cfg)
+}
+
+fn setup_from(cfg: &Config, ui: &UiOpts) -> color_eyre::Result<Setup> {
+    let themes = theme::load(cfg.theme.as_deref(), no_color()).map_err(|e| eyre!(e))?;
+    commands::setup(
+        cfg,
+        themes,
+        ui.ascii || !utf8_locale(),
+        audit(ui, Some(cfg)),
+    )
+    .map_err(|e| eyre!(e))
+}
+
+fn main() -> color_eyre::Result<ExitCode> {
     color_eyre::install()?;
     install_panic_hook();
     let cli = Cli::parse();
-    match &cli.command {
-        Some(Commands::Demo(args)) => demo(args, &cli.ui),
+    let ui = &cli.ui;
+    let code = match &cli.command {
+        Some(Commands::Demo(args)) => demo(args, ui).map(|()| 0)?,
         None => {
-            eprintln!(
-                "rollwatch: no config found (./rollwatch.toml, $XDG_CONFIG_HOME/rollwatch/config.toml).\n\
-                 Try the simulated rollout:   rollwatch demo\n\
-                 See `rollwatch --help` for every command."
-            );
-            std::process::exit(2);
+            let cfg = load(&ConfigArg { config: None }, ui)?;
+            dashboard(setup_from(&cfg, ui)?).map(|()| 0)?
         }
-    }
+        Some(Commands::Watch(w)) => {
+            let mut cfg = load(&w.config, ui)?;
+            if let Some(r) = &w.refresh {
+                cfg.refresh = config::duration::parse(r).map_err(|e| eyre!("--refresh: {e}"))?;
+            }
+            dashboard(setup_from(&cfg, ui)?).map(|()| 0)?
+        }
+        Some(Commands::CheckConfig { file }) => match config::load(file) {
+            Ok(cfg) => {
+                println!(
+                    "{}: ok ({} rollout{})",
+                    file.display(),
+                    cfg.rollouts.len(),
+                    if cfg.rollouts.len() == 1 { "" } else { "s" }
+                );
+                0
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                2
+            }
+        },
+        Some(Commands::Status(s)) => {
+            let cfg = load(&s.config, ui)?;
+            let setup = setup_from(&cfg, ui)?;
+            let st = runtime()?.block_on(commands::poll_once(&setup));
+            let out = commands::collect(&st);
+            if s.json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                print!("{}", commands::table(&out));
+            }
+            out.exit_code
+        }
+        Some(Commands::Set(a)) => {
+            let cfg = load(&a.config, ui)?;
+            if a.percent > 100 {
+                return Err(eyre!("percent {}: expected 0..=100", a.percent));
+            }
+            let setup = setup_from(&cfg, ui)?;
+            let (msg, code) = runtime()?
+                .block_on(commands::write(
+                    &setup,
+                    a.rollout.as_deref(),
+                    WriteKind::SetPercent(a.percent),
+                    a.expect,
+                    "script",
+                ))
+                .map_err(|e| eyre!(e))?;
+            println!("{msg}");
+            code
+        }
+        Some(Commands::Rollback(a)) => {
+            let cfg = load(&a.config, ui)?;
+            let setup = setup_from(&cfg, ui)?;
+            let (msg, code) = runtime()?
+                .block_on(commands::write(
+                    &setup,
+                    a.rollout.as_deref(),
+                    WriteKind::Rollback(0),
+                    None,
+                    "script",
+                ))
+                .map_err(|e| eyre!(e))?;
+            println!("{msg}");
+            code
+        }
+    };
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }

@@ -17,11 +17,20 @@ fn rollwatch_pid(t: &Tmux) -> u32 {
     let shell = t.var("pane_pid");
     let start = Instant::now();
     loop {
-        let out = Command::new("pgrep").args(["-P", &shell, "-x", "rollwatch"]).output().unwrap();
-        if let Some(pid) = String::from_utf8_lossy(&out.stdout).split_whitespace().next() {
+        let out = Command::new("pgrep")
+            .args(["-P", &shell, "-x", "rollwatch"])
+            .output()
+            .unwrap();
+        if let Some(pid) = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+        {
             return pid.parse().unwrap();
         }
-        assert!(start.elapsed() < WAIT, "rollwatch did not start under shell {shell}");
+        assert!(
+            start.elapsed() < WAIT,
+            "rollwatch did not start under shell {shell}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -35,7 +44,10 @@ fn gone_within(pid: u32, limit: Duration) -> Duration {
         if !Path::new(&format!("/proc/{pid}")).exists() || zombie {
             return start.elapsed();
         }
-        assert!(start.elapsed() < limit, "process {pid} still alive after {limit:?}: {stat}");
+        assert!(
+            start.elapsed() < limit,
+            "process {pid} still alive after {limit:?}: {stat}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -43,13 +55,18 @@ fn gone_within(pid: u32, limit: Duration) -> Duration {
 fn start(tag: &str) -> (Tmux, u32) {
     let cmd = format!("LANG=C.UTF-8 {BIN} demo --audit-log /dev/null; echo EXITED:$?; sleep 600");
     let t = Tmux::start(tag, 100, 30, &cmd);
-    t.wait_for("the dashboard", WAIT, |s| s.contains("checkout-batch-queries"));
+    t.wait_for("the dashboard", WAIT, |s| {
+        s.contains("checkout-batch-queries")
+    });
     let pid = rollwatch_pid(&t);
     (t, pid)
 }
 
 fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill").args([sig, &pid.to_string()]).status().unwrap();
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
 }
 
@@ -63,7 +80,10 @@ fn sigterm_exits_within_a_second_and_restores_the_terminal() {
     gone_within(pid, Duration::from_secs(1));
     let s = t.wait_for("the shell again", WAIT, |s| s.contains("EXITED:"));
     assert_eq!(t.var("alternate_on"), "0", "alternate screen left:\n{s}");
-    assert!(s.contains("stopped: SIGTERM"), "the reason is said after restoring:\n{s}");
+    assert!(
+        s.contains("stopped: SIGTERM"),
+        "the reason is said after restoring:\n{s}"
+    );
 }
 
 #[test]

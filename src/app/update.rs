@@ -279,14 +279,60 @@ fn on_backfill(
     state.dirty = true;
     match result {
         Ok(series) => {
-            for (m, points) in r.metrics.iter_mut().zip(series) {
+            let mut times: Vec<i64> = series.iter().flatten().map(|(t, _)| *t).collect();
+            times.sort_unstable();
+            times.dedup();
+            for (m, points) in r.metrics.iter_mut().zip(&series) {
                 for (t, v) in points {
-                    m.history[0].push(t, v.legacy);
-                    m.history[1].push(t, v.new);
+                    m.history[0].push(*t, v.legacy);
+                    m.history[1].push(*t, v.new);
+                }
+                // The newest backfilled point is data like any poll's, with its own age.
+                if let Some((t, v)) = points.last() {
+                    m.last = *v;
+                    m.last_at_ms = Some(*t);
                 }
             }
+            replay_alerts(state, i, &series, &times);
         }
         Err(e) => state.log(i, LogLevel::Warn, format!("history backfill failed: {e}")),
+    }
+}
+
+/// Replays every rule over the backfilled history, so a restart does not reset `for` clocks:
+/// a rule that has been breaching for ten minutes shows as firing for ten minutes at once.
+/// Only the resulting non-OK states are logged, not every historic transition.
+fn replay_alerts(state: &mut State, i: usize, series: &crate::metrics::Backfill, times: &[i64]) {
+    let r = &mut state.rollouts[i];
+    let value_at = |k: usize, t: i64| {
+        series.get(k).and_then(|s| {
+            s.binary_search_by_key(&t, |(at, _)| *at)
+                .ok()
+                .map(|p| s[p].1)
+        })
+    };
+    for (j, rule) in r.def.rules.iter().enumerate() {
+        let Some(k) = r.def.metric_index(&rule.metric) else {
+            continue;
+        };
+        let mut st = r.alerts[j].clone();
+        for &t in times {
+            let obs =
+                value_at(k, t).map_or(Observation::NoData, |v| observe(rule, v.legacy, v.new));
+            st = step(&st, rule, &obs, t);
+        }
+        r.alerts[j] = st;
+    }
+    let notes: Vec<String> = r
+        .def
+        .rules
+        .iter()
+        .zip(&r.alerts)
+        .filter(|(_, a)| a.status.is_active())
+        .map(|(rule, a)| format!("rule {}: {} (from history)", rule.name, a.status.label()))
+        .collect();
+    for n in notes {
+        state.log(i, LogLevel::Warn, n);
     }
 }
 

@@ -203,7 +203,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
         // shows and legacy and new stay comparable; nearly flat data is drawn from zero.
         let lh = ms.history(Cohort::Legacy).series(half);
         let nh = ms.history(Cohort::New).series(half);
-        let all = lh.iter().chain(&nh).flatten().copied().filter(|v| v.is_finite());
+        let all = lh
+            .iter()
+            .chain(&nh)
+            .flatten()
+            .copied()
+            .filter(|v| v.is_finite());
         let (lo, hi) = all.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
         let (lo, hi) = if hi < lo {
             (0.0, 1.0)

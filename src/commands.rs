@@ -1,0 +1,366 @@
+//! The headless commands (`check-config`, `status`, `set`, `rollback`) and the setup of the
+//! dashboard from a config (`watch`). They use the same state, update, effects and guarded
+//! write path as the dashboard; only the output differs.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::alerts::{AlertStatus, Severity};
+use crate::app::driver::Driver;
+use crate::app::run::Setup;
+use crate::app::state::State;
+use crate::audit::AuditLog;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, wire};
+use crate::flags::write::{WriteKind, WriteOutcome, WriteRequest, guarded_write};
+use crate::model::MetricDef;
+use crate::ui::theme::Theme;
+
+/// Exit codes of `status`.
+pub mod exit {
+    /// Nothing fires.
+    pub const OK: i32 = 0;
+    /// A warning rule fires.
+    pub const WARNING: i32 = 1;
+    /// A critical rule fires.
+    pub const CRITICAL: i32 = 2;
+    /// A backend could not be read (and no critical fires).
+    pub const UNREADABLE: i32 = 3;
+    /// `set`/`rollback`: the flag moved; nothing was written.
+    pub const CONFLICT: i32 = 4;
+    /// `set`/`rollback`: refused or failed.
+    pub const REFUSED: i32 = 5;
+    /// `set`/`rollback`: no answer; the outcome is unknown (re-read shown).
+    pub const UNKNOWN: i32 = 6;
+}
+
+/// A setup for the config's rollouts on the wall clock.
+///
+/// # Errors
+/// When a backend cannot be built (missing token variable, bad URL).
+pub fn setup(
+    cfg: &Config,
+    themes: Vec<Theme>,
+    ascii: bool,
+    audit: AuditLog,
+) -> Result<Setup, String> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let rollouts = wire::wire(cfg, &clock)?;
+    let refresh_ms = i64::try_from(cfg.refresh.as_millis()).unwrap_or(i64::MAX);
+    Ok(Setup {
+        rollouts,
+        clock,
+        refresh_ms,
+        tick: Duration::from_millis(250),
+        read_only: cfg.read_only,
+        themes,
+        ascii,
+        audit,
+        deadline: wire::deadline(cfg.refresh),
+    })
+}
+
+/// Status of one rule, for `status --json`.
+#[derive(Debug, Serialize)]
+pub struct AlertOut {
+    /// Rule name.
+    pub rule: String,
+    /// Metric id.
+    pub metric: String,
+    /// `warning` or `critical`.
+    pub severity: &'static str,
+    /// `notify`, `hold`, `rollback`, `cut to N%`.
+    pub action: String,
+    /// `OK`, `PENDING`, `FIRING`, `RESOLVED`, `UNKNOWN`.
+    pub state: &'static str,
+    /// Since when, RFC 3339.
+    pub since: String,
+    /// Last left-hand value.
+    pub value: Option<f64>,
+    /// Why unknown.
+    pub reason: Option<String>,
+}
+
+/// One metric, for `status --json`.
+#[derive(Debug, Serialize)]
+pub struct MetricOut {
+    /// Id.
+    pub id: String,
+    /// Label.
+    pub label: String,
+    /// `percent`, `millis`, `bytes` or `count`.
+    pub unit: crate::model::Unit,
+    /// Legacy value; null = no data.
+    pub legacy: Option<f64>,
+    /// New value; null = no data.
+    pub new: Option<f64>,
+    /// `(1 − new/legacy) × 100` for savings metrics.
+    pub saving: Option<f64>,
+    /// Why it could not be read.
+    pub error: Option<String>,
+}
+
+/// One rollout, for `status --json`.
+#[derive(Debug, Serialize)]
+pub struct RolloutOut {
+    /// Name.
+    pub name: String,
+    /// Environment.
+    pub environment: String,
+    /// Flag backend description (never a token).
+    pub flag_backend: String,
+    /// Percentage; null when unreadable.
+    pub percent: Option<u8>,
+    /// Enabled; null when unreadable.
+    pub enabled: Option<bool>,
+    /// Flag read error.
+    pub flag_error: Option<String>,
+    /// Metrics source description.
+    pub metrics_source: String,
+    /// Metrics source error.
+    pub metrics_error: Option<String>,
+    /// Metrics.
+    pub metrics: Vec<MetricOut>,
+    /// Rules.
+    pub alerts: Vec<AlertOut>,
+}
+
+/// The whole `status --json` document.
+#[derive(Debug, Serialize)]
+pub struct StatusOut {
+    /// When, RFC 3339.
+    pub time: String,
+    /// The exit code this status produces.
+    pub exit_code: i32,
+    /// Every rollout.
+    pub rollouts: Vec<RolloutOut>,
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map_or_else(String::new, |d| d.to_rfc3339())
+}
+
+/// Collects the status document from a driven state.
+#[must_use]
+pub fn collect(s: &State) -> StatusOut {
+    let mut code = exit::OK;
+    let mut unreadable = false;
+    let mut warning = false;
+    let rollouts = s
+        .rollouts
+        .iter()
+        .map(|r| {
+            unreadable |= r.flag_error.is_some() || r.metrics_error.is_some() || r.flag.is_none();
+            let alerts = r
+                .def
+                .rules
+                .iter()
+                .zip(&r.alerts)
+                .map(|(rule, a)| {
+                    if a.status == AlertStatus::Firing {
+                        match rule.severity {
+                            Severity::Critical => code = exit::CRITICAL,
+                            Severity::Warning => warning = true,
+                        }
+                    }
+                    AlertOut {
+                        rule: rule.name.clone(),
+                        metric: rule.metric.clone(),
+                        severity: rule.severity.as_str(),
+                        action: rule.action.label(),
+                        state: a.status.label(),
+                        since: rfc3339(a.since_ms),
+                        value: a.value,
+                        reason: a.reason.clone(),
+                    }
+                })
+                .collect();
+            let metrics = r
+                .def
+                .metrics
+                .iter()
+                .zip(&r.metrics)
+                .map(|(d, m)| MetricOut {
+                    id: d.id.clone(),
+                    label: d.label.clone(),
+                    unit: d.kind.unit(),
+                    legacy: m.last.legacy,
+                    new: m.last.new,
+                    saving: d
+                        .savings_target
+                        .and_then(|_| MetricDef::saving(m.last.legacy, m.last.new)),
+                    error: m.error.clone(),
+                })
+                .collect();
+            RolloutOut {
+                name: r.def.name.clone(),
+                environment: r.def.environment.clone(),
+                flag_backend: r.flag_backend.clone(),
+                percent: r.flag.as_ref().map(|f| f.percent),
+                enabled: r.flag.as_ref().map(|f| f.enabled),
+                flag_error: r.flag_error.clone(),
+                metrics_source: r.metrics_source.clone(),
+                metrics_error: r.metrics_error.clone(),
+                metrics,
+                alerts,
+            }
+        })
+        .collect();
+    if code != exit::CRITICAL {
+        code = if unreadable {
+            exit::UNREADABLE
+        } else if warning {
+            exit::WARNING
+        } else {
+            exit::OK
+        };
+    }
+    StatusOut {
+        time: rfc3339(s.now_ms),
+        exit_code: code,
+        rollouts,
+    }
+}
+
+/// The status as a plain table.
+#[must_use]
+pub fn table(st: &StatusOut) -> String {
+    let mut out = String::new();
+    let g = crate::ui::format::glyphs(true);
+    for r in &st.rollouts {
+        let flag = match (r.percent, r.enabled, &r.flag_error) {
+            (_, _, Some(e)) => format!("flag ERROR: {e}"),
+            (Some(p), Some(true), _) => format!("flag {p}%"),
+            (Some(p), Some(false), _) => format!("flag {p}% (OFF)"),
+            _ => "flag unknown".into(),
+        };
+        let _ = writeln!(
+            out,
+            "{} [{}] {flag} via {}",
+            r.name, r.environment, r.flag_backend
+        );
+        if let Some(e) = &r.metrics_error {
+            let _ = writeln!(out, "  metrics ERROR: {e}");
+        }
+        let _ = writeln!(
+            out,
+            "  {:<16} {:>10} {:>10}  note",
+            "metric", "legacy", "new"
+        );
+        for m in &r.metrics {
+            let note = m
+                .error
+                .clone()
+                .or_else(|| m.saving.map(|s| format!("saving {s:.1}%")))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<16} {:>10} {:>10}  {note}",
+                m.label,
+                crate::ui::format::value(m.legacy, m.unit, g),
+                crate::ui::format::value(m.new, m.unit, g),
+            );
+        }
+        for a in &r.alerts {
+            let reason = a
+                .reason
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<9} {:<8} {:<9} {}{reason}",
+                a.state, a.severity, a.action, a.rule
+            );
+        }
+    }
+    let _ = writeln!(out, "exit {}", st.exit_code);
+    out
+}
+
+/// One poll of every rollout: backfill (which replays the rules over history, so `for`
+/// clocks are honest), then a live poll.
+pub async fn poll_once(setup: &Setup) -> State {
+    let mut d = Driver::new(setup);
+    d.tick().await;
+    d.tick().await;
+    d.state
+}
+
+/// `set` and `rollback`: a guarded, audited write on one rollout.
+///
+/// # Errors
+/// When the rollout cannot be chosen or built.
+pub async fn write(
+    setup: &Setup,
+    rollout: Option<&str>,
+    kind: WriteKind,
+    expect: Option<u8>,
+    reason: &str,
+) -> Result<(String, i32), String> {
+    let idx = match rollout {
+        Some(n) => setup
+            .rollouts
+            .iter()
+            .position(|(r, _)| r.name == n)
+            .ok_or_else(|| format!("no rollout named `{n}` in the config"))?,
+        None if setup.rollouts.len() == 1 => 0,
+        None => {
+            let names: Vec<_> = setup
+                .rollouts
+                .iter()
+                .map(|(r, _)| r.name.as_str())
+                .collect();
+            return Err(format!(
+                "the config has several rollouts: choose one with --rollout ({})",
+                names.join(", ")
+            ));
+        }
+    };
+    let (r, b) = &setup.rollouts[idx];
+    let flag = crate::app::effects::FlagDeadline::new(b.flag.clone(), setup.deadline);
+    let mut expected = crate::flags::FlagBackend::read(&flag)
+        .await
+        .map_err(|e| format!("{}: cannot read the flag: {e}", r.name))?;
+    if let Some(p) = expect {
+        expected.percent = p;
+    }
+    let req = WriteRequest {
+        rollout: r.name.clone(),
+        environment: r.environment.clone(),
+        expected: expected.clone(),
+        kind,
+        reason: reason.into(),
+    };
+    let res = guarded_write(&flag, &setup.audit, req, setup.read_only).await;
+    let what = crate::app::update::describe_change(&res.request);
+    let now = res
+        .after
+        .as_ref()
+        .map_or_else(|| "unreadable".into(), |a| format!("{}%", a.percent));
+    let (msg, code) = match &res.outcome {
+        WriteOutcome::Ok => (format!("{}: {what}: ok (re-read: {now})", r.name), exit::OK),
+        WriteOutcome::Conflict => (
+            format!(
+                "{}: {what}: CONFLICT: the flag is at {now}, not {}%; nothing written",
+                r.name, expected.percent
+            ),
+            exit::CONFLICT,
+        ),
+        WriteOutcome::Refused(m) | WriteOutcome::Error(m) => {
+            (format!("{}: {what}: refused: {m}", r.name), exit::REFUSED)
+        }
+        WriteOutcome::Unknown(m) => (
+            format!(
+                "{}: {what}: UNKNOWN OUTCOME: {m}; re-read shows {now}; not retried",
+                r.name
+            ),
+            exit::UNKNOWN,
+        ),
+    };
+    Ok((msg, code))
+}

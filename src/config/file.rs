@@ -1,0 +1,100 @@
+//! The TOML file as written, with spans for every value that is validated after parsing.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Poll interval for every backend, e.g. `"5s"` (default `"5s"`).
+    pub refresh: Option<Spanned<String>>,
+    /// Theme name or path (`default`, `light`, `high-contrast`, `monochrome`).
+    pub theme: Option<String>,
+    /// Disable every write.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Audit log file (default `$XDG_STATE_HOME/rollwatch/audit.jsonl`).
+    pub audit_log: Option<String>,
+    /// One or more `[[rollout]]` tables.
+    #[serde(default)]
+    pub rollout: Vec<Spanned<FileRollout>>,
+}
+
+/// One `[[rollout]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRollout {
+    /// Display name, unique in the file.
+    pub name: Spanned<String>,
+    /// Environment shown in confirm dialogs (default: the flag's environment, else "default").
+    pub environment: Option<String>,
+    /// Step percentages, ascending, each 0..=100.
+    pub steps: Spanned<Vec<Spanned<i64>>>,
+    /// Bake time per step (`["1h", "5h"]`), optional; shorter than `steps` is fine.
+    #[serde(default)]
+    pub bake: Vec<Spanned<String>>,
+    /// The flag backend (`kind = "unleash" | "http" | "memory"`).
+    pub flag: Spanned<toml::Table>,
+    /// The metrics source (`kind = "prometheus" | "json" | "simulator"`).
+    pub metrics: Spanned<toml::Table>,
+    /// `[[rollout.metric]]` entries.
+    #[serde(default)]
+    pub metric: Vec<Spanned<FileMetric>>,
+    /// `[[rollout.rule]]` entries.
+    #[serde(default)]
+    pub rule: Vec<Spanned<FileRule>>,
+}
+
+/// One `[[rollout.metric]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileMetric {
+    /// Identifier used by rules.
+    pub id: Spanned<String>,
+    /// Label on screen (default: the id).
+    pub label: Option<String>,
+    /// `ratio` (percent), `latency` (ms), `bytes`, `per_request`, `gauge`.
+    pub kind: Spanned<String>,
+    /// Quantile of a latency metric (default 0.95).
+    pub quantile: Option<Spanned<f64>>,
+    /// `lower` (default) or `higher` is better.
+    pub better: Option<Spanned<String>>,
+    /// Target for the new cohort (in the metric's unit, a unit suffix is allowed).
+    pub target: Option<Spanned<toml::Value>>,
+    /// Minimum saving in percent that the new path promises (savings metrics).
+    pub savings_target: Option<Spanned<f64>>,
+    /// Prometheus: the PromQL query, grouped by the cohort label.
+    pub query: Option<String>,
+    /// Prometheus / JSON: factor applied to every value (e.g. 100 for ratio → percent).
+    pub scale: Option<Spanned<f64>>,
+    /// JSON: pointer to the legacy value.
+    pub legacy: Option<String>,
+    /// JSON: pointer to the new value.
+    pub new: Option<String>,
+    /// JSON: unit of string values without their own (`"%"`, `"ms"`, `"s"`, `"MiB"`…).
+    pub unit: Option<String>,
+    /// Simulator: which reading (`error_rate`, `p95`, `memory`, `queries`, `tokens`).
+    pub sim: Option<Spanned<String>>,
+}
+
+/// One `[[rollout.rule]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRule {
+    /// Name shown in the alerts panel.
+    pub name: Spanned<String>,
+    /// Id of the metric it watches.
+    pub metric: Spanned<String>,
+    /// The condition, e.g. `new > 0.5%`, `new > 1.5 * legacy`, `saving < 90`.
+    pub when: Spanned<String>,
+    /// How long it must hold before firing (default `0s`).
+    #[serde(rename = "for")]
+    pub for_: Option<Spanned<String>>,
+    /// How long it keeps firing after it stops holding (default `0s`).
+    pub keep_firing_for: Option<Spanned<String>>,
+    /// `warning` (default) or `critical`.
+    pub severity: Option<Spanned<String>>,
+    /// `notify` (default), `hold`, `rollback` or `rollback:PERCENT`.
+    pub action: Option<Spanned<String>>,
+}
