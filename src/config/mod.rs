@@ -165,6 +165,28 @@ impl Ctx<'_> {
     fn at<T>(&self, s: &Spanned<T>, message: impl Into<String>) -> ConfigError {
         self.err(s.span(), message)
     }
+
+    /// An error inside a backend table: points at the key the message names (a word in
+    /// backticks that is a key of this table), else at the table.
+    pub(crate) fn in_table(&self, t: &Spanned<toml::Table>, message: String) -> ConfigError {
+        let start = t.span().start;
+        let body = &self.text[start.min(self.text.len())..];
+        // The table ends where the next table header starts.
+        let end = body[1..].find("\n[").map_or(body.len(), |e| e + 1);
+        let body = &body[..end];
+        let pos = message.split('`').skip(1).step_by(2).find_map(|name| {
+            body.match_indices(name).find_map(|(i, _)| {
+                let line_start = body[..i].rfind('\n').map_or(0, |p| p + 1);
+                let before_ok = body[line_start..i].trim().is_empty();
+                let after = body[i + name.len()..].trim_start();
+                (before_ok && after.starts_with('=')).then_some(i)
+            })
+        });
+        match pos {
+            Some(p) => self.err(start + p..start + p, message),
+            None => self.at(t, message),
+        }
+    }
 }
 
 /// Parses and validates config text; `path` names the file in errors.
@@ -219,9 +241,12 @@ fn kind_of(
 ) -> Result<String, ConfigError> {
     match t.get_ref().get("kind") {
         Some(toml::Value::String(k)) if allowed.contains(&k.as_str()) => Ok(k.clone()),
-        Some(v) => Err(cx.at(
+        Some(v) => Err(cx.in_table(
             t,
-            format!("{what}.kind = {v}: expected one of {}", allowed.join(", ")),
+            format!(
+                "{what} `kind` = {v}: expected one of {}",
+                allowed.join(", ")
+            ),
         )),
         None => Err(cx.at(
             t,
@@ -248,10 +273,10 @@ fn flag_spec(cx: &Ctx<'_>, t: &Spanned<toml::Table>) -> Result<FlagSpec, ConfigE
                 percent: u8,
             }
             let m: Mem = rest.try_into().map_err(|e: toml::de::Error| {
-                cx.at(t, format!("flag (memory): {}", e.message().trim()))
+                cx.in_table(t, format!("flag (memory): {}", e.message().trim()))
             })?;
             if m.percent > 100 {
-                return Err(cx.at(t, "flag.percent: expected 0..=100"));
+                return Err(cx.in_table(t, "`percent` of the flag: expected 0..=100".into()));
             }
             Ok(FlagSpec::Memory { percent: m.percent })
         }
@@ -272,14 +297,14 @@ fn source_spec(cx: &Ctx<'_>, t: &Spanned<toml::Table>) -> Result<SourceSpec, Con
                 seed: Option<u64>,
             }
             let s: Sim = rest.try_into().map_err(|e: toml::de::Error| {
-                cx.at(t, format!("metrics (simulator): {}", e.message().trim()))
+                cx.in_table(t, format!("metrics (simulator): {}", e.message().trim()))
             })?;
             let scenario = s
                 .scenario
                 .as_deref()
                 .unwrap_or("healthy")
                 .parse()
-                .map_err(|m: String| cx.at(t, format!("metrics.scenario: {m}")))?;
+                .map_err(|m: String| cx.in_table(t, format!("`scenario`: {m}")))?;
             Ok(SourceSpec::Simulator {
                 scenario,
                 seed: s.seed.unwrap_or(42),

@@ -1,0 +1,118 @@
+//! Every invalid config in `tests/fixtures/config-invalid/` is refused by `check-config` with a
+//! non-zero exit and a message naming the file, line and column and what was expected;
+//! adding a file adds a case. The valid fixture and every example config pass.
+
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
+
+/// (fixture, line, a fragment the message must contain)
+const EXPECTED: &[(&str, usize, &str)] = &[
+    (
+        "unknown-key",
+        10,
+        "unknown field `colour`, expected `percent`",
+    ),
+    ("step-out-of-range", 5, "0..=100"),
+    ("steps-not-ascending", 5, "ascending"),
+    ("bad-refresh", 1, "expected e.g. 30s"),
+    ("refresh-too-fast", 1, "between 250ms and 1h"),
+    (
+        "unknown-metric-in-rule",
+        21,
+        "not defined in this rollout (defined: error_rate)",
+    ),
+    ("bad-when", 22, "expected `new > 0.5`"),
+    ("bad-unit", 22, "percent"),
+    ("bad-for", 23, "not a duration"),
+    ("bad-severity", 24, "expected warning or critical"),
+    ("bad-action", 24, "rollback:PERCENT"),
+    ("bad-flag-kind", 8, "expected one of unleash, http, memory"),
+    ("flag-percent-out-of-range", 9, "0..=100"),
+    ("bad-metric-kind", 16, "expected ratio, latency"),
+    ("bad-quantile", 17, "0 < q < 1"),
+    ("bad-savings-target", 17, "savings_target"),
+    ("duplicate-metric", 20, "duplicate metric id"),
+    ("no-rollouts", 1, "add at least one [[rollout]]"),
+    ("syntax-error", 7, "expected `,`"),
+    ("wrong-type", 5, "sequence"),
+    ("bake-too-long", 6, "more bake times than steps"),
+    ("sim-field-missing", 15, "needs `sim`"),
+    ("bad-scenario", 13, "expected healthy, regression or leak"),
+];
+
+fn check(path: &Path) -> (bool, String) {
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(path)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
+    )
+}
+
+#[test]
+fn every_invalid_config_names_file_line_column_and_expectation() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config-invalid");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let (ok, msg) = check(&path);
+        assert!(!ok, "{name} was accepted");
+        assert!(!msg.contains("panicked"), "{name} panicked: {msg}");
+        let prefix = format!("{}:", path.display());
+        assert!(msg.starts_with(&prefix), "{name}: no file name: {msg}");
+        let rest = &msg[prefix.len()..];
+        let mut parts = rest.splitn(3, ':');
+        let line: usize = parts
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}: no line: {msg}"));
+        let _col: usize = parts
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}: no column: {msg}"));
+        if let Some((_, want_line, fragment)) = EXPECTED.iter().find(|(n, _, _)| *n == name) {
+            assert_eq!(line, *want_line, "{name}: {msg}");
+            assert!(
+                msg.contains(fragment),
+                "{name}: expected `{fragment}` in: {msg}"
+            );
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, EXPECTED.len(), "every fixture has an expectation");
+}
+
+#[test]
+fn the_valid_fixture_and_every_example_pass() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (ok, msg) = check(&root.join("tests/fixtures/config-valid.toml"));
+    assert!(ok, "{msg}");
+    let mut n = 0;
+    for entry in std::fs::read_dir(root.join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let (ok, msg) = check(&path);
+            assert!(ok, "{}: {msg}", path.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 1);
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let (ok, msg) = check(Path::new("/nonexistent/rollwatch.toml"));
+    assert!(!ok);
+    assert!(
+        msg.contains("/nonexistent/rollwatch.toml") && msg.contains("cannot read"),
+        "{msg}"
+    );
+}
