@@ -31,6 +31,7 @@ impl Driver {
         let (tx, rx) = mpsc::channel(16);
         let backends = setup.rollouts.iter().map(|(_, b)| b.clone()).collect();
         let effects = Effects::new(
+            setup.rollouts.iter().map(|(r, _)| r.name.clone()).collect(),
             backends,
             tx,
             setup.clock.clone(),

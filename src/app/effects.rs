@@ -81,9 +81,36 @@ impl FlagBackend for FlagDeadline {
     }
 }
 
+/// Closes every dangling intent of `rollout` with an `unknown` outcome and the flag as read
+/// now, so the log says what holds after a crash mid-write. Returns one note per intent.
+pub async fn reconcile(flag: &dyn FlagBackend, audit: &AuditLog, rollout: &str) -> Vec<String> {
+    let dangling = audit.dangling_intents(rollout);
+    if dangling.is_empty() {
+        return Vec::new();
+    }
+    let now = flag.read().await;
+    let seen = match &now {
+        Ok(s) => format!("{}%{}", s.percent, if s.enabled { "" } else { " (off)" }),
+        Err(e) => format!("unreadable ({e})"),
+    };
+    dangling
+        .into_iter()
+        .map(|mut rec| {
+            let asked = format!("{} {}% → {}", rec.action, rec.expected_percent, rec.new_value);
+            rec.phase = "outcome".into();
+            rec.time = chrono::Utc::now().to_rfc3339();
+            rec.outcome = Some("unknown".into());
+            rec.detail = Some(format!("no outcome recorded (process ended mid-write); reconciled at start, re-read: {seen}"));
+            let _ = audit.append(&rec);
+            format!("an earlier write ({asked}, {}) has no recorded outcome; the flag now reads {seen}", rec.time)
+        })
+        .collect()
+}
+
 /// Runs commands.
 pub struct Effects {
     backends: Vec<Backends>,
+    names: Vec<String>,
     tx: mpsc::Sender<Msg>,
     clock: Arc<dyn Clock>,
     audit: AuditLog,
@@ -96,6 +123,7 @@ impl Effects {
     /// the total deadline of every request (R1: at most min(poll interval, 5 s)).
     #[must_use]
     pub fn new(
+        names: Vec<String>,
         backends: Vec<Backends>,
         tx: mpsc::Sender<Msg>,
         clock: Arc<dyn Clock>,
@@ -112,6 +140,7 @@ impl Effects {
             .collect();
         Self {
             backends,
+            names,
             tx,
             clock,
             audit,
@@ -195,6 +224,16 @@ impl Effects {
                             .await
                             .unwrap_or(Err(MetricsError::Timeout(millis(d * 2))));
                     Some(Msg::Backfilled { rollout, result })
+                })
+            }
+            Command::Reconcile(i) => {
+                let b = backend(i);
+                let audit = self.audit.clone();
+                let name = self.names.get(i).cloned().unwrap_or_default();
+                Box::pin(async move {
+                    let b = b?;
+                    let notes = reconcile(b.flag.as_ref(), &audit, &name).await;
+                    (!notes.is_empty()).then_some(Msg::Reconciled { rollout: i, notes })
                 })
             }
             Command::Write { rollout, request } => {

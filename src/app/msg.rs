@@ -60,6 +60,13 @@ pub enum Msg {
         /// Outcome and the flag re-read afterwards.
         result: Box<WriteResult>,
     },
+    /// Dangling write intents from an earlier run were reconciled against a fresh read.
+    Reconciled {
+        /// Rollout index.
+        rollout: usize,
+        /// One line per reconciled intent.
+        notes: Vec<String>,
+    },
     /// Stop now (signal, terminal gone).
     Shutdown(String),
 }
@@ -91,6 +98,9 @@ pub enum Command {
         /// The confirmed request.
         request: WriteRequest,
     },
+    /// Close dangling intents in the audit log (a crash mid-write) with an `unknown`
+    /// outcome and the flag as re-read now.
+    Reconcile(usize),
     /// Leave the event loop.
     Quit,
 }

@@ -161,6 +161,7 @@ pub async fn run(setup: Setup) -> color_eyre::Result<Option<String>> {
     let (tx, mut rx) = mpsc::channel::<Msg>(256);
     let backends = setup.rollouts.iter().map(|(_, b)| b.clone()).collect();
     let effects = Effects::new(
+        setup.rollouts.iter().map(|(r, _)| r.name.clone()).collect(),
         backends,
         tx,
         clock.clone(),
@@ -191,6 +192,9 @@ pub async fn run(setup: Setup) -> color_eyre::Result<Option<String>> {
     // First tick right away: polls start, and the first frame shows "no data yet".
     for c in update(&mut state, Msg::Tick(clock.now_ms())) {
         effects.run(c);
+    }
+    for i in 0..setup.rollouts.len() {
+        effects.run(super::msg::Command::Reconcile(i));
     }
     loop {
         if state.dirty {

@@ -45,6 +45,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             at_ms,
             result,
         } => on_write_done(state, rollout, at_ms, *result, &mut cmds),
+        Msg::Reconciled { rollout, notes } => {
+            for n in notes {
+                state.log(rollout, LogLevel::Warn, n);
+            }
+        }
         Msg::Shutdown(reason) => {
             state.say(LogLevel::Warn, format!("shutting down: {reason}"));
             state.quit = true;
