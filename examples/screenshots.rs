@@ -39,6 +39,7 @@ async fn driven(scenario: Scenario, seconds: i64) -> Driver {
         ascii: false,
         audit: AuditLog::disabled(),
         deadline: Duration::from_secs(2),
+        log_file: None,
     };
     let mut d = Driver::new(&setup);
     for t in 0..=seconds {

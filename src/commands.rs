@@ -60,6 +60,7 @@ pub fn setup(
         ascii,
         audit,
         deadline: wire::deadline(cfg.refresh),
+        log_file: Some(crate::paths::state_dir().join("rollwatch.log")),
     })
 }
 

@@ -91,6 +91,7 @@ fn demo(args: &DemoArgs, ui: &UiOpts) -> color_eyre::Result<()> {
         ascii: ui.ascii || !utf8_locale(),
         audit: audit(ui, None),
         deadline: Duration::from_secs(2),
+        log_file: Some(rollwatch::paths::state_dir().join("rollwatch.log")),
     })
 }
 

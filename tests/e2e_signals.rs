@@ -107,3 +107,30 @@ fn the_pty_vanishing_ends_the_process_without_spinning() {
     t.run(&["kill-session", "-t", "rw"]);
     gone_within(pid, Duration::from_secs(1));
 }
+
+#[test]
+fn a_panic_restores_the_terminal_before_its_report() {
+    if !available() {
+        return;
+    }
+    let cmd = format!(
+        "LANG=C.UTF-8 ROLLWATCH_DEBUG_PANIC_KEY=P {BIN} demo --audit-log /dev/null; echo EXITED:$?; sleep 600"
+    );
+    let t = Tmux::start("panic", 100, 30, &cmd);
+    t.wait_for("the dashboard", WAIT, |s| {
+        s.contains("checkout-batch-queries")
+    });
+    t.keys(&["P"]);
+    let s = t.wait_for("the shell again", WAIT, |s| s.contains("EXITED:"));
+    assert_eq!(t.var("alternate_on"), "0", "alternate screen left:\n{s}");
+    let all = t.history();
+    assert!(
+        all.contains("ROLLWATCH_DEBUG_PANIC_KEY pressed"),
+        "readable report:\n{all}"
+    );
+    assert!(!s.contains("EXITED:0"), "a panic is a failure exit:\n{s}");
+    // Cooked mode: the shell echoes typed text again.
+    t.keys(&["-l", "echo typed-back"]);
+    t.keys(&["Enter"]);
+    t.wait_for("cooked mode", WAIT, |s| s.contains("typed-back"));
+}

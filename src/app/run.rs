@@ -26,6 +26,43 @@ use crate::clock::Clock;
 use crate::model::Rollout;
 use crate::ui::{self, Theme};
 
+/// Appends the events logged since the last call to rollwatch's own log file (never to the
+/// terminal it draws on). Best effort: a full disk must not stop the dashboard.
+struct LogFile {
+    path: Option<std::path::PathBuf>,
+    written: u64,
+}
+
+impl LogFile {
+    fn follow(&mut self, s: &State) {
+        let new = usize::try_from(s.logged - self.written).unwrap_or(usize::MAX);
+        self.written = s.logged;
+        let Some(path) = &self.path else { return };
+        if new == 0 {
+            return;
+        }
+        let mut text = String::new();
+        for e in s.events.iter().skip(s.events.len().saturating_sub(new)) {
+            let t = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(e.at_ms)
+                .map_or_else(String::new, |d| d.to_rfc3339());
+            let _ = std::fmt::Write::write_fmt(
+                &mut text,
+                format_args!("{t} {:?} [{}] {}\n", e.level, e.rollout, e.text),
+            );
+        }
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = f.write_all(text.as_bytes());
+        }
+    }
+}
+
 /// Everything the loop needs.
 pub struct Setup {
     /// Rollouts with their backends.
@@ -46,6 +83,8 @@ pub struct Setup {
     pub audit: AuditLog,
     /// Total deadline of each request (real time).
     pub deadline: Duration,
+    /// rollwatch's own log file (events, errors); `None` disables it.
+    pub log_file: Option<std::path::PathBuf>,
 }
 
 /// Builds the initial state for a setup (also used by tests and snapshot rendering).
@@ -188,6 +227,14 @@ pub async fn run(setup: Setup) -> color_eyre::Result<Option<String>> {
     let mut tick = tokio::time::interval(setup.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut stop_reason = None;
+    let mut log = LogFile {
+        path: setup.log_file.clone(),
+        written: 0,
+    };
+    #[cfg(debug_assertions)]
+    let panic_key = std::env::var("ROLLWATCH_DEBUG_PANIC_KEY")
+        .ok()
+        .and_then(|k| k.chars().next());
 
     // First tick right away: polls start, and the first frame shows "no data yet".
     for c in update(&mut state, Msg::Tick(clock.now_ms())) {
@@ -225,6 +272,14 @@ pub async fn run(setup: Setup) -> color_eyre::Result<Option<String>> {
         if let Msg::Shutdown(r) = &msg {
             stop_reason = Some(r.clone());
         }
+        // Debug builds only: a key that panics, so tests can prove the terminal is restored
+        // before the report is printed.
+        #[cfg(debug_assertions)]
+        if let (Some(k), Msg::Key(e)) = (panic_key, &msg)
+            && e.code == crossterm::event::KeyCode::Char(k)
+        {
+            panic!("ROLLWATCH_DEBUG_PANIC_KEY pressed");
+        }
         let mut queue = vec![msg];
         // Coalesce: everything already queued goes into the same frame.
         while let Ok(m) = rx.try_recv() {
@@ -235,6 +290,7 @@ pub async fn run(setup: Setup) -> color_eyre::Result<Option<String>> {
                 effects.run(c);
             }
         }
+        log.follow(&state);
     }
     drop(term);
     restore_terminal();

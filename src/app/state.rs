@@ -218,6 +218,8 @@ pub struct State {
     pub dirty: bool,
     /// Jitter source for back-off (seeded: `update` stays pure and replayable).
     pub rng: Rng,
+    /// Count of events ever logged (the log file writer follows it).
+    pub logged: u64,
 }
 
 impl State {
@@ -239,6 +241,7 @@ impl State {
             quit: false,
             dirty: true,
             rng: Rng::new(0x5eed),
+            logged: 0,
         }
     }
 
@@ -263,6 +266,7 @@ impl State {
             level,
             text: text.into(),
         });
+        self.logged += 1;
         self.dirty = true;
     }
 

@@ -68,6 +68,16 @@ impl Tmux {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "rw"]).stdout).into_owned()
     }
 
+    /// The screen with its scrollback.
+    pub fn history(&self) -> String {
+        String::from_utf8_lossy(
+            &self
+                .run(&["capture-pane", "-p", "-J", "-S", "-", "-t", "rw"])
+                .stdout,
+        )
+        .into_owned()
+    }
+
     /// Sends keys (tmux key names or literal text).
     pub fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", "rw"];
