@@ -217,6 +217,6 @@ mod tests {
             sparkline(&[Some(0.0), None, Some(10.0)], 0.0, 10.0, g),
             "▁ █"
         );
-        assert_eq!(sparkline(&[Some(5.0)], 0.0, 10.0, &ASCII), "~");
+        assert_eq!(sparkline(&[Some(5.0)], 0.0, 10.0, &ASCII), "=");
     }
 }

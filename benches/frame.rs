@@ -1,0 +1,127 @@
+//! Budgets P6 (frame cost), alert evaluation and history costs, measured with criterion.
+//! `cargo bench --bench frame` (the README's Performance section lists the figures).
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use rollwatch::alerts::{Action, Condition, Observation, Op, Rule, Severity, step, AlertState};
+use rollwatch::app::driver::Driver;
+use rollwatch::app::run::Setup;
+use rollwatch::audit::AuditLog;
+use rollwatch::clock::{Clock, ManualClock};
+use rollwatch::model::{Cohort, History};
+use rollwatch::sim::Scenario;
+use rollwatch::sim::demo::{DemoOptions, build};
+use rollwatch::ui::{self, theme};
+
+const T0: i64 = 1_767_268_800_000;
+
+fn driven() -> Driver {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let clock = ManualClock::new(T0);
+        let dyn_clock: Arc<dyn Clock> = Arc::new(clock.clone());
+        let (rollouts, _) = build(DemoOptions { seed: 42, scenario: Scenario::Regression }, &dyn_clock, T0);
+        let setup = Setup {
+            rollouts,
+            clock: dyn_clock,
+            refresh_ms: 1000,
+            tick: Duration::from_millis(250),
+            read_only: false,
+            themes: theme::builtin(),
+            ascii: false,
+            audit: AuditLog::disabled(),
+            deadline: Duration::from_secs(2),
+            log_file: None,
+        };
+        let mut d = Driver::new(&setup);
+        for t in 0..=90 {
+            clock.set(T0 + t * 1000);
+            d.tick().await;
+        }
+        d
+    })
+}
+
+/// Render + diff of a full frame whose data changed (the next second's state), as the event
+/// loop does: ratatui draws into its back buffer and diffs against the previous frame.
+fn frames(c: &mut Criterion) {
+    let d = driven();
+    let themes = theme::builtin();
+    for (w, h) in [(80u16, 24u16), (120, 40), (200, 60)] {
+        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+        let mut a = d.state.clone();
+        let mut b = d.state.clone();
+        b.now_ms += 1000; // ages and countdowns change
+        a.selected = 0;
+        b.selected = 0;
+        let mut flip = false;
+        c.bench_function(&format!("frame {w}x{h}"), |bench| {
+            bench.iter(|| {
+                flip = !flip;
+                let s = if flip { &a } else { &b };
+                term.draw(|f| ui::draw(f, black_box(s), &themes[0])).unwrap();
+            });
+        });
+    }
+}
+
+fn rules(n: usize) -> Vec<Rule> {
+    (0..n)
+        .map(|i| Rule {
+            name: format!("r{i}"),
+            metric: "m".into(),
+            cohort: Cohort::New,
+            condition: if i % 2 == 0 {
+                Condition::Absolute { op: Op::Gt, value: 0.5 }
+            } else {
+                Condition::RatioToLegacy { op: Op::Gt, factor: 1.5 }
+            },
+            for_: Duration::from_secs(60),
+            keep_firing_for: Duration::from_secs(30),
+            severity: Severity::Critical,
+            action: Action::Rollback { to: 0 },
+        })
+        .collect()
+}
+
+fn alerts(c: &mut Criterion) {
+    let rules = rules(50);
+    let mut states: Vec<AlertState> = rules.iter().map(|_| AlertState::initial(0)).collect();
+    let mut t = 0i64;
+    c.bench_function("alert evaluation, 50 rules", |bench| {
+        bench.iter(|| {
+            t += 1000;
+            let v = if (t / 1000) % 7 < 4 { 0.7 } else { 0.2 };
+            for (r, s) in rules.iter().zip(states.iter_mut()) {
+                let obs = rollwatch::alerts::observe(r, Some(0.3), Some(v));
+                let obs = if (t / 1000) % 31 == 0 { Observation::NoData } else { obs };
+                *s = step(s, r, &obs, t);
+            }
+            black_box(&states);
+        });
+    });
+}
+
+fn history(c: &mut Criterion) {
+    let mut h = History::new();
+    let mut t = 0i64;
+    c.bench_function("history push (with 10 s and 1 min downsampling)", |bench| {
+        bench.iter(|| {
+            t += 1000;
+            #[allow(clippy::cast_precision_loss)]
+            h.push(t, Some((t % 977) as f64));
+        });
+    });
+    c.bench_function("history series for a 100-column sparkline", |bench| {
+        bench.iter(|| black_box(h.series(100)));
+    });
+}
+
+criterion_group!(benches, frames, alerts, history);
+criterion_main!(benches);
