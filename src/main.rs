@@ -8,7 +8,7 @@ use color_eyre::eyre::{WrapErr, eyre};
 
 use rollwatch::app::run::{Setup, install_panic_hook, run};
 use rollwatch::audit::AuditLog;
-use rollwatch::cli::{Cli, Commands, DemoArgs, UiOpts};
+use rollwatch::cli::{Cli, Commands, DemoArgs, SimulateArgs, UiOpts};
 use rollwatch::clock::{Clock, ScaledClock, SystemClock};
 use rollwatch::sim::Scenario;
 use rollwatch::sim::demo::{DemoOptions, build};
@@ -72,12 +72,68 @@ fn demo(args: &DemoArgs, ui: &UiOpts) -> color_eyre::Result<()> {
     Ok(())
 }
 
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn simulate(args: &SimulateArgs) -> color_eyre::Result<()> {
+    use rollwatch::sim::server::{SimServer, SimServerOptions};
+    let scenario: Scenario = args.scenario.parse().map_err(|e: String| eyre!(e))?;
+    let mut profile = rollwatch::sim::Profile::checkout();
+    if let Some(rps) = args.rps {
+        if !(rps.is_finite() && rps > 0.0 && rps <= 100_000.0) {
+            return Err(eyre!("--rps must be above 0 and at most 100000, got {rps}"));
+        }
+        profile.rps = rps;
+    }
+    let opts = SimServerOptions {
+        scenario,
+        seed: args.seed,
+        percent: args.percent,
+        flag: args.flag.clone(),
+        profile,
+        warmup_s: 0,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .wrap_err("starting the async runtime")?;
+    rt.block_on(async {
+        let server = SimServer::bind(args.listen, opts)
+            .await
+            .wrap_err_with(|| format!("binding {}", args.listen))?;
+        let addr = server.local_addr()?;
+        println!(
+            "rollwatch simulate: listening on http://{addr} (metrics: /metrics, flag: /api/flags/{})",
+            args.flag
+        );
+        server
+            .serve(shutdown_signal())
+            .await
+            .wrap_err("serving")
+    })
+}
+
 fn main() -> color_eyre::Result<()> {
     color_eyre::install()?;
     install_panic_hook();
     let cli = Cli::parse();
     match &cli.command {
         Some(Commands::Demo(args)) => demo(args, &cli.ui),
+        Some(Commands::Simulate(args)) => simulate(args),
         None => {
             eprintln!(
                 "rollwatch: no config found (./rollwatch.toml, $XDG_CONFIG_HOME/rollwatch/config.toml).\n\
