@@ -463,7 +463,7 @@ async fn simulate_exposition_passes_promtool() {
             std::env::var("ROLLWATCH_REQUIRE_ENGINES").as_deref() != Ok("1"),
             "promtool is not installed and ROLLWATCH_REQUIRE_ENGINES=1 requires it"
         );
-        eprintln!("\n*** SKIPPED: promtool not installed ***\n");
+        prom_engine::loud("SKIPPED: promtool not installed (simulate_exposition_passes_promtool)");
         return;
     };
     assert!(out.status.success());

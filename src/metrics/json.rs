@@ -133,7 +133,7 @@ impl JsonSource {
         let timeout = http::deadline(config.timeout_ms, refresh);
         if timeout.is_zero() || timeout > Duration::from_secs(60) {
             return Err(SourceConfigError::Invalid(
-                "timeout_ms must be between 1 and 60000".into(),
+                "the request deadline (timeout_ms, default min(refresh, 5 s)) must be between 1 ms and 60 s".into(),
             ));
         }
         Ok(Self {

@@ -175,7 +175,7 @@ impl PrometheusSource {
         }
         let timeout = http::deadline(config.timeout_ms, refresh);
         if timeout.is_zero() || timeout > Duration::from_secs(60) {
-            return invalid("timeout_ms must be between 1 and 60000".into());
+            return invalid("the request deadline (timeout_ms, default min(refresh, 5 s)) must be between 1 ms and 60 s".into());
         }
         Ok(Self {
             client: http::client(timeout, config.insecure_skip_verify)?,

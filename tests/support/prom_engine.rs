@@ -27,10 +27,17 @@ pub fn available_or_skip(test: &str) -> bool {
         "{test}: the `prometheus` binary is not installed, and ROLLWATCH_REQUIRE_ENGINES=1 \
          requires it (run .ci/provision-prometheus.sh)"
     );
-    eprintln!(
-        "\n*** SKIPPED: prometheus not installed ({test}); run .ci/provision-prometheus.sh ***\n"
-    );
+    loud(&format!(
+        "SKIPPED: prometheus not installed ({test}); run .ci/provision-prometheus.sh"
+    ));
     false
+}
+
+/// Writes straight to the process's stderr: the test harness captures `eprintln!` of passing
+/// tests, and a skip must be seen.
+pub fn loud(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\n*** {msg} ***\n");
 }
 
 /// Waits until `check` answers `Some`, trying every 200 ms, at most `deadline`; panics with
