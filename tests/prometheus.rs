@@ -385,7 +385,10 @@ async fn an_unreachable_server_fails_the_whole_poll_and_backfill() {
         .and_then(|l| l.local_addr())
         .expect("port");
     let src = source(&format!("http://{addr}"), 3, HttpAuth::None);
-    assert!(matches!(src.poll().await, Err(MetricsError::Transport(_))));
+    match src.poll().await {
+        Err(MetricsError::Transport(m)) => assert!(m.contains("refused"), "{m}"),
+        other => panic!("expected connection refused, got {other:?}"),
+    }
     assert!(matches!(
         src.backfill(0, 60_000, 1000).await,
         Err(MetricsError::Transport(_))

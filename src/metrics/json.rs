@@ -347,6 +347,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_document_gives_one_result_per_metric(doc in "[\\[\\]{}:,\"a-z0-9./% -]{0,60}") {
+            if let Ok(v) = serde_json::from_str::<Value>(&doc) {
+                let ms = [
+                    metric("/a", "/b", ValueUnit::Millis),
+                    JsonMetric { legacy_per: Some("/c".into()), ..metric("", "/a/0", ValueUnit::Ratio) },
+                ];
+                proptest::prop_assert_eq!(read_metrics(&v, &ms).len(), 2);
+            }
+        }
+    }
+
     #[test]
     fn config_rejects_unknown_fields_and_bad_pointers() {
         let c: JsonMetricsConfig = toml::from_str("url = \"http://127.0.0.1:1/stats\"").unwrap();

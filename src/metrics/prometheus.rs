@@ -780,6 +780,35 @@ mod tests {
         assert_eq!(clamp_step(0, 0, 0), 1);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_body_is_an_answer_or_an_error_never_a_panic(
+            status in 100u16..600,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+        ) {
+            if let Ok((data, _)) = decode(status, &body, &HttpAuth::None) {
+                let _ = with(|m| parse_vector(&data, m, 1.0));
+                let _ = with(|m| parse_matrix(&data, m, 1.0));
+            }
+        }
+
+        #[test]
+        fn json_shaped_garbage_never_panics(
+            kind in "(vector|matrix|scalar|x)",
+            label in "(v1|v2|v1\\.1|)",
+            ts in "(1|1\\.5|-1|1e300|\"x\"|null|\\[\\])",
+            val in "(\"1\"|\"NaN\"|\"\\+Inf\"|\"-Inf\"|\"1e-07\"|1|null|\\{\\}|\"\")",
+        ) {
+            let body = format!(
+                r#"{{"status":"success","data":{{"resultType":"{kind}","result":[
+                {{"metric":{{"version":"{label}"}},"value":[{ts},{val}],"values":[[{ts},{val}]]}}]}}}}"#
+            );
+            let (data, _) = decode(200, body.as_bytes(), &HttpAuth::None).unwrap();
+            let _ = with(|m| parse_vector(&data, m, 1.0));
+            let _ = with(|m| parse_matrix(&data, m, 1.0));
+        }
+    }
+
     #[test]
     fn times_are_seconds_with_millis() {
         assert_eq!(secs(1_700_000_000_123), "1700000000.123");
