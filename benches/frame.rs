@@ -9,7 +9,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use rollwatch::alerts::{Action, Condition, Observation, Op, Rule, Severity, step, AlertState};
+use rollwatch::alerts::{Action, AlertState, Condition, Observation, Op, Rule, Severity, step};
 use rollwatch::app::driver::Driver;
 use rollwatch::app::run::Setup;
 use rollwatch::audit::AuditLog;
@@ -22,11 +22,21 @@ use rollwatch::ui::{self, theme};
 const T0: i64 = 1_767_268_800_000;
 
 fn driven() -> Driver {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let clock = ManualClock::new(T0);
         let dyn_clock: Arc<dyn Clock> = Arc::new(clock.clone());
-        let (rollouts, _) = build(DemoOptions { seed: 42, scenario: Scenario::Regression }, &dyn_clock, T0);
+        let (rollouts, _) = build(
+            DemoOptions {
+                seed: 42,
+                scenario: Scenario::Regression,
+            },
+            &dyn_clock,
+            T0,
+        );
         let setup = Setup {
             rollouts,
             clock: dyn_clock,
@@ -65,7 +75,8 @@ fn frames(c: &mut Criterion) {
             bench.iter(|| {
                 flip = !flip;
                 let s = if flip { &a } else { &b };
-                term.draw(|f| ui::draw(f, black_box(s), &themes[0])).unwrap();
+                term.draw(|f| ui::draw(f, black_box(s), &themes[0]))
+                    .unwrap();
             });
         });
     }
@@ -78,9 +89,15 @@ fn rules(n: usize) -> Vec<Rule> {
             metric: "m".into(),
             cohort: Cohort::New,
             condition: if i % 2 == 0 {
-                Condition::Absolute { op: Op::Gt, value: 0.5 }
+                Condition::Absolute {
+                    op: Op::Gt,
+                    value: 0.5,
+                }
             } else {
-                Condition::RatioToLegacy { op: Op::Gt, factor: 1.5 }
+                Condition::RatioToLegacy {
+                    op: Op::Gt,
+                    factor: 1.5,
+                }
             },
             for_: Duration::from_secs(60),
             keep_firing_for: Duration::from_secs(30),
@@ -100,7 +117,11 @@ fn alerts(c: &mut Criterion) {
             let v = if (t / 1000) % 7 < 4 { 0.7 } else { 0.2 };
             for (r, s) in rules.iter().zip(states.iter_mut()) {
                 let obs = rollwatch::alerts::observe(r, Some(0.3), Some(v));
-                let obs = if (t / 1000) % 31 == 0 { Observation::NoData } else { obs };
+                let obs = if (t / 1000) % 31 == 0 {
+                    Observation::NoData
+                } else {
+                    obs
+                };
                 *s = step(s, r, &obs, t);
             }
             black_box(&states);

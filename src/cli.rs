@@ -1,5 +1,6 @@
 //! Command-line definitions (clap).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -58,6 +59,9 @@ pub enum Commands {
     /// Roll a rollout back to 0 % (guarded, audited write, even if the value moved).
     /// Exit codes as for `set`.
     Rollback(RollbackArgs),
+    /// Serve a simulated service over HTTP: Prometheus metrics at /metrics and a flag API at
+    /// /api/flags/{name} whose percentage drives the simulated traffic split.
+    Simulate(SimulateArgs),
 }
 
 /// Where the config comes from.
@@ -131,4 +135,27 @@ pub struct DemoArgs {
     /// Simulated seconds per real second (e.g. 60 compresses an hour into a minute).
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
+}
+
+/// `rollwatch simulate`.
+#[derive(Debug, Args, Clone)]
+pub struct SimulateArgs {
+    /// Address to listen on (keep it on loopback unless you mean to expose it).
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    pub listen: SocketAddr,
+    /// Scenario of the new path: healthy, regression, leak.
+    #[arg(long, default_value = "healthy")]
+    pub scenario: String,
+    /// Seed of the simulator.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Initial rollout percentage (0 to 100).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub percent: u8,
+    /// Name of the flag served at /api/flags/{name}.
+    #[arg(long, default_value = "checkout-batch-queries")]
+    pub flag: String,
+    /// Requests per second over both paths (default: the checkout profile's 120).
+    #[arg(long)]
+    pub rps: Option<f64>,
 }

@@ -10,7 +10,7 @@ use color_eyre::eyre::{WrapErr, eyre};
 
 use rollwatch::app::run::{Setup, install_panic_hook, run};
 use rollwatch::audit::AuditLog;
-use rollwatch::cli::{Cli, Commands, ConfigArg, DemoArgs, UiOpts};
+use rollwatch::cli::{Cli, Commands, ConfigArg, DemoArgs, SimulateArgs, UiOpts};
 use rollwatch::clock::{Clock, ScaledClock, SystemClock};
 use rollwatch::commands;
 use rollwatch::config::{self, Config};
@@ -126,6 +126,61 @@ fn setup_from(cfg: &Config, ui: &UiOpts) -> color_eyre::Result<Setup> {
     .map_err(|e| eyre!(e))
 }
 
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn simulate(args: &SimulateArgs) -> color_eyre::Result<()> {
+    use rollwatch::sim::server::{SimServer, SimServerOptions};
+    let scenario: Scenario = args.scenario.parse().map_err(|e: String| eyre!(e))?;
+    let mut profile = rollwatch::sim::Profile::checkout();
+    if let Some(rps) = args.rps {
+        if !(rps.is_finite() && rps > 0.0 && rps <= 100_000.0) {
+            return Err(eyre!("--rps must be above 0 and at most 100000, got {rps}"));
+        }
+        profile.rps = rps;
+    }
+    let opts = SimServerOptions {
+        scenario,
+        seed: args.seed,
+        percent: args.percent,
+        flag: args.flag.clone(),
+        profile,
+        warmup_s: 0,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .wrap_err("starting the async runtime")?;
+    rt.block_on(async {
+        let server = SimServer::bind(args.listen, opts)
+            .await
+            .wrap_err_with(|| format!("binding {}", args.listen))?;
+        let addr = server.local_addr()?;
+        println!(
+            "rollwatch simulate: listening on http://{addr} (metrics: /metrics, flag: /api/flags/{})",
+            args.flag
+        );
+        server
+            .serve(shutdown_signal())
+            .await
+            .wrap_err("serving")
+    })
+}
+
 fn main() -> color_eyre::Result<ExitCode> {
     color_eyre::install()?;
     install_panic_hook();
@@ -133,6 +188,7 @@ fn main() -> color_eyre::Result<ExitCode> {
     let ui = &cli.ui;
     let code = match &cli.command {
         Some(Commands::Demo(args)) => demo(args, ui).map(|()| 0)?,
+        Some(Commands::Simulate(args)) => simulate(args).map(|()| 0)?,
         None => {
             let cfg = load(&ConfigArg { config: None }, ui)?;
             dashboard(setup_from(&cfg, ui)?).map(|()| 0)?

@@ -4,7 +4,11 @@
 //! metric, in the same order. A metric that failed alone does not fail the poll; a source that
 //! cannot be reached at all fails the whole poll.
 
+pub mod http;
+pub mod json;
+pub mod prometheus;
 pub mod sim;
+pub mod units;
 
 use futures::future::BoxFuture;
 use thiserror::Error;

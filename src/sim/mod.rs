@@ -7,6 +7,7 @@
 pub mod demo;
 pub mod rng;
 pub mod scenario;
+pub mod server;
 
 use std::collections::VecDeque;
 

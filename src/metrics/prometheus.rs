@@ -1,0 +1,878 @@
+//! Prometheus (and anything serving its HTTP API: VictoriaMetrics, Thanos, Mimir) as a
+//! metrics source.
+//!
+//! Each metric is one PromQL query whose answer is grouped by the cohort label
+//! (`sum by (cohort)(...)`), so one poll costs exactly one instant query per metric, never one
+//! per cohort; the queries of a poll run concurrently. History is backfilled with one
+//! `query_range` per metric. Values arrive as strings (`"NaN"`, `"+Inf"`, `"1e-07"`); an empty
+//! answer, a missing cohort or NaN is *no data*, never 0.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::{BoxFuture, join_all};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::http::{self, HttpAuth, SourceConfigError};
+use super::{Backfill, CohortValues, MetricsError, MetricsSource, Poll};
+use crate::clock::{Clock, SystemClock};
+use crate::model::Cohort;
+
+/// Prometheus caps a range query at this many points per series.
+pub const MAX_POINTS: i64 = 11_000;
+
+fn default_cohort_label() -> String {
+    "cohort".into()
+}
+
+/// Where the Prometheus server is and how its series map to the two cohorts.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// Base URL of the Prometheus HTTP API, e.g. `http://127.0.0.1:9090` (without `/api/v1`).
+    pub url: String,
+    /// The label whose value tells the cohort, e.g. `version` or `cohort` (the default).
+    /// Every query must group by it: `sum by (cohort)(...)`.
+    #[serde(default = "default_cohort_label")]
+    pub cohort_label: String,
+    /// Label values that mean the legacy path, e.g. `["v1"]`.
+    pub legacy: Vec<String>,
+    /// Label values that mean the new path, e.g. `["v2"]`.
+    pub new: Vec<String>,
+    /// Environment variable holding a bearer token (`Authorization: Bearer ...`).
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// File whose first line is a bearer token.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// User name for HTTP basic authentication (with `password_env` or `password_file`).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Environment variable holding the basic-authentication password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// File whose first line is the basic-authentication password.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Accept any TLS certificate. Off by default: certificates are verified (rustls, system
+    /// roots). Only for test servers with self-signed certificates.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    /// Total deadline of one request in milliseconds; default min(refresh interval, 5000).
+    /// Connecting has at most 2 s of it.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+impl PrometheusConfig {
+    /// Reads the credentials the config names (environment variables, files).
+    ///
+    /// # Errors
+    /// When a named secret is missing or the fields contradict each other.
+    pub fn resolve_auth(&self) -> Result<HttpAuth, SourceConfigError> {
+        http::resolve_auth(
+            self.token_env.as_deref(),
+            self.token_file.as_deref(),
+            self.user.as_deref(),
+            self.password_env.as_deref(),
+            self.password_file.as_deref(),
+        )
+    }
+}
+
+fn default_scale() -> f64 {
+    1.0
+}
+
+/// One metric's query.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusQuery {
+    /// PromQL grouped by the cohort label, e.g.
+    /// `histogram_quantile(0.95, sum by (le, cohort)(rate(http_request_duration_seconds_bucket[1m])))`.
+    pub query: String,
+    /// Factor from the query's unit to the metric's display unit: 100 turns a ratio into
+    /// percent, 1000 turns seconds into milliseconds. Default 1.
+    #[serde(default = "default_scale")]
+    pub scale: f64,
+}
+
+impl PrometheusQuery {
+    /// A query with a scale.
+    #[must_use]
+    pub fn new(query: impl Into<String>, scale: f64) -> Self {
+        Self {
+            query: query.into(),
+            scale,
+        }
+    }
+}
+
+/// A Prometheus-API metrics source.
+pub struct PrometheusSource {
+    client: reqwest::Client,
+    base: String,
+    label: String,
+    legacy: Vec<String>,
+    new: Vec<String>,
+    queries: Vec<PrometheusQuery>,
+    auth: HttpAuth,
+    timeout: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for PrometheusSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusSource")
+            .field("base", &self.base)
+            .field("label", &self.label)
+            .field("queries", &self.queries.len())
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrometheusSource {
+    /// A source for `queries` (one per metric, in the rollout's order). `auth` holds the
+    /// secrets the config names, already resolved ([`PrometheusConfig::resolve_auth`]);
+    /// `refresh` is the poll interval, which bounds the default deadline.
+    ///
+    /// # Errors
+    /// When the URL, the cohort mapping or a scale is invalid.
+    pub fn new(
+        config: &PrometheusConfig,
+        queries: Vec<PrometheusQuery>,
+        auth: HttpAuth,
+        refresh: Duration,
+    ) -> Result<Self, SourceConfigError> {
+        let base = http::base_url(&config.url)?;
+        let invalid = |m: String| Err(SourceConfigError::Invalid(m));
+        if config.cohort_label.trim().is_empty() {
+            return invalid("cohort_label is empty".into());
+        }
+        if config.legacy.is_empty() || config.new.is_empty() {
+            return invalid("legacy and new each need at least one label value".into());
+        }
+        if let Some(v) = config.legacy.iter().find(|v| config.new.contains(v)) {
+            return invalid(format!("label value `{v}` is in both legacy and new"));
+        }
+        if let Some((i, q)) = queries
+            .iter()
+            .enumerate()
+            .find(|(_, q)| !(q.scale.is_finite() && q.scale != 0.0))
+        {
+            return invalid(format!(
+                "metric {}: scale {} is not a finite non-zero number",
+                i + 1,
+                q.scale
+            ));
+        }
+        if let Some(i) = queries.iter().position(|q| q.query.trim().is_empty()) {
+            return invalid(format!("metric {}: the query is empty", i + 1));
+        }
+        let timeout = http::deadline(config.timeout_ms, refresh);
+        if timeout.is_zero() || timeout > Duration::from_secs(60) {
+            return invalid("the request deadline (timeout_ms, default min(refresh, 5 s)) must be between 1 ms and 60 s".into());
+        }
+        Ok(Self {
+            client: http::client(timeout, config.insecure_skip_verify)?,
+            base,
+            label: config.cohort_label.clone(),
+            legacy: config.legacy.clone(),
+            new: config.new.clone(),
+            queries,
+            auth,
+            timeout,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Uses `clock` for the evaluation time of instant queries (tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The total deadline of one request.
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    fn mapping(&self) -> Mapping<'_> {
+        Mapping {
+            label: &self.label,
+            legacy: &self.legacy,
+            new: &self.new,
+        }
+    }
+
+    async fn get(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<(Value, Vec<String>), MetricsError> {
+        let req = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .query(params)
+            .header(reqwest::header::ACCEPT, "application/json");
+        let resp = self
+            .auth
+            .apply(req)
+            .send()
+            .await
+            .map_err(|e| http::transport_error(e, self.timeout, &self.auth))?;
+        let status = resp.status().as_u16();
+        let body = http::read_capped(resp, self.timeout, &self.auth).await?;
+        decode(status, &body, &self.auth)
+    }
+
+    async fn instant(
+        &self,
+        q: &PrometheusQuery,
+        time_ms: i64,
+    ) -> Result<(CohortValues, Vec<String>), MetricsError> {
+        let (data, warnings) = self
+            .get(
+                "/api/v1/query",
+                &[("query", q.query.clone()), ("time", secs(time_ms))],
+            )
+            .await?;
+        Ok((parse_vector(&data, &self.mapping(), q.scale)?, warnings))
+    }
+
+    async fn range(
+        &self,
+        q: &PrometheusQuery,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<Vec<(i64, CohortValues)>, MetricsError> {
+        let params = [
+            ("query", q.query.clone()),
+            ("start", secs(start_ms)),
+            ("end", secs(end_ms)),
+            ("step", secs(step_ms)),
+        ];
+        let (data, _) = self.get("/api/v1/query_range", &params).await?;
+        parse_matrix(&data, &self.mapping(), q.scale)
+    }
+}
+
+/// A Unix time or a duration in ms as Prometheus wants it: seconds with 3 decimals.
+fn secs(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let a = ms.unsigned_abs();
+    format!("{sign}{}.{:03}", a / 1000, a % 1000)
+}
+
+/// The step of a range query over `[start, end]`: at least `step_ms` and 1 ms, and large
+/// enough that a series has at most [`MAX_POINTS`] points.
+#[must_use]
+pub fn clamp_step(start_ms: i64, end_ms: i64, step_ms: i64) -> i64 {
+    let span = end_ms.saturating_sub(start_ms).max(0);
+    let min_step = (span.saturating_add(MAX_POINTS - 2) / (MAX_POINTS - 1)).max(1);
+    step_ms.max(min_step)
+}
+
+impl MetricsSource for PrometheusSource {
+    fn describe(&self) -> String {
+        format!("prometheus {}", self.base)
+    }
+
+    fn poll(&self) -> BoxFuture<'_, Result<Poll, MetricsError>> {
+        Box::pin(async move {
+            let now = self.clock.now_ms();
+            let results = join_all(self.queries.iter().map(|q| self.instant(q, now))).await;
+            if let Some(e) = whole_failure(&results) {
+                return Err(e);
+            }
+            let mut warnings = Vec::new();
+            let metrics = results
+                .into_iter()
+                .map(|r| {
+                    r.map(|(v, w)| {
+                        for w in w {
+                            if !warnings.contains(&w) {
+                                warnings.push(w);
+                            }
+                        }
+                        v
+                    })
+                })
+                .collect();
+            Ok(Poll { metrics, warnings })
+        })
+    }
+
+    /// One `query_range` per metric. A metric whose query fails gets an empty series (its poll
+    /// shows the same error); when every metric fails because the server cannot be reached,
+    /// the whole backfill fails.
+    fn backfill(
+        &self,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> BoxFuture<'_, Result<Backfill, MetricsError>> {
+        Box::pin(async move {
+            if end_ms < start_ms || self.queries.is_empty() {
+                return Ok(vec![Vec::new(); self.queries.len()]);
+            }
+            let step = clamp_step(start_ms, end_ms, step_ms);
+            let results = join_all(
+                self.queries
+                    .iter()
+                    .map(|q| self.range(q, start_ms, end_ms, step)),
+            )
+            .await;
+            if let Some(e) = whole_failure(&results) {
+                return Err(e);
+            }
+            Ok(results.into_iter().map(Result::unwrap_or_default).collect())
+        })
+    }
+}
+
+/// The first error when every metric failed because of the server (not of its query):
+/// then the whole poll fails. `None` when at least one metric was answered or failed alone.
+pub(crate) fn whole_failure<T>(results: &[Result<T, MetricsError>]) -> Option<MetricsError> {
+    let mut first = None;
+    for r in results {
+        match r {
+            Err(
+                e @ (MetricsError::Timeout(_)
+                | MetricsError::Transport(_)
+                | MetricsError::Http { .. }),
+            ) => {
+                first.get_or_insert_with(|| e.clone());
+            }
+            _ => return None,
+        }
+    }
+    first
+}
+
+/// How label values map to cohorts.
+#[derive(Debug, Clone, Copy)]
+pub struct Mapping<'a> {
+    /// The cohort label.
+    pub label: &'a str,
+    /// Values meaning legacy.
+    pub legacy: &'a [String],
+    /// Values meaning new.
+    pub new: &'a [String],
+}
+
+impl Mapping<'_> {
+    fn cohort(&self, metric: Option<&Value>) -> Result<Option<(Cohort, String)>, ()> {
+        let Some(v) = metric.and_then(|m| m.get(self.label)) else {
+            return Err(());
+        };
+        let Some(v) = v.as_str() else {
+            return Err(());
+        };
+        let c = if self.legacy.iter().any(|x| x == v) {
+            Cohort::Legacy
+        } else if self.new.iter().any(|x| x == v) {
+            Cohort::New
+        } else {
+            return Ok(None);
+        };
+        Ok(Some((c, v.to_owned())))
+    }
+}
+
+/// Checks the envelope of an API answer and returns its `data` and `warnings`.
+///
+/// # Errors
+/// `status:"error"` → [`MetricsError::Query`]; an HTTP error without that envelope →
+/// [`MetricsError::Http`]; anything else unexpected → [`MetricsError::Parse`].
+pub fn decode(
+    status: u16,
+    body: &[u8],
+    auth: &HttpAuth,
+) -> Result<(Value, Vec<String>), MetricsError> {
+    let ok = (200..300).contains(&status);
+    let http_err = || MetricsError::Http {
+        status,
+        message: http::snippet(body, auth),
+    };
+    let json: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(_) if !ok => return Err(http_err()),
+        Err(e) => return Err(MetricsError::Parse(format!("not JSON: {e}"))),
+    };
+    let text = |k: &str| json.get(k).and_then(Value::as_str);
+    match text("status") {
+        Some("error") => {
+            return Err(MetricsError::Query {
+                kind: text("errorType").unwrap_or("unknown").to_owned(),
+                message: auth.redact(text("error").unwrap_or("(no message)")),
+            });
+        }
+        _ if !ok => return Err(http_err()),
+        Some("success") => {}
+        _ => {
+            return Err(MetricsError::Parse(
+                "no `status: success` in the answer".into(),
+            ));
+        }
+    }
+    let warnings = json
+        .get("warnings")
+        .and_then(Value::as_array)
+        .map(|w| {
+            w.iter()
+                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let data = json
+        .get("data")
+        .filter(|d| d.is_object())
+        .cloned()
+        .ok_or_else(|| MetricsError::Parse("no `data` object in the answer".into()))?;
+    Ok((data, warnings))
+}
+
+/// A sample value: a string (`"1.5"`, `"NaN"`, `"+Inf"`) or, leniently, a number.
+fn sample_value(v: Option<&Value>) -> Result<f64, MetricsError> {
+    match v {
+        Some(Value::String(s)) => s.parse::<f64>().map_err(|_| {
+            MetricsError::Parse(format!(
+                "sample value `{}` is not a number",
+                s.chars().take(40).collect::<String>()
+            ))
+        }),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .ok_or_else(|| MetricsError::Parse("sample value out of range".into())),
+        _ => Err(MetricsError::Parse("sample without a value".into())),
+    }
+}
+
+fn sample_ms(v: Option<&Value>) -> Result<i64, MetricsError> {
+    let t = v
+        .and_then(Value::as_f64)
+        .filter(|t| t.is_finite() && t.abs() < 1e12)
+        .ok_or_else(|| MetricsError::Parse("sample without a valid timestamp".into()))?;
+    #[allow(clippy::cast_possible_truncation)]
+    Ok((t * 1000.0).round() as i64)
+}
+
+fn result_of<'a>(data: &'a Value, want: &str) -> Result<&'a [Value], MetricsError> {
+    let kind = data
+        .get("resultType")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    if kind != want {
+        return Err(MetricsError::Parse(format!(
+            "the query returns a {kind}, expected a {want} grouped by the cohort label"
+        )));
+    }
+    data.get("result")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .ok_or_else(|| MetricsError::Parse("`result` is not a list".into()))
+}
+
+/// Keeps one series per cohort; several series for one cohort are an error.
+#[derive(Default)]
+struct Picker {
+    found: [Option<String>; 2],
+    unlabelled: bool,
+}
+
+impl Picker {
+    fn take(
+        &mut self,
+        m: &Mapping<'_>,
+        metric: Option<&Value>,
+    ) -> Result<Option<Cohort>, MetricsError> {
+        let Ok(hit) = m.cohort(metric) else {
+            self.unlabelled = true;
+            return Ok(None);
+        };
+        let Some((c, value)) = hit else {
+            return Ok(None);
+        };
+        let slot = &mut self.found[usize::from(c == Cohort::New)];
+        if let Some(prev) = slot {
+            return Err(MetricsError::Parse(format!(
+                "several series for the {} cohort ({}=\"{prev}\" and \"{value}\"): aggregate them in the query",
+                c.as_str(),
+                m.label
+            )));
+        }
+        *slot = Some(value);
+        Ok(Some(c))
+    }
+
+    /// Series came back, but none carries the cohort label: the query is not grouped by it.
+    fn check(&self, m: &Mapping<'_>) -> Result<(), MetricsError> {
+        if self.unlabelled && self.found.iter().all(Option::is_none) {
+            return Err(MetricsError::Parse(format!(
+                "the answer has no `{0}` label: group the query with `by ({0})`",
+                m.label
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn set(v: &mut CohortValues, c: Cohort, x: f64, scale: f64) {
+    let x = (!x.is_nan()).then_some(x * scale);
+    match c {
+        Cohort::Legacy => v.legacy = x,
+        Cohort::New => v.new = x,
+    }
+}
+
+/// Reads an instant-query `data` (a vector) into per-cohort values, times `scale`.
+///
+/// # Errors
+/// On a wrong result type, malformed samples, series without the cohort label or several
+/// series for one cohort.
+pub fn parse_vector(
+    data: &Value,
+    m: &Mapping<'_>,
+    scale: f64,
+) -> Result<CohortValues, MetricsError> {
+    let mut out = CohortValues::default();
+    let mut picker = Picker::default();
+    for s in result_of(data, "vector")? {
+        let Some(c) = picker.take(m, s.get("metric"))? else {
+            continue;
+        };
+        let pair = s.get("value").and_then(Value::as_array);
+        let x = sample_value(pair.and_then(|p| p.get(1)))?;
+        set(&mut out, c, x, scale);
+    }
+    picker.check(m)?;
+    Ok(out)
+}
+
+/// Reads a range-query `data` (a matrix) into `(ms, values)` ascending.
+///
+/// # Errors
+/// On a wrong result type, malformed samples, series without the cohort label or several
+/// series for one cohort.
+pub fn parse_matrix(
+    data: &Value,
+    m: &Mapping<'_>,
+    scale: f64,
+) -> Result<Vec<(i64, CohortValues)>, MetricsError> {
+    let mut points: BTreeMap<i64, CohortValues> = BTreeMap::new();
+    let mut picker = Picker::default();
+    for s in result_of(data, "matrix")? {
+        let Some(c) = picker.take(m, s.get("metric"))? else {
+            continue;
+        };
+        let values = s
+            .get("values")
+            .and_then(Value::as_array)
+            .ok_or_else(|| MetricsError::Parse("series without `values`".into()))?;
+        for pair in values {
+            let pair = pair.as_array();
+            let ms = sample_ms(pair.and_then(|p| p.first()))?;
+            let x = sample_value(pair.and_then(|p| p.get(1)))?;
+            set(points.entry(ms).or_default(), c, x, scale);
+        }
+    }
+    picker.check(m)?;
+    Ok(points.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn strs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn with<T>(f: impl FnOnce(&Mapping<'_>) -> T) -> T {
+        let (l, n) = (strs(&["v1", "v1.1"]), strs(&["v2"]));
+        f(&Mapping {
+            label: "version",
+            legacy: &l,
+            new: &n,
+        })
+    }
+
+    fn vector(result: Value) -> Value {
+        json!({"resultType": "vector", "result": result})
+    }
+
+    #[test]
+    fn vector_maps_label_values_to_cohorts_and_scales() {
+        let d = vector(json!([
+            {"metric": {"version": "v2"}, "value": [1.7e9, "0.025"]},
+            {"metric": {"version": "v1.1"}, "value": [1.7e9, "1e-07"]},
+            {"metric": {"version": "canary"}, "value": [1.7e9, "9"]},
+        ]));
+        let v = with(|m| parse_vector(&d, m, 100.0)).unwrap();
+        assert_eq!(v.new, Some(2.5));
+        assert!((v.legacy.unwrap() - 1e-5).abs() < 1e-15);
+    }
+
+    #[test]
+    fn empty_nan_and_missing_cohort_are_no_data_not_zero() {
+        let v = with(|m| parse_vector(&vector(json!([])), m, 1.0)).unwrap();
+        assert_eq!(v, CohortValues::default());
+        let d = vector(json!([{"metric": {"version": "v1"}, "value": [1, "NaN"]}]));
+        let v = with(|m| parse_vector(&d, m, 1.0)).unwrap();
+        assert_eq!(
+            v,
+            CohortValues {
+                legacy: None,
+                new: None
+            }
+        );
+    }
+
+    #[test]
+    fn infinities_are_values() {
+        let d = vector(json!([
+            {"metric": {"version": "v1"}, "value": [1, "+Inf"]},
+            {"metric": {"version": "v2"}, "value": [1, "-Inf"]},
+        ]));
+        let v = with(|m| parse_vector(&d, m, 1000.0)).unwrap();
+        assert_eq!(v.legacy, Some(f64::INFINITY));
+        assert_eq!(v.new, Some(f64::NEG_INFINITY));
+    }
+
+    #[test]
+    fn an_ungrouped_query_is_an_error() {
+        let d = vector(json!([{"metric": {}, "value": [1, "3"]}]));
+        let e = with(|m| parse_vector(&d, m, 1.0)).unwrap_err();
+        assert!(e.to_string().contains("by (version)"), "{e}");
+        // Other cohort values (a canary) next to ours are fine.
+        let d = vector(json!([{"metric": {"version": "v3"}, "value": [1, "3"]}]));
+        assert_eq!(
+            with(|m| parse_vector(&d, m, 1.0)).unwrap(),
+            CohortValues::default()
+        );
+    }
+
+    #[test]
+    fn two_series_for_one_cohort_is_an_error() {
+        let d = vector(json!([
+            {"metric": {"version": "v1"}, "value": [1, "3"]},
+            {"metric": {"version": "v1.1"}, "value": [1, "4"]},
+        ]));
+        let e = with(|m| parse_vector(&d, m, 1.0)).unwrap_err();
+        assert!(e.to_string().contains("aggregate"), "{e}");
+    }
+
+    #[test]
+    fn malformed_results_are_errors_not_panics() {
+        for d in [
+            json!({"resultType": "scalar", "result": [1, "3"]}),
+            json!({"resultType": "vector", "result": {}}),
+            json!({"resultType": "vector", "result": [{"metric": {"version": "v1"}}]}),
+            json!({"resultType": "vector", "result": [{"metric": {"version": "v1"}, "value": [1, "x"]}]}),
+            json!({"resultType": "vector", "result": [{"metric": {"version": "v1"}, "value": [1, true]}]}),
+            json!({}),
+        ] {
+            assert!(
+                matches!(
+                    with(|m| parse_vector(&d, m, 1.0)),
+                    Err(MetricsError::Parse(_))
+                ),
+                "{d}"
+            );
+        }
+        // Labels of the wrong type count as unlabelled, not as a crash.
+        let d = vector(json!([{"metric": {"version": 2}, "value": [1, "3"]}, 7]));
+        assert!(with(|m| parse_vector(&d, m, 1.0)).is_err());
+    }
+
+    #[test]
+    fn decode_maps_errors() {
+        let auth = HttpAuth::Bearer(crate::secret::Secret::new("tok123"));
+        let body = br#"{"status":"error","errorType":"bad_data","error":"parse error at tok123"}"#;
+        assert_eq!(
+            decode(400, body, &auth).unwrap_err(),
+            MetricsError::Query {
+                kind: "bad_data".into(),
+                message: "parse error at ***".into()
+            }
+        );
+        assert_eq!(
+            decode(502, b"<html>Bad gateway</html>", &auth).unwrap_err(),
+            MetricsError::Http {
+                status: 502,
+                message: "<html>Bad gateway</html>".into()
+            }
+        );
+        assert!(matches!(
+            decode(200, b"{\"status\":\"succ", &auth),
+            Err(MetricsError::Parse(_))
+        ));
+        assert!(matches!(
+            decode(200, b"[1,2]", &auth),
+            Err(MetricsError::Parse(_))
+        ));
+        assert!(matches!(
+            decode(200, br#"{"status":"success"}"#, &auth),
+            Err(MetricsError::Parse(_))
+        ));
+        let (d, w) = decode(
+            200,
+            br#"{"status":"success","data":{"resultType":"vector","result":[]},"warnings":["w1"]}"#,
+            &auth,
+        )
+        .unwrap();
+        assert_eq!(w, vec!["w1".to_owned()]);
+        assert_eq!(d["resultType"], "vector");
+    }
+
+    #[test]
+    fn matrix_merges_cohorts_by_timestamp() {
+        let d = json!({"resultType": "matrix", "result": [
+            {"metric": {"version": "v1"}, "values": [[10, "1"], [11.5, "2"]]},
+            {"metric": {"version": "v2"}, "values": [[11.5, "NaN"], [13, "4"]]},
+        ]});
+        let s = with(|m| parse_matrix(&d, m, 2.0)).unwrap();
+        assert_eq!(
+            s,
+            vec![
+                (
+                    10_000,
+                    CohortValues {
+                        legacy: Some(2.0),
+                        new: None
+                    }
+                ),
+                (
+                    11_500,
+                    CohortValues {
+                        legacy: Some(4.0),
+                        new: None
+                    }
+                ),
+                (
+                    13_000,
+                    CohortValues {
+                        legacy: None,
+                        new: Some(8.0)
+                    }
+                ),
+            ]
+        );
+        let bad = json!({"resultType": "matrix", "result": [{"metric": {"version": "v1"}, "values": [["x", "1"]]}]});
+        assert!(with(|m| parse_matrix(&bad, m, 1.0)).is_err());
+    }
+
+    #[test]
+    fn step_is_clamped_to_the_point_cap() {
+        assert_eq!(clamp_step(0, 60_000, 15_000), 15_000);
+        let day = 86_400_000;
+        let s = clamp_step(0, day, 1000);
+        assert!(day / s < MAX_POINTS, "{s}");
+        assert_eq!(clamp_step(0, 0, 0), 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_body_is_an_answer_or_an_error_never_a_panic(
+            status in 100u16..600,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+        ) {
+            if let Ok((data, _)) = decode(status, &body, &HttpAuth::None) {
+                let _ = with(|m| parse_vector(&data, m, 1.0));
+                let _ = with(|m| parse_matrix(&data, m, 1.0));
+            }
+        }
+
+        #[test]
+        fn json_shaped_garbage_never_panics(
+            kind in "(vector|matrix|scalar|x)",
+            label in "(v1|v2|v1\\.1|)",
+            ts in "(1|1\\.5|-1|1e300|\"x\"|null|\\[\\])",
+            val in "(\"1\"|\"NaN\"|\"\\+Inf\"|\"-Inf\"|\"1e-07\"|1|null|\\{\\}|\"\")",
+        ) {
+            let body = format!(
+                r#"{{"status":"success","data":{{"resultType":"{kind}","result":[
+                {{"metric":{{"version":"{label}"}},"value":[{ts},{val}],"values":[[{ts},{val}]]}}]}}}}"#
+            );
+            let (data, _) = decode(200, body.as_bytes(), &HttpAuth::None).unwrap();
+            let _ = with(|m| parse_vector(&data, m, 1.0));
+            let _ = with(|m| parse_matrix(&data, m, 1.0));
+        }
+    }
+
+    #[test]
+    fn times_are_seconds_with_millis() {
+        assert_eq!(secs(1_700_000_000_123), "1700000000.123");
+        assert_eq!(secs(5), "0.005");
+        assert_eq!(secs(-1500), "-1.500");
+    }
+
+    #[test]
+    fn config_parses_with_defaults_and_rejects_unknown_fields() {
+        let c: PrometheusConfig =
+            toml::from_str("url = \"http://127.0.0.1:9090\"\nlegacy = [\"v1\"]\nnew = [\"v2\"]")
+                .unwrap();
+        assert_eq!(c.cohort_label, "cohort");
+        assert!(!c.insecure_skip_verify);
+        assert_eq!(c.resolve_auth().unwrap(), HttpAuth::None);
+        assert!(
+            toml::from_str::<PrometheusConfig>("url = \"x\"\nlegacy = []\nnew = []\ntoken = \"t\"")
+                .is_err()
+        );
+        let q: PrometheusQuery = toml::from_str("query = \"up\"").unwrap();
+        assert_eq!(q.scale, 1.0);
+    }
+
+    #[test]
+    fn constructor_validates() {
+        let c = |url: &str, legacy: &[&str], new: &[&str]| PrometheusConfig {
+            url: url.into(),
+            cohort_label: "cohort".into(),
+            legacy: strs(legacy),
+            new: strs(new),
+            token_env: None,
+            token_file: None,
+            user: None,
+            password_env: None,
+            password_file: None,
+            insecure_skip_verify: false,
+            timeout_ms: None,
+        };
+        let q = || vec![PrometheusQuery::new("up", 1.0)];
+        let refresh = Duration::from_secs(1);
+        let ok = PrometheusSource::new(
+            &c("http://127.0.0.1:9090/", &["a"], &["b"]),
+            q(),
+            HttpAuth::None,
+            refresh,
+        )
+        .unwrap();
+        assert_eq!(ok.describe(), "prometheus http://127.0.0.1:9090");
+        assert_eq!(ok.timeout(), refresh);
+        for (cfg, queries) in [
+            (c("ftp://x", &["a"], &["b"]), q()),
+            (c("http://u:p@x", &["a"], &["b"]), q()),
+            (c("http://x", &[], &["b"]), q()),
+            (c("http://x", &["a"], &["a"]), q()),
+            (
+                c("http://x", &["a"], &["b"]),
+                vec![PrometheusQuery::new("up", f64::NAN)],
+            ),
+            (
+                c("http://x", &["a"], &["b"]),
+                vec![PrometheusQuery::new(" ", 1.0)],
+            ),
+        ] {
+            assert!(PrometheusSource::new(&cfg, queries, HttpAuth::None, refresh).is_err());
+        }
+    }
+}

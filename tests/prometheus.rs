@@ -1,0 +1,498 @@
+//! The Prometheus metrics source against a real Prometheus scraping `rollwatch simulate`
+//! (values, a traffic shift through the flag API, backfill, one query per metric), and
+//! against a fake for faults a real server will not produce on demand.
+
+#[path = "support/prom_engine.rs"]
+mod prom_engine;
+#[path = "support/prom_fake.rs"]
+mod prom_fake;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use prom_engine::{Prometheus, available_or_skip, eventually};
+use prom_fake::{Canned, Fake};
+use rollwatch::metrics::http::HttpAuth;
+use rollwatch::metrics::prometheus::{PrometheusConfig, PrometheusQuery, PrometheusSource};
+use rollwatch::metrics::{CohortValues, MetricsError, MetricsSource, Poll};
+use rollwatch::model::Cohort;
+use rollwatch::secret::Secret;
+use rollwatch::sim::server::{SimHandle, SimServer, SimServerOptions};
+use rollwatch::sim::{Profile, Scenario};
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn config(url: &str) -> PrometheusConfig {
+    PrometheusConfig {
+        url: url.to_owned(),
+        cohort_label: "cohort".into(),
+        legacy: vec!["legacy".into()],
+        new: vec!["new".into()],
+        token_env: None,
+        token_file: None,
+        user: None,
+        password_env: None,
+        password_file: None,
+        insecure_skip_verify: false,
+        timeout_ms: None,
+    }
+}
+
+/// The metrics of the checkout rollout as an operator would write them.
+fn queries() -> Vec<PrometheusQuery> {
+    vec![
+        PrometheusQuery::new(
+            r#"sum by (cohort)(rate(http_requests_total{code=~"5.."}[1m])) / sum by (cohort)(rate(http_requests_total[1m]))"#,
+            100.0,
+        ),
+        PrometheusQuery::new(
+            "histogram_quantile(0.95, sum by (le, cohort)(rate(http_request_duration_seconds_bucket[1m])))",
+            1000.0,
+        ),
+        PrometheusQuery::new("sum by (cohort)(process_resident_memory_bytes)", 1.0),
+        PrometheusQuery::new(
+            "sum by (cohort)(rate(db_queries_total[1m])) / sum by (cohort)(rate(http_requests_total[1m]))",
+            1.0,
+        ),
+        // Request rate over a short window: shows a traffic shift within seconds.
+        PrometheusQuery::new("sum by (cohort)(rate(http_requests_total[5s]))", 1.0),
+    ]
+}
+
+async fn start_sim(
+    opts: SimServerOptions,
+) -> (SocketAddr, SimHandle, tokio::sync::oneshot::Sender<()>) {
+    let server = SimServer::bind("127.0.0.1:0".parse().expect("addr"), opts)
+        .await
+        .expect("bind simulate server");
+    let addr = server.local_addr().expect("addr");
+    let handle = server.handle();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.serve(async {
+        let _ = rx.await;
+    }));
+    (addr, handle, tx)
+}
+
+fn both(v: &Result<CohortValues, MetricsError>) -> Result<(f64, f64), String> {
+    match v {
+        Ok(CohortValues {
+            legacy: Some(l),
+            new: Some(n),
+        }) => Ok((*l, *n)),
+        other => Err(format!("{other:?}")),
+    }
+}
+
+fn all_both(p: &Poll) -> Result<Vec<(f64, f64)>, String> {
+    p.metrics.iter().map(both).collect()
+}
+
+fn assert_near(what: &str, got: f64, want: f64, tol: f64) {
+    assert!(
+        (got - want).abs() <= tol,
+        "{what}: Prometheus via rollwatch says {got}, the simulator {want} (tolerance {tol})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_prometheus_values_shift_backfill_and_one_query_per_metric() {
+    if !available_or_skip("real_prometheus_values_shift_backfill_and_one_query_per_metric") {
+        return;
+    }
+    // A high request rate keeps the sampling noise of a 10-20 s scrape history small; the
+    // warm-up puts the regression at its steady 3 % so both windows see the same process.
+    let mut profile = Profile::checkout();
+    profile.rps = 1000.0;
+    let (sim_addr, sim, _stop) = start_sim(SimServerOptions {
+        scenario: Scenario::Regression,
+        seed: 7,
+        percent: 50,
+        flag: "checkout".into(),
+        profile,
+        warmup_s: 300,
+    })
+    .await;
+    let prom = Prometheus::start(sim_addr).await;
+    let proxy = Fake::proxy(&prom.url).await;
+    let source = PrometheusSource::new(
+        &config(&proxy.url),
+        queries(),
+        HttpAuth::None,
+        Duration::from_secs(2),
+    )
+    .expect("source");
+
+    // Enough scrapes for stable rates, and every metric answering for both cohorts.
+    eventually(
+        "10 scrapes of the simulator",
+        Duration::from_secs(40),
+        || async {
+            match prom.value(r#"count_over_time(up{job="sim"}[1m])"#).await {
+                Some(n) if n >= 10.0 => Ok(()),
+                other => Err(format!("{other:?} scrapes\n{}", prom.log_tail())),
+            }
+        },
+    )
+    .await;
+    let values = eventually(
+        "every metric for both cohorts",
+        Duration::from_secs(20),
+        || async {
+            let p = source.poll().await.map_err(|e| e.to_string())?;
+            all_both(&p)
+        },
+    )
+    .await;
+
+    // (a) The values match what the simulator itself reads, per cohort.
+    let (l, n) = (sim.reading(Cohort::Legacy), sim.reading(Cohort::New));
+    eprintln!("via Prometheus: {values:?}\nsimulator legacy: {l:?}\nsimulator new: {n:?}");
+    let (err, p95, mem, qpr) = (values[0], values[1], values[2], values[3]);
+    assert_near(
+        "new error rate %",
+        err.1,
+        n.error_rate.expect("sim new errors"),
+        1.0,
+    );
+    assert_near(
+        "legacy error rate %",
+        err.0,
+        l.error_rate.expect("sim legacy errors"),
+        0.3,
+    );
+    assert!(
+        err.1 > 1.5 && err.0 < 0.5,
+        "the regression shows on the new cohort only: {err:?}"
+    );
+    let (lp, np) = (l.p95_ms.expect("sim p95"), n.p95_ms.expect("sim p95"));
+    assert_near("legacy p95 ms", p95.0, lp, lp * 0.1);
+    assert_near("new p95 ms", p95.1, np, np * 0.1);
+    assert_near(
+        "legacy memory",
+        mem.0,
+        l.memory_bytes.expect("mem"),
+        12.0 * MIB,
+    );
+    assert_near(
+        "new memory",
+        mem.1,
+        n.memory_bytes.expect("mem"),
+        12.0 * MIB,
+    );
+    let (lq, nq) = (
+        l.queries_per_request.expect("qpr"),
+        n.queries_per_request.expect("qpr"),
+    );
+    assert_near("legacy queries/request", qpr.0, lq, lq * 0.03);
+    assert_near("new queries/request", qpr.1, nq, nq * 0.03);
+
+    // (d) Query economy: one instant query per metric per poll, cohorts via `by`.
+    let before = proxy.count();
+    let p = source.poll().await.expect("poll");
+    assert_eq!(p.metrics.len(), 5);
+    let seen = proxy.seen();
+    let new_requests = &seen[before..];
+    assert_eq!(
+        new_requests.len(),
+        5,
+        "one request per metric: {new_requests:?}"
+    );
+    assert!(
+        new_requests
+            .iter()
+            .all(|s| s.target.starts_with("/api/v1/query?"))
+    );
+
+    // (b) A PUT to the flag API shifts traffic in later polls.
+    let share = |p: &Poll| both(&p.metrics[4]).map(|(l, n)| n / (l + n));
+    let s0 = share(&p).expect("request rates");
+    assert!((s0 - 0.5).abs() < 0.1, "new cohort's share at 50 %: {s0}");
+    let flag = format!("http://{sim_addr}/api/flags/checkout");
+    let r = reqwest::Client::new()
+        .put(&flag)
+        .header("If-Match", "\"1\"")
+        .json(&serde_json::json!({"percent": 90}))
+        .send()
+        .await
+        .expect("PUT flag");
+    assert_eq!(r.status(), 200);
+    assert_eq!(sim.percent(), 90);
+    let s1 = eventually(
+        "the new cohort's share to pass 80 %",
+        Duration::from_secs(20),
+        || async {
+            let p = source.poll().await.map_err(|e| e.to_string())?;
+            match share(&p) {
+                Ok(s) if s > 0.8 => Ok(s),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    assert!(s1 < 0.97, "legacy still serves about 10 %: {s1}");
+
+    // (c) Backfill: one range query per metric, history for both cohorts.
+    let before = proxy.count();
+    let now = chrono::Utc::now().timestamp_millis();
+    let history = source
+        .backfill(now - 60_000, now, 1000)
+        .await
+        .expect("backfill");
+    let seen = proxy.seen();
+    let new_requests = &seen[before..];
+    assert_eq!(
+        new_requests.len(),
+        5,
+        "one range query per metric: {new_requests:?}"
+    );
+    assert!(
+        new_requests
+            .iter()
+            .all(|s| s.target.starts_with("/api/v1/query_range?"))
+    );
+    assert_eq!(history.len(), 5);
+    for (i, series) in history.iter().enumerate() {
+        let full = series
+            .iter()
+            .filter(|(_, v)| v.legacy.is_some() && v.new.is_some())
+            .count();
+        assert!(
+            full >= 5,
+            "metric {i}: {full} points with both cohorts in {series:?}"
+        );
+        assert!(series.len() <= 61, "metric {i}: {} points", series.len());
+        assert!(series.windows(2).all(|w| w[0].0 < w[1].0), "ascending");
+        assert!(series.iter().all(|(t, _)| (now - 60_000..=now).contains(t)));
+    }
+}
+
+fn vector(legacy: &str, new: &str) -> String {
+    format!(
+        r#"{{"status":"success","data":{{"resultType":"vector","result":[
+        {{"metric":{{"cohort":"legacy"}},"value":[1700000000.5,"{legacy}"]}},
+        {{"metric":{{"cohort":"new"}},"value":[1700000000.5,"{new}"]}}]}}}}"#
+    )
+}
+
+fn source(url: &str, n: usize, auth: HttpAuth) -> PrometheusSource {
+    let qs = (0..n)
+        .map(|i| PrometheusQuery::new(format!("m{i}"), 1.0))
+        .collect();
+    let mut c = config(url);
+    c.timeout_ms = Some(500);
+    PrometheusSource::new(&c, qs, auth, Duration::from_secs(1)).expect("source")
+}
+
+/// The query parameter of a request target (`m0`, `m1`, ...).
+fn query_of(target: &str) -> String {
+    target
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("query="))
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn fake_faults_map_to_typed_errors_per_metric() {
+    let huge = format!("{{\"pad\":\"{}\"}}", "x".repeat(9 * 1024 * 1024));
+    let fake = Fake::reply(move |target| match query_of(target).as_str() {
+        "m0" => Canned::ok(vector("NaN", "1e-07")),
+        "m1" => Canned::ok(r#"{"status":"success","data":{"resultType":"vector","result":[]},"warnings":["too many samples, answer partial"]}"#),
+        "m2" => Canned::status(400, r#"{"status":"error","errorType":"bad_data","error":"1:5: parse error"}"#),
+        "m3" => Canned::status(503, "<html>upstream down</html>"),
+        "m4" => Canned::ok(r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"cohort":"new"},"value":[1,{"x":1}]}]}}"#),
+        "m5" => Canned { truncate: true, ..Canned::ok(vector("1", "2")) },
+        "m6" => Canned::ok(huge.clone()),
+        "m7" => Canned { delay: Duration::from_secs(3), ..Canned::ok(vector("1", "2")) },
+        "m8" => Canned::ok(vector("+Inf", "4.5")),
+        _ => Canned::ok("{\"status\":\"succ"),
+    })
+    .await;
+    let token = "tok-SECRET-123";
+    let src = source(&fake.url, 10, HttpAuth::Bearer(Secret::new(token)));
+    let p = src.poll().await.expect("a poll with some answers succeeds");
+    let m = &p.metrics;
+    assert_eq!(
+        m[0],
+        Ok(CohortValues {
+            legacy: None,
+            new: Some(1e-7)
+        }),
+        "NaN is no data"
+    );
+    assert_eq!(
+        m[1],
+        Ok(CohortValues::default()),
+        "an empty vector is no data, not 0"
+    );
+    assert_eq!(
+        p.warnings,
+        vec!["too many samples, answer partial".to_owned()]
+    );
+    assert_eq!(
+        m[2],
+        Err(MetricsError::Query {
+            kind: "bad_data".into(),
+            message: "1:5: parse error".into()
+        })
+    );
+    assert!(
+        matches!(&m[3], Err(MetricsError::Http { status: 503, message }) if message.contains("upstream down")),
+        "{:?}",
+        m[3]
+    );
+    assert!(matches!(&m[4], Err(MetricsError::Parse(_))), "{:?}", m[4]);
+    assert!(
+        matches!(
+            &m[5],
+            Err(MetricsError::Transport(_) | MetricsError::Parse(_))
+        ),
+        "truncated: {:?}",
+        m[5]
+    );
+    assert!(
+        matches!(&m[6], Err(MetricsError::Parse(msg)) if msg.contains("larger than")),
+        "{:?}",
+        m[6]
+    );
+    assert_eq!(m[7], Err(MetricsError::Timeout(500)));
+    assert_eq!(
+        m[8],
+        Ok(CohortValues {
+            legacy: Some(f64::INFINITY),
+            new: Some(4.5)
+        })
+    );
+    assert!(matches!(&m[9], Err(MetricsError::Parse(_))), "{:?}", m[9]);
+
+    // One request per metric, each with the bearer token, which no message repeats.
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 10);
+    assert!(
+        seen.iter()
+            .all(|s| s.headers.contains(&format!("Bearer {token}")))
+    );
+    assert!(seen.iter().all(|s| s.target.contains("time=")));
+    let text = format!("{p:?}");
+    assert!(!text.contains(token), "token leaked: {text}");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_fails_the_whole_poll_and_backfill() {
+    // A port that was free a moment ago: connection refused.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port");
+    let src = source(&format!("http://{addr}"), 3, HttpAuth::None);
+    match src.poll().await {
+        Err(MetricsError::Transport(m)) => assert!(m.contains("refused"), "{m}"),
+        other => panic!("expected connection refused, got {other:?}"),
+    }
+    assert!(matches!(
+        src.backfill(0, 60_000, 1000).await,
+        Err(MetricsError::Transport(_))
+    ));
+
+    let down = Fake::reply(|_| Canned::status(502, "bad gateway")).await;
+    let src = source(&down.url, 2, HttpAuth::None);
+    assert!(matches!(
+        src.poll().await,
+        Err(MetricsError::Http { status: 502, .. })
+    ));
+}
+
+#[tokio::test]
+async fn backfill_clamps_the_step_to_the_point_cap_and_merges_cohorts() {
+    let fake = Fake::reply(|_| {
+        Canned::ok(
+            r#"{"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{"cohort":"legacy"},"values":[[100,"1"],[160,"2"]]},
+            {"metric":{"cohort":"new"},"values":[[160,"3"],[220,"NaN"]]}]}}"#,
+        )
+    })
+    .await;
+    let src = source(&fake.url, 2, HttpAuth::None);
+    let day = 86_400_000;
+    let h = src.backfill(0, day, 1000).await.expect("backfill");
+    assert_eq!(h.len(), 2);
+    assert_eq!(
+        h[0],
+        vec![
+            (
+                100_000,
+                CohortValues {
+                    legacy: Some(1.0),
+                    new: None
+                }
+            ),
+            (
+                160_000,
+                CohortValues {
+                    legacy: Some(2.0),
+                    new: Some(3.0)
+                }
+            ),
+            (
+                220_000,
+                CohortValues {
+                    legacy: None,
+                    new: None
+                }
+            ),
+        ]
+    );
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 2, "one range query per metric");
+    let step: f64 = seen[0]
+        .target
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("step="))
+        .and_then(|s| s.parse().ok())
+        .expect("step parameter");
+    assert!(
+        86_400.0 / step < 11_000.0,
+        "step {step} s gives too many points"
+    );
+}
+
+#[tokio::test]
+async fn simulate_exposition_passes_promtool() {
+    let Ok(out) = std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+    else {
+        assert!(
+            std::env::var("ROLLWATCH_REQUIRE_ENGINES").as_deref() != Ok("1"),
+            "promtool is not installed and ROLLWATCH_REQUIRE_ENGINES=1 requires it"
+        );
+        prom_engine::loud("SKIPPED: promtool not installed (simulate_exposition_passes_promtool)");
+        return;
+    };
+    assert!(out.status.success());
+    let (_, sim, _stop) = start_sim(SimServerOptions {
+        warmup_s: 30,
+        ..SimServerOptions::default()
+    })
+    .await;
+    let text = sim.exposition();
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(text.as_bytes()).expect("write");
+    }
+    let out = child.wait_with_output().expect("promtool output");
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
