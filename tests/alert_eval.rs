@@ -270,11 +270,8 @@ fn relative_rules_compare_new_with_legacy() {
         observe(&r, Some(200.0), Some(30.0)),
         Observation::Value { holds: true, .. }
     ));
-    // No legacy traffic (0): the saving is undefined and never holds.
-    assert!(matches!(
-        observe(&r, Some(0.0), Some(3.0)),
-        Observation::Value { holds: false, .. }
-    ));
+    // No legacy traffic (0): the saving is undefined: no data (unknown), neither breach nor OK.
+    assert_eq!(observe(&r, Some(0.0), Some(3.0)), Observation::NoData);
 }
 
 #[test]

@@ -188,13 +188,11 @@ impl Rule {
             },
             Condition::RatioToLegacy { .. } => new,
             Condition::DeltaToLegacy { .. } => Some(new? - legacy?),
+            // No legacy traffic (0) leaves the saving undefined: that is no data, never a
+            // breach (PromQL would compute -Inf and fire) and never healthy.
             Condition::Saving { .. } => {
                 let (l, n) = (legacy?, new?);
-                Some(if l == 0.0 {
-                    f64::NAN
-                } else {
-                    (1.0 - n / l) * 100.0
-                })
+                (l != 0.0).then(|| (1.0 - n / l) * 100.0)
             }
         }
     }
