@@ -72,8 +72,13 @@ pub struct FileMetric {
     pub legacy: Option<String>,
     /// JSON: pointer to the new value.
     pub new: Option<String>,
-    /// JSON: unit of string values without their own (`"%"`, `"ms"`, `"s"`, `"MiB"`…).
-    pub unit: Option<String>,
+    /// JSON: what a bare number means (`percent`, `ratio`, `ms`, `seconds`, `bytes`, `count`;
+    /// default from the metric's kind). A string's own suffix (`"183ms"`) wins.
+    pub unit: Option<Spanned<String>>,
+    /// JSON: pointer to divide the legacy value by (e.g. `/singleMode/calls`).
+    pub legacy_per: Option<String>,
+    /// JSON: pointer to divide the new value by.
+    pub new_per: Option<String>,
     /// Simulator: which reading (`error_rate`, `p95`, `memory`, `queries`, `tokens`).
     pub sim: Option<Spanned<String>>,
 }

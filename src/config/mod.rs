@@ -69,10 +69,10 @@ pub enum SourceSpec {
         /// Seed.
         seed: u64,
     },
-    /// Prometheus or anything that speaks its HTTP API; the table is the adapter's config.
-    Prometheus(toml::Table),
-    /// A JSON endpoint; the table is the adapter's config.
-    Json(toml::Table),
+    /// Prometheus or anything that speaks its HTTP API.
+    Prometheus(crate::metrics::prometheus::PrometheusConfig),
+    /// A JSON endpoint.
+    Json(crate::metrics::json::JsonMetricsConfig),
 }
 
 /// Source-specific settings of one metric.
@@ -86,8 +86,12 @@ pub struct MetricSource {
     pub legacy: Option<String>,
     /// JSON pointer of the new value.
     pub new: Option<String>,
-    /// Unit of JSON string values without their own.
-    pub unit: Option<String>,
+    /// What a bare JSON number means.
+    pub unit: Option<crate::metrics::units::ValueUnit>,
+    /// JSON pointer to divide the legacy value by (failures per call).
+    pub legacy_per: Option<String>,
+    /// JSON pointer to divide the new value by.
+    pub new_per: Option<String>,
     /// Simulator reading.
     pub sim: Option<crate::metrics::sim::SimField>,
 }
@@ -310,8 +314,19 @@ fn source_spec(cx: &Ctx<'_>, t: &Spanned<toml::Table>) -> Result<SourceSpec, Con
                 seed: s.seed.unwrap_or(42),
             })
         }
-        "prometheus" => Ok(SourceSpec::Prometheus(rest)),
-        _ => Ok(SourceSpec::Json(rest)),
+        "prometheus" => {
+            rest.try_into()
+                .map(SourceSpec::Prometheus)
+                .map_err(|e: toml::de::Error| {
+                    cx.in_table(t, format!("metrics (prometheus): {}", e.message().trim()))
+                })
+        }
+        _ => rest
+            .try_into()
+            .map(SourceSpec::Json)
+            .map_err(|e: toml::de::Error| {
+                cx.in_table(t, format!("metrics (json): {}", e.message().trim()))
+            }),
     }
 }
 
@@ -473,9 +488,24 @@ fn metric(
         scale,
         legacy: m.legacy.clone(),
         new: m.new.clone(),
-        unit: m.unit.clone(),
+        unit: None,
+        legacy_per: m.legacy_per.clone(),
+        new_per: m.new_per.clone(),
         sim: None,
     };
+    if let Some(u) = &m.unit {
+        let parsed: Result<crate::metrics::units::ValueUnit, _> =
+            toml::Value::String(u.get_ref().clone()).try_into();
+        src.unit = Some(parsed.map_err(|_| {
+            cx.at(
+                u,
+                format!(
+                    "unit `{}`: expected percent, ratio, ms, seconds, bytes or count",
+                    u.get_ref()
+                ),
+            )
+        })?);
+    }
     match source {
         SourceSpec::Prometheus(_) if m.query.as_deref().is_none_or(|q| q.trim().is_empty()) => {
             return Err(cx.at(

@@ -7,7 +7,11 @@ use super::{Config, FlagSpec, SourceSpec};
 use crate::app::effects::Backends;
 use crate::clock::Clock;
 use crate::flags::memory::MemoryFlag;
+use crate::metrics::json::{JsonMetric, JsonSource};
+use crate::metrics::prometheus::{PrometheusQuery, PrometheusSource};
 use crate::metrics::sim::SimSource;
+use crate::metrics::units::ValueUnit;
+use crate::model::MetricKind;
 use crate::model::Rollout;
 use crate::sim::{Profile, Simulator};
 
@@ -50,8 +54,47 @@ pub fn wire(cfg: &Config, clock: &Arc<dyn Clock>) -> Result<Vec<(Rollout, Backen
                 );
                 Arc::new(SimSource::new(sim, mem, clock.clone(), fields))
             }
-            SourceSpec::Prometheus(_) | SourceSpec::Json(_) => {
-                return Err(ctx("this metrics source is not wired yet".into()));
+            SourceSpec::Prometheus(pc) => {
+                let auth = pc
+                    .resolve_auth()
+                    .map_err(|e| ctx(format!("metrics: {e}")))?;
+                let queries = rc
+                    .metric_sources
+                    .iter()
+                    .map(|m| PrometheusQuery::new(m.query.clone().unwrap_or_default(), m.scale))
+                    .collect();
+                Arc::new(
+                    PrometheusSource::new(pc, queries, auth, cfg.refresh)
+                        .map_err(|e| ctx(format!("metrics: {e}")))?
+                        .with_clock(clock.clone()),
+                )
+            }
+            SourceSpec::Json(jc) => {
+                let auth = jc
+                    .resolve_auth()
+                    .map_err(|e| ctx(format!("metrics: {e}")))?;
+                let metrics = rc
+                    .rollout
+                    .metrics
+                    .iter()
+                    .zip(&rc.metric_sources)
+                    .map(|(d, m)| JsonMetric {
+                        legacy: m.legacy.clone().unwrap_or_default(),
+                        new: m.new.clone().unwrap_or_default(),
+                        unit: m.unit.unwrap_or(match d.kind {
+                            MetricKind::Ratio => ValueUnit::Percent,
+                            MetricKind::Latency { .. } => ValueUnit::Millis,
+                            MetricKind::Bytes => ValueUnit::Bytes,
+                            MetricKind::PerRequest | MetricKind::Gauge => ValueUnit::Count,
+                        }),
+                        legacy_per: m.legacy_per.clone(),
+                        new_per: m.new_per.clone(),
+                    })
+                    .collect();
+                Arc::new(
+                    JsonSource::new(jc, metrics, auth, cfg.refresh)
+                        .map_err(|e| ctx(format!("metrics: {e}")))?,
+                )
             }
         };
         out.push((rc.rollout.clone(), Backends { flag, metrics }));
