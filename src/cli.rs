@@ -135,6 +135,9 @@ pub struct DemoArgs {
     /// Simulated seconds per real second (e.g. 60 compresses an hour into a minute).
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
+    /// Poll interval in simulated time (default: one poll per real second, i.e. `speed` s).
+    #[arg(long, value_name = "DURATION")]
+    pub refresh: Option<String>,
 }
 
 /// `rollwatch simulate`.

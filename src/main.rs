@@ -80,12 +80,25 @@ fn demo(args: &DemoArgs, ui: &UiOpts) -> color_eyre::Result<()> {
         now,
     );
     #[allow(clippy::cast_possible_truncation)]
-    let refresh_ms = (1000.0 * args.speed).round().max(1000.0) as i64;
+    let refresh_ms = match &args.refresh {
+        Some(r) => {
+            let d = config::duration::parse(r).map_err(|e| eyre!("--refresh: {e}"))?;
+            i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(100)
+        }
+        None => (1000.0 * args.speed).round().max(1000.0) as i64,
+    };
     dashboard(Setup {
         rollouts,
         clock,
         refresh_ms,
-        tick: Duration::from_millis(250),
+        // Tick at half the real poll interval (250 ms at most), so a fast --speed still polls
+        // on time.
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        tick: Duration::from_millis(((refresh_ms as f64 / args.speed / 2.0) as u64).clamp(5, 250)),
         read_only: ui.read_only,
         themes,
         ascii: ui.ascii || !utf8_locale(),

@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, EventStream};
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
@@ -103,6 +103,9 @@ pub fn initial_state(setup: &Setup, now_ms: i64) -> State {
 }
 
 static TERMINAL_ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Shortest time between two frames (about 30 fps at most).
+pub const FRAME_GAP: Duration = Duration::from_millis(33);
 
 /// Leaves the alternate screen, shows the cursor, restores cooked mode. Safe to call twice and
 /// when the terminal is gone (errors are ignored: there is nobody to tell).
@@ -243,19 +246,27 @@ pub async fn run(setup: Setup) -> color_eyre::Result<Option<String>> {
     for i in 0..setup.rollouts.len() {
         effects.run(super::msg::Command::Reconcile(i));
     }
+    let mut last_draw: Option<Instant> = None;
     loop {
-        if state.dirty {
+        // At most one frame per FRAME_GAP: a burst of changes becomes one frame.
+        let due = last_draw.is_none_or(|t| t.elapsed() >= FRAME_GAP);
+        if state.dirty && due {
             let theme = &setup.themes[state.theme.min(setup.themes.len() - 1)];
             if let Err(e) = draw_frame(&mut term, &sink, &mut out, &state, theme) {
                 stop_reason = Some(format!("terminal output failed: {e}"));
                 break;
             }
+            last_draw = Some(Instant::now());
             state.dirty = false;
         }
         if state.quit {
             break;
         }
+        let redraw_at = (state.dirty)
+            .then(|| last_draw.map(|t| tokio::time::Instant::from_std(t + FRAME_GAP)))
+            .flatten();
         let msg = tokio::select! {
+            () = tokio::time::sleep_until(redraw_at.unwrap_or_else(tokio::time::Instant::now)), if redraw_at.is_some() => continue,
             _ = tick.tick() => Msg::Tick(clock.now_ms()),
             ev = input.next() => match ev {
                 Some(Ok(Event::Key(k))) => Msg::Key(k),
