@@ -18,4 +18,5 @@ pub mod model;
 pub mod paths;
 pub mod secret;
 pub mod sim;
+pub mod stats;
 pub mod ui;
