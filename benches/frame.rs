@@ -103,6 +103,7 @@ fn rules(n: usize) -> Vec<Rule> {
             keep_firing_for: Duration::from_secs(30),
             severity: Severity::Critical,
             action: Action::Rollback { to: 0 },
+            significant: false,
         })
         .collect()
 }

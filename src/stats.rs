@@ -56,6 +56,17 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// A few characters for a table cell.
+    #[must_use]
+    pub fn short(self) -> String {
+        match self {
+            Verdict::Worse => "worse".into(),
+            Verdict::Better => "better".into(),
+            Verdict::NoDifference => "n.s.".into(),
+            Verdict::NotEnoughData(n) => format!("n={n} few"),
+        }
+    }
+
     /// Words for the screen.
     #[must_use]
     pub fn label(self) -> String {
@@ -80,7 +91,11 @@ pub fn verdict(legacy: (u64, u64), new: (u64, u64)) -> Verdict {
         Some(p) if p < 0.05 => {
             #[allow(clippy::cast_precision_loss)]
             let worse = new.0 as f64 / new.1 as f64 > legacy.0 as f64 / legacy.1 as f64;
-            if worse { Verdict::Worse } else { Verdict::Better }
+            if worse {
+                Verdict::Worse
+            } else {
+                Verdict::Better
+            }
         }
         _ => Verdict::NoDifference,
     }
@@ -98,13 +113,22 @@ mod tests {
     fn wilson_matches_textbook_values() {
         // Newcombe (1998), example: 81 of 263 → 0.2553 to 0.3662.
         let (lo, hi) = wilson(81, 263, Z95).unwrap();
-        assert!(close(lo, 0.2553, 5e-4) && close(hi, 0.3662, 5e-4), "{lo} {hi}");
+        assert!(
+            close(lo, 0.2553, 5e-4) && close(hi, 0.3662, 5e-4),
+            "{lo} {hi}"
+        );
         // 0 of 10 → 0 to 0.2775 (the interval never collapses to a point at 0).
         let (lo, hi) = wilson(0, 10, Z95).unwrap();
-        assert!(close(lo, 0.0, 1e-12) && close(hi, 0.2775, 5e-4), "{lo} {hi}");
+        assert!(
+            close(lo, 0.0, 1e-12) && close(hi, 0.2775, 5e-4),
+            "{lo} {hi}"
+        );
         // 15 of 148 → 0.0624 to 0.1605.
         let (lo, hi) = wilson(15, 148, Z95).unwrap();
-        assert!(close(lo, 0.0624, 5e-4) && close(hi, 0.1605, 5e-4), "{lo} {hi}");
+        assert!(
+            close(lo, 0.0624, 5e-4) && close(hi, 0.1605, 5e-4),
+            "{lo} {hi}"
+        );
         assert_eq!(wilson(0, 0, Z95), None);
     }
 
@@ -114,7 +138,11 @@ mod tests {
         let p = two_proportion_p(45, 100, 30, 100).unwrap();
         assert!(close(p, 0.0285, 5e-4), "{p}");
         // Identical rates: p = 1.
-        assert!(close(two_proportion_p(10, 100, 20, 200).unwrap(), 1.0, 1e-6));
+        assert!(close(
+            two_proportion_p(10, 100, 20, 200).unwrap(),
+            1.0,
+            1e-6
+        ));
         assert_eq!(two_proportion_p(0, 100, 0, 100), None, "no variance");
     }
 

@@ -62,6 +62,7 @@ fn rule(th: f64, for_min: u64, keep_min: u64) -> Rule {
         keep_firing_for: Duration::from_secs(keep_min * 60),
         severity: Severity::Critical,
         action: Action::Rollback { to: 0 },
+        significant: false,
     }
 }
 

@@ -785,6 +785,7 @@ fn load_rules(path: &Path) -> Result<Vec<Mapped>, String> {
                             keep_firing_for: ms(&r.keep_firing_for)?,
                             severity: Severity::Critical,
                             action: Action::Notify,
+                            significant: false,
                         },
                         new,
                         legacy,

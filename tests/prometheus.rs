@@ -77,6 +77,7 @@ async fn start_sim(
 fn both(v: &Result<CohortValues, MetricsError>) -> Result<(f64, f64), String> {
     match v {
         Ok(CohortValues {
+            counts: None,
             legacy: Some(l),
             new: Some(n),
         }) => Ok((*l, *n)),
@@ -316,6 +317,7 @@ async fn fake_faults_map_to_typed_errors_per_metric() {
     assert_eq!(
         m[0],
         Ok(CohortValues {
+            counts: None,
             legacy: None,
             new: Some(1e-7)
         }),
@@ -360,6 +362,7 @@ async fn fake_faults_map_to_typed_errors_per_metric() {
     assert_eq!(
         m[8],
         Ok(CohortValues {
+            counts: None,
             legacy: Some(f64::INFINITY),
             new: Some(4.5)
         })
@@ -422,6 +425,7 @@ async fn backfill_clamps_the_step_to_the_point_cap_and_merges_cohorts() {
             (
                 100_000,
                 CohortValues {
+                    counts: None,
                     legacy: Some(1.0),
                     new: None
                 }
@@ -429,6 +433,7 @@ async fn backfill_clamps_the_step_to_the_point_cap_and_merges_cohorts() {
             (
                 160_000,
                 CohortValues {
+                    counts: None,
                     legacy: Some(2.0),
                     new: Some(3.0)
                 }
@@ -436,6 +441,7 @@ async fn backfill_clamps_the_step_to_the_point_cap_and_merges_cohorts() {
             (
                 220_000,
                 CohortValues {
+                    counts: None,
                     legacy: None,
                     new: None
                 }

@@ -44,6 +44,7 @@ fn poll(values: &[(f64, f64)]) -> Poll {
             .iter()
             .map(|&(l, n)| {
                 Ok(CohortValues {
+                    counts: None,
                     legacy: Some(l),
                     new: Some(n),
                 })
@@ -142,6 +143,7 @@ fn a_firing_hold_rule_blocks_bumping_and_names_the_rule() {
     // Queries saving 200 → 40 = 80 % < 90 %: query-savings (hold, for 60 s) fires.
     let mut p = healthy();
     p.metrics[3] = Ok(CohortValues {
+        counts: None,
         legacy: Some(200.0),
         new: Some(40.0),
     });

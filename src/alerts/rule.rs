@@ -159,6 +159,9 @@ pub struct Rule {
     pub severity: Severity,
     /// What a firing rule asks for.
     pub action: Action,
+    /// Also require the new cohort to be significantly worse than legacy (two-proportion
+    /// test at 95 %); only for metrics whose source reports counts.
+    pub significant: bool,
 }
 
 impl Rule {
@@ -174,6 +177,7 @@ impl Rule {
             keep_firing_for: Duration::ZERO,
             severity: Severity::Warning,
             action: Action::Notify,
+            significant: false,
         }
     }
 

@@ -362,8 +362,27 @@ fn observation(state: &State, i: usize, j: usize) -> Observation {
             (state.now_ms - t) / 1000
         )),
         Some(_) => {
-            let CohortValues { legacy, new } = m.last;
-            observe(rule, legacy, new)
+            let CohortValues {
+                legacy,
+                new,
+                counts,
+            } = m.last;
+            let obs = observe(rule, legacy, new);
+            if !rule.significant {
+                return obs;
+            }
+            // The threshold alone is not enough: new must also be significantly worse.
+            match (obs, counts) {
+                (Observation::Value { lhs, holds }, Some(c)) => Observation::Value {
+                    lhs,
+                    holds: holds
+                        && crate::stats::verdict(c.legacy, c.new) == crate::stats::Verdict::Worse,
+                },
+                (Observation::Value { .. }, None) => {
+                    Observation::Unknown("no request counts for the significance test".into())
+                }
+                (o, _) => o,
+            }
         }
     }
 }

@@ -102,4 +102,7 @@ pub struct FileRule {
     pub severity: Option<Spanned<String>>,
     /// `notify` (default), `hold`, `rollback` or `rollback:PERCENT`.
     pub action: Option<Spanned<String>>,
+    /// Also require new to be significantly worse than legacy (ratio metrics with counts).
+    #[serde(default)]
+    pub significant: Option<Spanned<bool>>,
 }

@@ -606,6 +606,16 @@ fn rule(cx: &Ctx<'_>, r: &FileRule, metrics: &[MetricDef]) -> Result<Rule, Confi
             }
         }
     };
+    let significant = match &r.significant {
+        Some(sg) if *sg.get_ref() && m.kind != MetricKind::Ratio => {
+            return Err(cx.at(
+                sg,
+                "significant = true needs a ratio metric (errors per request)",
+            ));
+        }
+        Some(sg) => *sg.get_ref(),
+        None => false,
+    };
     Ok(Rule {
         name: r.name.get_ref().clone(),
         metric: m.id.clone(),
@@ -615,5 +625,6 @@ fn rule(cx: &Ctx<'_>, r: &FileRule, metrics: &[MetricDef]) -> Result<Rule, Confi
         keep_firing_for: dur(&r.keep_firing_for, "keep_firing_for")?,
         severity,
         action,
+        significant,
     })
 }

@@ -231,7 +231,11 @@ fn read_metric(doc: &Value, m: &JsonMetric) -> Result<CohortValues, MetricsError
             m.legacy, m.new
         )));
     }
-    Ok(CohortValues { legacy, new })
+    Ok(CohortValues {
+        legacy,
+        new,
+        counts: None,
+    })
 }
 
 impl MetricsSource for JsonSource {
@@ -302,6 +306,7 @@ mod tests {
         assert_eq!(
             got[0],
             Ok(CohortValues {
+                counts: None,
                 legacy: None,
                 new: Some(2.5)
             }),
@@ -310,6 +315,7 @@ mod tests {
         assert_eq!(
             got[1],
             Ok(CohortValues {
+                counts: None,
                 legacy: None,
                 new: Some(183.0)
             })
@@ -317,6 +323,7 @@ mod tests {
         assert_eq!(
             got[2],
             Ok(CohortValues {
+                counts: None,
                 legacy: Some(1000.0),
                 new: Some(1.5 * 1024.0 * 1024.0 * 1024.0)
             })
@@ -324,6 +331,7 @@ mod tests {
         assert_eq!(
             got[3],
             Ok(CohortValues {
+                counts: None,
                 legacy: None,
                 new: Some(200.0)
             })

@@ -20,6 +20,18 @@ pub struct CohortValues {
     pub legacy: Option<f64>,
     /// The new path's value.
     pub new: Option<f64>,
+    /// For ratio metrics, when the source knows them: events and trials per cohort over the
+    /// window (errors and requests), for significance tests.
+    pub counts: Option<Counts>,
+}
+
+/// Events and trials of both cohorts over a window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Legacy (events, trials).
+    pub legacy: (u64, u64),
+    /// New (events, trials).
+    pub new: (u64, u64),
 }
 
 /// Why a source or a metric could not be read. Messages never contain tokens.

@@ -631,6 +631,7 @@ mod tests {
         assert_eq!(
             v,
             CohortValues {
+                counts: None,
                 legacy: None,
                 new: None
             }
@@ -747,6 +748,7 @@ mod tests {
                 (
                     10_000,
                     CohortValues {
+                        counts: None,
                         legacy: Some(2.0),
                         new: None
                     }
@@ -754,6 +756,7 @@ mod tests {
                 (
                     11_500,
                     CohortValues {
+                        counts: None,
                         legacy: Some(4.0),
                         new: None
                     }
@@ -761,6 +764,7 @@ mod tests {
                 (
                     13_000,
                     CohortValues {
+                        counts: None,
                         legacy: None,
                         new: Some(8.0)
                     }

@@ -70,6 +70,10 @@ impl SimSource {
         self.fields
             .iter()
             .map(|f| CohortValues {
+                counts: (*f == SimField::ErrorRate).then_some(super::Counts {
+                    legacy: (l.errors, l.requests),
+                    new: (n.errors, n.requests),
+                }),
                 legacy: f.pick(&l),
                 new: f.pick(&n),
             })

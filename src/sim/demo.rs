@@ -45,6 +45,7 @@ fn rule(
         keep_firing_for: Duration::ZERO,
         severity,
         action,
+        significant: false,
     }
 }
 

@@ -12,6 +12,7 @@ use super::header::status_style;
 use super::theme::Theme;
 use crate::alerts::{AlertStatus, Condition, Rule};
 use crate::app::{RolloutState, State};
+use crate::metrics::CohortValues;
 use crate::model::{Cohort, Direction, MetricDef, Unit};
 
 const W_LABEL: usize = 13;
@@ -19,6 +20,24 @@ const W_VAL: usize = 8;
 const W_DELTA: usize = 16;
 const W_TARGET: usize = 13;
 const W_STATUS: usize = 11;
+/// The 95 % interval column, wide layout only.
+const W_CI: usize = 22;
+
+/// The 95 % Wilson intervals of new and legacy (ratio metrics with counts), or a note that
+/// the comparison is descriptive.
+fn interval_text(m: &MetricDef, v: &CohortValues, g: &Glyphs) -> String {
+    let ci = |(k, n): (u64, u64)| {
+        crate::stats::wilson(k, n, crate::stats::Z95).map_or_else(
+            || g.none.to_owned(),
+            |(lo, hi)| format!("{:.2}-{:.2}", lo * 100.0, hi * 100.0),
+        )
+    };
+    match (v.counts, m.kind) {
+        (Some(c), _) => format!("{} vs {}", ci(c.new), ci(c.legacy)),
+        (None, crate::model::MetricKind::Latency { .. }) => "descriptive".into(),
+        _ => String::new(),
+    }
+}
 /// Width of the table part.
 pub const TABLE_W: usize = W_LABEL + 2 * W_VAL + W_DELTA + W_TARGET + W_STATUS + 6;
 
@@ -65,7 +84,16 @@ fn target(m: &MetricDef, rules: &[&Rule], g: &Glyphs) -> String {
 }
 
 /// The delta column: absolute and relative, or the saving for savings metrics.
-fn delta_text(m: &MetricDef, l: Option<f64>, n: Option<f64>, g: &Glyphs) -> String {
+fn delta_text(m: &MetricDef, v: &CohortValues, g: &Glyphs) -> String {
+    let (l, n) = (v.legacy, v.new);
+    if let Some(c) = v.counts {
+        // Rates with request counts: the difference and whether it is significant.
+        let verdict = crate::stats::verdict(c.legacy, c.new).short();
+        return match (l, n) {
+            (Some(l), Some(n)) => format!("{} {verdict}", delta(n - l, m.kind.unit(), g)),
+            _ => verdict,
+        };
+    }
     if m.savings_target.is_some() {
         return MetricDef::saving(l, n)
             .map_or_else(|| g.none.to_owned(), |s| format!("saving {s:.1}%"));
@@ -113,8 +141,11 @@ fn metric_status(r: &RolloutState, id: &str) -> Option<(AlertStatus, crate::aler
 pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
     let g = glyphs(s.ascii);
     let r = s.current();
+    // The interval column only where the sparklines keep room (from 150 columns).
+    let show_ci = wide && area.width >= 150;
+    let ci_w = if show_ci { W_CI } else { 0 };
     let spark_w = if wide {
-        (area.width as usize).saturating_sub(TABLE_W + 2)
+        (area.width as usize).saturating_sub(TABLE_W + ci_w + 2)
     } else {
         (area.width as usize).saturating_sub(W_LABEL + 1)
     };
@@ -134,6 +165,9 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
     if !wide {
         // Below the table: one trend row per metric; say here what L and N mean.
         head.push(Span::styled("L/N trends below", t.dim));
+    }
+    if show_ci {
+        head.push(Span::styled(pad("new vs legacy 95% CI", W_CI), t.title));
     }
     if wide {
         head.push(Span::styled(
@@ -193,7 +227,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
                 val_style(t.new),
             ),
             Span::styled(
-                format!(" {} ", pad(&delta_text(m, l, n, g), W_DELTA - 1)),
+                format!(" {} ", pad(&delta_text(m, &ms.last, g), W_DELTA - 1)),
                 val_style(t.text),
             ),
             Span::styled(format!("{} ", pad(&target(m, &rules, g), W_TARGET)), t.dim),
@@ -223,6 +257,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
             Span::styled("  N ", t.dim),
             Span::styled(pad(&sparkline(&nh, lo, hi, g), half), t.new),
         ];
+        if show_ci {
+            row.push(Span::styled(
+                pad(&interval_text(m, &ms.last, g), W_CI),
+                val_style(t.dim),
+            ));
+        }
         if wide {
             row.push(Span::raw("  "));
             row.extend(spark);
