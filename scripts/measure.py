@@ -160,13 +160,16 @@ def frugal(args):
     rows = []
     for (w, h) in [(120, 40), (200, 60)]:
         rows.append(measure("rw", w, h, f"env {env} {BIN} demo --scenario healthy --audit-log /dev/null",
-                            f"rollwatch (values change 1/s)", w, h, args.window, strace=True))
-        rows.append(measure("rwq", w, h, f"env {env} {BIN} demo --scenario healthy --speed 0.0001 --refresh 1s --audit-log /dev/null",
-                            "rollwatch (only ages tick)", w, h, args.window, strace=True))
+                            "rollwatch (values change 1/s)", args.window, strace=True))
+        rows.append(measure("rwz", w, h, f"env {env} {BIN} demo --scenario healthy --speed 0.0001 --refresh 1s --audit-log /dev/null",
+                            "rollwatch (nothing changes)", args.window, strace=True))
+        with StaticJson() as cfg:
+            rows.append(measure("rwq", w, h, f"env {env} {BIN} watch --config {cfg} --audit-log /dev/null",
+                                "rollwatch (only ages tick)", args.window, strace=True))
         if shutil.which("htop"):
-            rows.append(measure("htop", w, h, "htop -d 10", "htop -d 10", w, h, args.window, frames_marker=None))
+            rows.append(measure("htop", w, h, "htop -d 10", "htop -d 10", args.window, frames_marker=None))
         if shutil.which("btop"):
-            rows.append(measure("btop", w, h, "btop", "btop", w, h, args.window, frames_marker=None))
+            rows.append(measure("btop", w, h, "btop", "btop", args.window, frames_marker=None))
     print(f"\n{'program':34} {'size':8} {'CPU %':>7} {'bytes/s':>9} {'frames/s':>9} {'writes/frame':>13} {'RSS MiB':>8} {'first frame ms':>15}")
     for r in rows:
         print(f"{r['name']:34} {r['size']:8} {r['cpu_pct']:7.2f} {r['bytes_per_s']:9.0f} {r['frames_per_s']:9.2f} "
@@ -201,6 +204,61 @@ def history(args):
               f"(3 rollouts, 11 metrics x 2 cohorts, 10 s polls)")
     finally:
         s.close()
+
+
+class StaticJson:
+    """A JSON endpoint whose values never change, and a config watching it every second."""
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix="rw-static-")
+        with open(os.path.join(self.dir, "m.json"), "w") as f:
+            f.write('{"legacy": {"err": 0.1, "p95": 380}, "new": {"err": 0.08, "p95": 240}}')
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        self.server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                                        "--directory", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.02)
+        self.cfg = os.path.join(self.dir, "static.toml")
+        with open(self.cfg, "w") as f:
+            f.write(f"""refresh = "1s"
+[[rollout]]
+name = "static"
+steps = [5, 25, 50]
+[rollout.flag]
+kind = "memory"
+percent = 25
+[rollout.metrics]
+kind = "json"
+url = "http://127.0.0.1:{port}/m.json"
+[[rollout.metric]]
+id = "err"
+kind = "ratio"
+legacy = "/legacy/err"
+new = "/new/err"
+[[rollout.metric]]
+id = "p95"
+kind = "latency"
+legacy = "/legacy/p95"
+new = "/new/p95"
+[[rollout.rule]]
+name = "errors"
+metric = "err"
+when = "new > 0.5%"
+""")
+        return self.cfg
+
+    def __exit__(self, *exc):
+        self.server.terminate()
+        self.server.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class BlackHole:
