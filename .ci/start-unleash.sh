@@ -31,8 +31,13 @@ chown "$PG_USER" "$dir/pg"
 } > "$state"
 
 fail() {
-  echo "start-unleash: $1" >&2
-  for f in "$dir"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 30 "$f" >&2; }; done
+  echo "start-unleash: $1 (logs kept in $run_state/unleash-failed-logs)" >&2
+  rm -rf "$run_state/unleash-failed-logs" && mkdir -p "$run_state/unleash-failed-logs"
+  for f in "$dir"/*.log; do
+    [ -f "$f" ] || continue
+    cp "$f" "$run_state/unleash-failed-logs/"
+    echo "--- $(basename "$f")" >&2; tail -n 30 "$f" >&2
+  done
   bash "$here/stop-unleash.sh" >&2 || true
   exit 1
 }
@@ -58,7 +63,7 @@ echo "UNLEASH_PID=$ul_pid" >> "$state"
 url="http://127.0.0.1:$ul_port"
 start=$(date +%s)
 RW_UNLEASH_TOKEN=$token node "$here/unleash/wait.js" "$url" "$DEADLINE_SECS" "$ul_pid" 2>> "$dir/wait.log" \
-  || fail "Unleash did not come up (see $dir/unleash.log)"
+  || fail "Unleash did not come up"
 echo "start-unleash: Unleash up at $url after $(( $(date +%s) - start )) s (logs in $dir)" >&2
 
 echo "export ROLLWATCH_UNLEASH_URL=$url"
