@@ -5,7 +5,9 @@
 //! backend's compare-and-set with the audit trail, the re-read and the rollback retries, so the
 //! guarantees hold for all backends without copies.
 
+pub mod http;
 pub mod memory;
+pub mod unleash;
 pub mod write;
 
 use futures::future::BoxFuture;

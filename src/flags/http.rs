@@ -1,0 +1,597 @@
+//! A generic HTTP flag backend for flag services rollwatch has no adapter for: a GET that
+//! answers JSON (the percentage, the on/off switch and optionally a version found by JSON
+//! pointers) and a write request built from a body template.
+//!
+//! Compare-and-set, strongest first:
+//! - the API sends an `ETag`: the write carries `If-Match: <etag the operator saw>`, and the
+//!   server's 412 (or 409) is a conflict. The server checks, so no window remains.
+//! - the API has a version field (`version_pointer`): the operator's version is compared with a
+//!   fresh read, and `{{version}}` in the body template hands it to the server so it can check.
+//! - neither: rollwatch re-reads immediately before writing and refuses with a conflict when the
+//!   value moved. A change landing in the few milliseconds between that re-read and the write
+//!   cannot be seen by any client of such an API; prefer an API with ETags or versions.
+//!
+//! Also home of the small HTTP helpers the Unleash adapter shares (client with deadlines,
+//! capped bodies, error mapping that never echoes the token).
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, HeaderValue, IF_MATCH};
+use reqwest::{Method, StatusCode, Url};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{FlagBackend, FlagError};
+use crate::model::FlagSnapshot;
+use crate::secret::Secret;
+
+/// Largest response body read from a flag backend; larger answers are refused.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// The longest deadline rollwatch uses for one request (R1: total <= 5 s).
+pub const MAX_TIMEOUT_MS: u64 = 5_000;
+
+/// The connect deadline (R1: <= 2 s), shorter when the total deadline is shorter.
+pub const CONNECT_TIMEOUT_MS: u64 = 2_000;
+
+/// Builds a client with a connect deadline and a total deadline per request.
+pub(crate) fn build_client(
+    timeout_ms: u64,
+    insecure_skip_verify: bool,
+) -> Result<reqwest::Client, FlagError> {
+    let total = timeout_ms.clamp(1, MAX_TIMEOUT_MS);
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_millis(total.min(CONNECT_TIMEOUT_MS)))
+        .timeout(Duration::from_millis(total))
+        .danger_accept_invalid_certs(insecure_skip_verify)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("rollwatch/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| FlagError::Misconfigured(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Parses a configured base URL, accepting only http and https.
+pub(crate) fn parse_url(what: &str, url: &str) -> Result<Url, FlagError> {
+    let u = Url::parse(url.trim())
+        .map_err(|e| FlagError::Misconfigured(format!("{what} {url:?} is not a URL: {e}")))?;
+    match u.scheme() {
+        "http" | "https" if u.host().is_some() => Ok(u),
+        _ => Err(FlagError::Misconfigured(format!(
+            "{what} {url:?} must be an http:// or https:// URL with a host"
+        ))),
+    }
+}
+
+/// Maps a failed request to a typed error: deadline → `Timeout`, the rest → `Transport`.
+/// The text is redacted (a URL with a token in its query must not leak).
+pub(crate) fn send_error(e: &reqwest::Error, timeout_ms: u64, token: Option<&Secret>) -> FlagError {
+    if e.is_timeout() {
+        return FlagError::Timeout(timeout_ms.clamp(1, MAX_TIMEOUT_MS));
+    }
+    // Walk the source chain: reqwest's own Display is terse ("error sending request").
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    FlagError::Transport(redact(token, &msg))
+}
+
+/// Removes the token from a text, when there is one.
+pub(crate) fn redact(token: Option<&Secret>, text: &str) -> String {
+    token.map_or_else(|| text.to_owned(), |t| t.redact(text))
+}
+
+/// A status, its `ETag` and a body read up to [`MAX_BODY_BYTES`].
+pub(crate) struct Answer {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The `ETag` header, when present and readable.
+    pub etag: Option<String>,
+    /// The body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The body as JSON, or a `Protocol` error saying what was wrong.
+    pub fn json(&self, what: &str) -> Result<Value, FlagError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| FlagError::Protocol(format!("{what}: the answer is not JSON ({e})")))
+    }
+
+    /// The first few hundred characters of the body, for error messages.
+    pub fn snippet(&self, token: Option<&Secret>) -> String {
+        snippet(&self.body, token)
+    }
+}
+
+/// The first few hundred characters of a body, redacted, on one line.
+pub(crate) fn snippet(body: &[u8], token: Option<&Secret>) -> String {
+    let text = String::from_utf8_lossy(body);
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect();
+    redact(token, one_line.trim())
+}
+
+/// Sends a request and reads the answer, never more than [`MAX_BODY_BYTES`].
+pub(crate) async fn send(
+    req: reqwest::RequestBuilder,
+    timeout_ms: u64,
+    token: Option<&Secret>,
+) -> Result<Answer, FlagError> {
+    let mut resp = req
+        .send()
+        .await
+        .map_err(|e| send_error(&e, timeout_ms, token))?;
+    let status = resp.status();
+    let etag = resp
+        .headers()
+        .get(ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| send_error(&e, timeout_ms, token))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Answer { status, etag, body })
+}
+
+fn too_large() -> FlagError {
+    FlagError::Protocol(format!(
+        "the answer is larger than {} KiB; refusing to read it",
+        MAX_BODY_BYTES / 1024
+    ))
+}
+
+/// How the generic backend writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum WriteMethod {
+    /// `PUT` (the default).
+    #[default]
+    Put,
+    /// `PATCH`.
+    Patch,
+    /// `POST`.
+    Post,
+}
+
+impl WriteMethod {
+    fn method(self) -> Method {
+        match self {
+            WriteMethod::Put => Method::PUT,
+            WriteMethod::Patch => Method::PATCH,
+            WriteMethod::Post => Method::POST,
+        }
+    }
+}
+
+/// Configuration of the generic HTTP flag backend.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpFlagConfig {
+    /// The URL read with GET; it answers a JSON document.
+    pub url: String,
+    /// JSON pointer (RFC 6901) to the percentage in the GET answer, e.g. `/rollout/percent`.
+    /// The value may be an integer or a string holding one, 0..=100.
+    pub percent_pointer: String,
+    /// JSON pointer to the on/off switch (a boolean). Without it the flag counts as always on
+    /// and the kill switch is unavailable.
+    #[serde(default)]
+    pub enabled_pointer: Option<String>,
+    /// JSON pointer to a version field (any scalar) that changes with every write. Compared
+    /// before writing and available to the body template as `{{version}}`.
+    #[serde(default)]
+    pub version_pointer: Option<String>,
+    /// The write request's method: `PUT` (default), `PATCH` or `POST`.
+    #[serde(default)]
+    pub method: WriteMethod,
+    /// Where writes go; `url` when absent.
+    #[serde(default)]
+    pub write_url: Option<String>,
+    /// The JSON body of a write. `{{percent}}` becomes the integer percentage, `{{enabled}}`
+    /// `true` or `false`, `{{version}}` the version as JSON (as read via `version_pointer`).
+    pub body_template: String,
+    /// Name of the environment variable holding a bearer token, if the API needs one.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Path of a file holding a bearer token (first line), if the API needs one.
+    #[serde(default)]
+    pub token_file: Option<std::path::PathBuf>,
+    /// Total deadline per request in milliseconds (at most 5000; connect at most 2000).
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Accept any TLS certificate. Only for test installations.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
+
+fn default_timeout_ms() -> u64 {
+    MAX_TIMEOUT_MS
+}
+
+/// A flag behind a generic JSON-over-HTTP API.
+#[derive(Debug)]
+pub struct HttpFlag {
+    config: HttpFlagConfig,
+    read_url: Url,
+    write_url: Url,
+    token: Option<Secret>,
+    client: reqwest::Client,
+}
+
+/// A fresh read: the snapshot and the raw ETag to send back.
+struct Fresh {
+    snapshot: FlagSnapshot,
+    etag: Option<String>,
+}
+
+const ETAG_PREFIX: &str = "etag:";
+
+impl HttpFlag {
+    /// A backend for `config`; `token` is the resolved bearer token, if any.
+    ///
+    /// # Errors
+    /// `Misconfigured` when a URL, a pointer or the body template is unusable.
+    pub fn new(config: HttpFlagConfig, token: Option<Secret>) -> Result<Self, FlagError> {
+        let read_url = parse_url("url", &config.url)?;
+        let write_url = match &config.write_url {
+            Some(w) => parse_url("write_url", w)?,
+            None => read_url.clone(),
+        };
+        for (name, p) in [
+            ("percent_pointer", Some(&config.percent_pointer)),
+            ("enabled_pointer", config.enabled_pointer.as_ref()),
+            ("version_pointer", config.version_pointer.as_ref()),
+        ] {
+            if let Some(p) = p
+                && !p.is_empty()
+                && !p.starts_with('/')
+            {
+                return Err(FlagError::Misconfigured(format!(
+                    "{name} {p:?} is not a JSON pointer (it starts with '/')"
+                )));
+            }
+        }
+        let sample = render(&config.body_template, 50, true, Some("1"));
+        serde_json::from_str::<Value>(&sample).map_err(|e| {
+            FlagError::Misconfigured(format!(
+                "body_template does not give JSON once filled in ({e}): {sample}"
+            ))
+        })?;
+        let client = build_client(config.timeout_ms, config.insecure_skip_verify)?;
+        Ok(Self {
+            config,
+            read_url,
+            write_url,
+            token,
+            client,
+        })
+    }
+
+    fn auth(&self, req: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder, FlagError> {
+        match &self.token {
+            Some(t) => {
+                let mut v =
+                    HeaderValue::from_str(&format!("Bearer {}", t.expose())).map_err(|_| {
+                        FlagError::Misconfigured(
+                            "the token has characters a header cannot hold".into(),
+                        )
+                    })?;
+                v.set_sensitive(true);
+                Ok(req.header(AUTHORIZATION, v))
+            }
+            None => Ok(req),
+        }
+    }
+
+    async fn fetch(&self) -> Result<Fresh, FlagError> {
+        let req = self.auth(self.client.get(self.read_url.clone()))?;
+        let ans = send(req, self.config.timeout_ms, self.token.as_ref()).await?;
+        self.check_status(&ans, "read")?;
+        let doc = ans.json("read")?;
+        let snapshot = self.parse(&doc, ans.etag.as_deref())?;
+        Ok(Fresh {
+            snapshot,
+            etag: ans.etag,
+        })
+    }
+
+    fn check_status(&self, ans: &Answer, what: &str) -> Result<(), FlagError> {
+        match ans.status {
+            s if s.is_success() => Ok(()),
+            StatusCode::UNAUTHORIZED => Err(FlagError::Unauthorized),
+            StatusCode::FORBIDDEN => Err(FlagError::Forbidden(format!(
+                "the token may not {what} this flag: {}",
+                ans.snippet(self.token.as_ref())
+            ))),
+            StatusCode::NOT_FOUND => Err(FlagError::NotFound(format!(
+                "{} answered 404 to the {what}",
+                redact(self.token.as_ref(), self.read_url.as_str())
+            ))),
+            s => Err(FlagError::Protocol(format!(
+                "{what} answered HTTP {}: {}",
+                s.as_u16(),
+                ans.snippet(self.token.as_ref())
+            ))),
+        }
+    }
+
+    fn parse(&self, doc: &Value, etag: Option<&str>) -> Result<FlagSnapshot, FlagError> {
+        let c = &self.config;
+        let pv = doc.pointer(&c.percent_pointer).ok_or_else(|| {
+            FlagError::Protocol(format!("no value at {} in the answer", c.percent_pointer))
+        })?;
+        let percent = percent_of(pv).ok_or_else(|| {
+            FlagError::Protocol(format!(
+                "the value at {} is {}, not a percentage 0..=100",
+                c.percent_pointer,
+                short(pv)
+            ))
+        })?;
+        let enabled = match &c.enabled_pointer {
+            None => true,
+            Some(p) => match doc.pointer(p) {
+                Some(Value::Bool(b)) => *b,
+                Some(v) => {
+                    return Err(FlagError::Protocol(format!(
+                        "the value at {p} is {}, not true or false",
+                        short(v)
+                    )));
+                }
+                None => {
+                    return Err(FlagError::Protocol(format!(
+                        "no value at {p} in the answer"
+                    )));
+                }
+            },
+        };
+        let version = match &c.version_pointer {
+            Some(p) => match doc.pointer(p) {
+                Some(v @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => {
+                    Some(v.to_string())
+                }
+                Some(v) => {
+                    return Err(FlagError::Protocol(format!(
+                        "the version at {p} is {}, not a string or number",
+                        short(v)
+                    )));
+                }
+                None => {
+                    return Err(FlagError::Protocol(format!(
+                        "no version at {p} in the answer"
+                    )));
+                }
+            },
+            None => etag.map(|e| format!("{ETAG_PREFIX}{e}")),
+        };
+        Ok(FlagSnapshot {
+            percent,
+            enabled,
+            version,
+            details: Vec::new(),
+        })
+    }
+
+    /// Fresh read, compare with what the operator saw, then write with `If-Match`.
+    async fn guarded(
+        &self,
+        expected: &FlagSnapshot,
+        percent: u8,
+        enabled: bool,
+    ) -> Result<(), FlagError> {
+        let fresh = self.fetch().await?;
+        let s = &fresh.snapshot;
+        let moved = s.percent != expected.percent
+            || s.enabled != expected.enabled
+            || (expected.version.is_some() && s.version != expected.version);
+        if moved {
+            return Err(FlagError::Conflict {
+                current: Some(fresh.snapshot),
+            });
+        }
+        // The ETag the operator saw when the snapshot carries one, else the fresh one (equal
+        // values were just confirmed).
+        let if_match = expected
+            .version
+            .as_deref()
+            .and_then(|v| v.strip_prefix(ETAG_PREFIX))
+            .map(str::to_owned)
+            .or(fresh.etag);
+        let version_json = self
+            .config
+            .version_pointer
+            .as_ref()
+            .and(expected.version.as_deref().or(s.version.as_deref()));
+        let body = render(&self.config.body_template, percent, enabled, version_json);
+        let mut req = self
+            .client
+            .request(self.config.method.method(), self.write_url.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        if let Some(tag) = if_match
+            && let Ok(v) = HeaderValue::from_str(&tag)
+        {
+            req = req.header(IF_MATCH, v);
+        }
+        let req = self.auth(req)?;
+        let ans = send(req, self.config.timeout_ms, self.token.as_ref()).await?;
+        if matches!(
+            ans.status,
+            StatusCode::CONFLICT | StatusCode::PRECONDITION_FAILED
+        ) {
+            return Err(FlagError::Conflict {
+                current: self.fetch().await.ok().map(|f| f.snapshot),
+            });
+        }
+        self.check_status(&ans, "write")
+    }
+}
+
+/// Fills the body template.
+fn render(template: &str, percent: u8, enabled: bool, version_json: Option<&str>) -> String {
+    template
+        .replace("{{percent}}", &percent.min(100).to_string())
+        .replace("{{enabled}}", if enabled { "true" } else { "false" })
+        .replace("{{version}}", version_json.unwrap_or("null"))
+}
+
+/// A percentage from an integer, an integral float or a string holding an integer.
+fn percent_of(v: &Value) -> Option<u8> {
+    let n = match v {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 100.0)
+                .map(|f| f as u64)
+        })?,
+        Value::String(s) => s.trim().parse::<u64>().ok()?,
+        _ => return None,
+    };
+    u8::try_from(n).ok().filter(|p| *p <= 100)
+}
+
+/// A value for an error message, cut short.
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s
+    }
+}
+
+impl FlagBackend for HttpFlag {
+    fn describe(&self) -> String {
+        let u = &self.read_url;
+        format!("http {}{}", u.host_str().unwrap_or("?"), u.path())
+    }
+
+    fn read(&self) -> BoxFuture<'_, Result<FlagSnapshot, FlagError>> {
+        Box::pin(async move { self.fetch().await.map(|f| f.snapshot) })
+    }
+
+    fn compare_and_set(
+        &self,
+        expected: &FlagSnapshot,
+        percent: u8,
+    ) -> BoxFuture<'_, Result<(), FlagError>> {
+        let expected = expected.clone();
+        Box::pin(async move {
+            self.guarded(&expected, percent.min(100), expected.enabled)
+                .await
+        })
+    }
+
+    fn set_enabled(
+        &self,
+        expected: &FlagSnapshot,
+        enabled: bool,
+    ) -> BoxFuture<'_, Result<(), FlagError>> {
+        let expected = expected.clone();
+        Box::pin(async move {
+            if self.config.enabled_pointer.is_none() {
+                return Err(FlagError::Misconfigured(
+                    "this HTTP flag has no enabled_pointer: no kill switch".into(),
+                ));
+            }
+            self.guarded(&expected, expected.percent, enabled).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cfg() -> HttpFlagConfig {
+        HttpFlagConfig {
+            url: "http://127.0.0.1:1/flag".into(),
+            percent_pointer: "/percent".into(),
+            enabled_pointer: Some("/on".into()),
+            version_pointer: None,
+            method: WriteMethod::Put,
+            write_url: None,
+            body_template: r#"{"percent": {{percent}}, "on": {{enabled}}}"#.into(),
+            token_env: None,
+            token_file: None,
+            timeout_ms: 1000,
+            insecure_skip_verify: false,
+        }
+    }
+
+    #[test]
+    fn percentages_come_from_numbers_and_strings_within_range_only() {
+        assert_eq!(percent_of(&json!(25)), Some(25));
+        assert_eq!(percent_of(&json!("25")), Some(25));
+        assert_eq!(percent_of(&json!(25.0)), Some(25));
+        assert_eq!(percent_of(&json!(150)), None);
+        assert_eq!(percent_of(&json!(-1)), None);
+        assert_eq!(percent_of(&json!(2.5)), None);
+        assert_eq!(percent_of(&json!(f64::MAX)), None);
+        assert_eq!(percent_of(&json!(null)), None);
+        assert_eq!(percent_of(&json!("lots")), None);
+    }
+
+    #[test]
+    fn a_template_that_is_not_json_is_refused_at_start() {
+        let mut c = cfg();
+        c.body_template = r#"{"percent": {{percent}"#.into();
+        assert!(matches!(
+            HttpFlag::new(c, None),
+            Err(FlagError::Misconfigured(m)) if m.contains("body_template")
+        ));
+    }
+
+    #[test]
+    fn a_pointer_without_slash_is_refused() {
+        let mut c = cfg();
+        c.percent_pointer = "percent".into();
+        assert!(matches!(
+            HttpFlag::new(c, None),
+            Err(FlagError::Misconfigured(m)) if m.contains("percent_pointer")
+        ));
+    }
+
+    #[test]
+    fn wrong_types_are_protocol_errors_not_panics() {
+        let f = HttpFlag::new(cfg(), None).unwrap();
+        for doc in [
+            json!({"percent": "x", "on": true}),
+            json!({"percent": 5, "on": "yes"}),
+            json!({"on": true}),
+            json!([1, 2]),
+            json!(null),
+        ] {
+            assert!(
+                matches!(f.parse(&doc, None), Err(FlagError::Protocol(_))),
+                "{doc}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_the_token() {
+        let f = HttpFlag::new(cfg(), Some(Secret::new("s3cr3t-token"))).unwrap();
+        assert!(!format!("{f:?}").contains("s3cr3t-token"));
+    }
+}
