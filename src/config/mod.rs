@@ -53,10 +53,10 @@ pub enum FlagSpec {
         /// Initial percentage.
         percent: u8,
     },
-    /// Unleash; the table is the adapter's config.
-    Unleash(toml::Table),
-    /// A generic HTTP/JSON flag API; the table is the adapter's config.
-    Http(toml::Table),
+    /// Unleash.
+    Unleash(crate::flags::unleash::UnleashConfig),
+    /// A generic HTTP/JSON flag API.
+    Http(crate::flags::http::HttpFlagConfig),
 }
 
 /// Which metrics source a rollout uses.
@@ -284,8 +284,18 @@ fn flag_spec(cx: &Ctx<'_>, t: &Spanned<toml::Table>) -> Result<FlagSpec, ConfigE
             }
             Ok(FlagSpec::Memory { percent: m.percent })
         }
-        "unleash" => Ok(FlagSpec::Unleash(rest)),
-        _ => Ok(FlagSpec::Http(rest)),
+        "unleash" => rest
+            .try_into()
+            .map(FlagSpec::Unleash)
+            .map_err(|e: toml::de::Error| {
+                cx.in_table(t, format!("flag (unleash): {}", e.message().trim()))
+            }),
+        _ => rest
+            .try_into()
+            .map(FlagSpec::Http)
+            .map_err(|e: toml::de::Error| {
+                cx.in_table(t, format!("flag (http): {}", e.message().trim()))
+            }),
     }
 }
 
@@ -386,15 +396,9 @@ fn rollout(cx: &Ctx<'_>, r: &FileRollout) -> Result<RolloutConfig, ConfigError> 
         }
         rules.push(rule);
     }
-    let environment = r.environment.clone().unwrap_or_else(|| {
-        let t = match &flag {
-            FlagSpec::Unleash(t) | FlagSpec::Http(t) => Some(t),
-            FlagSpec::Memory { .. } => None,
-        };
-        t.and_then(|t| t.get("environment"))
-            .and_then(toml::Value::as_str)
-            .unwrap_or("default")
-            .to_owned()
+    let environment = r.environment.clone().unwrap_or_else(|| match &flag {
+        FlagSpec::Unleash(u) => u.environment.clone(),
+        FlagSpec::Http(_) | FlagSpec::Memory { .. } => "default".to_owned(),
     });
     Ok(RolloutConfig {
         rollout: Rollout {

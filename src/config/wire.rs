@@ -6,13 +6,16 @@ use std::time::Duration;
 use super::{Config, FlagSpec, SourceSpec};
 use crate::app::effects::Backends;
 use crate::clock::Clock;
+use crate::flags::http::HttpFlag;
 use crate::flags::memory::MemoryFlag;
+use crate::flags::unleash::UnleashFlag;
 use crate::metrics::json::{JsonMetric, JsonSource};
 use crate::metrics::prometheus::{PrometheusQuery, PrometheusSource};
 use crate::metrics::sim::SimSource;
 use crate::metrics::units::ValueUnit;
 use crate::model::MetricKind;
 use crate::model::Rollout;
+use crate::secret::Secret;
 use crate::sim::{Profile, Simulator};
 
 /// Builds every rollout's backends.
@@ -25,16 +28,36 @@ pub fn wire(cfg: &Config, clock: &Arc<dyn Clock>) -> Result<Vec<(Rollout, Backen
     for (k, rc) in cfg.rollouts.iter().enumerate() {
         let name = &rc.rollout.name;
         let ctx = |m: String| format!("rollout `{name}`: {m}");
-        let (flag, memory): (Arc<dyn crate::flags::FlagBackend>, Option<MemoryFlag>) =
-            match &rc.flag {
-                FlagSpec::Memory { percent } => {
-                    let f = MemoryFlag::new(name, *percent);
-                    (Arc::new(f.clone()), Some(f))
-                }
-                FlagSpec::Unleash(_) | FlagSpec::Http(_) => {
-                    return Err(ctx("this flag backend is not wired yet".into()));
-                }
-            };
+        let (flag, memory): (Arc<dyn crate::flags::FlagBackend>, Option<MemoryFlag>) = match &rc
+            .flag
+        {
+            FlagSpec::Memory { percent } => {
+                let f = MemoryFlag::new(name, *percent);
+                (Arc::new(f.clone()), Some(f))
+            }
+            FlagSpec::Unleash(uc) => {
+                let token = uc.resolve_token().map_err(|e| ctx(format!("flag: {e}")))?;
+                let f =
+                    UnleashFlag::new(uc.clone(), token).map_err(|e| ctx(format!("flag: {e}")))?;
+                (Arc::new(f), None)
+            }
+            FlagSpec::Http(hc) => {
+                let token = match (&hc.token_env, &hc.token_file) {
+                    (Some(_), Some(_)) => {
+                        return Err(ctx("flag: give token_env or token_file, not both".into()));
+                    }
+                    (Some(v), None) => {
+                        Some(Secret::from_env(v).map_err(|e| ctx(format!("flag: {e}")))?)
+                    }
+                    (None, Some(p)) => {
+                        Some(Secret::from_file(p).map_err(|e| ctx(format!("flag: {e}")))?)
+                    }
+                    (None, None) => None,
+                };
+                let f = HttpFlag::new(hc.clone(), token).map_err(|e| ctx(format!("flag: {e}")))?;
+                (Arc::new(f), None)
+            }
+        };
         let metrics: Arc<dyn crate::metrics::MetricsSource> = match &rc.source {
             SourceSpec::Simulator { scenario, seed } => {
                 let Some(mem) = memory else {
