@@ -607,3 +607,86 @@ async fn zero_or_several_rollout_strategies_are_misconfigured_and_listed() {
         "10"
     );
 }
+
+#[path = "support/tmux.rs"]
+mod tmux;
+
+/// End to end as an operator: `rollwatch watch` on an Unleash config in tmux, `+` `y`, and
+/// the new percentage read back from Unleash's own API; the constraints survive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_in_tmux_bumps_the_real_flag() {
+    let Some(e) = engine() else { return };
+    if !tmux::available() {
+        return;
+    }
+    let admin = Admin::new(&e);
+    let name = unique("e2e");
+    let ids = admin.feature(&name, &[rollout_strategy(5, &name)]).await;
+    let before = admin.strategy(&name, &ids[0]).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("unleash.toml");
+    // The example config, pointed at this Unleash and this test's feature.
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/unleash.toml"
+    ))
+    .unwrap();
+    let text = example
+        .replace("http://127.0.0.1:4242", &e.url)
+        .replace(
+            "feature = \"new-checkout\"",
+            &format!("feature = \"{name}\""),
+        )
+        .replace(
+            "token_env = \"UNLEASH_TOKEN\"",
+            "token_env = \"RW_E2E_UNLEASH_TOKEN\"",
+        );
+    assert_ne!(text, example);
+    std::fs::write(&cfg, text).unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let cmd = format!(
+        "LANG=C.UTF-8 RW_E2E_UNLEASH_TOKEN='{}' {} watch --config {} --audit-log {}; echo EXITED:$?; sleep 600",
+        e.token,
+        env!("CARGO_BIN_EXE_rollwatch"),
+        cfg.display(),
+        audit.display()
+    );
+    let wait = Duration::from_secs(20);
+    let t = tokio::task::spawn_blocking(move || {
+        let t = tmux::Tmux::start("unleash", 120, 40, &cmd);
+        let flag = |s: &str| s.lines().nth(1).unwrap_or_default().to_owned();
+        t.wait_for("the flag at 5%", wait, |s| flag(s).contains("  5% "));
+        t.keys(&["+"]);
+        let s = t.wait_for("the confirm dialog", wait, |s| {
+            s.contains("Confirm flag change")
+        });
+        assert!(s.contains("5% → 25%") && s.contains("development"), "{s}");
+        t.keys(&["y"]);
+        let s = t.wait_for("the flag at 25%", wait, |s| flag(s).contains(" 25% "));
+        assert!(s.contains("done: set 5% → 25%"), "{s}");
+        t
+    })
+    .await
+    .unwrap();
+    let after = admin.strategy(&name, &ids[0]).await;
+    assert_eq!(
+        after["parameters"]["rollout"], "25",
+        "Unleash holds the new value"
+    );
+    assert_untouched(&before, &after);
+    let screen = t.screen();
+    assert!(
+        !screen.contains(&e.token),
+        "the token never reaches the screen"
+    );
+    let log = std::fs::read_to_string(&audit).unwrap();
+    assert!(!log.contains(&e.token), "nor the audit log");
+    assert_eq!(log.lines().count(), 2, "intent and outcome:\n{log}");
+    tokio::task::spawn_blocking(move || {
+        t.keys(&["q"]);
+        t.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXITED:0"));
+    })
+    .await
+    .unwrap();
+}
