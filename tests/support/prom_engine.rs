@@ -1,3 +1,4 @@
+#![allow(dead_code)]
 //! A real Prometheus for the tests: started on a free loopback port with its own config and
 //! storage in a temporary folder, killed on drop. Waits are conditions with deadlines.
 

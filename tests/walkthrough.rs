@@ -1,0 +1,142 @@
+//! The README's three-terminal walkthrough, automated: `rollwatch simulate` (in-process), a
+//! real Prometheus scraping it, and the rollwatch binary's headless commands on
+//! `examples/simulate.toml` (pointed at this test's ports): `status --json` reads both cohorts,
+//! `set` moves the simulator's traffic through its flag API, the regression then fires the
+//! critical rule (exit code 2), and `rollback` returns the flag to 0 %.
+
+#[path = "support/prom_engine.rs"]
+mod prom_engine;
+
+use std::process::Command;
+use std::time::Duration;
+
+use prom_engine::{Prometheus, available_or_skip, eventually};
+use rollwatch::sim::server::{SimServer, SimServerOptions};
+use rollwatch::sim::{Profile, Scenario};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
+
+fn run(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("rollwatch runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn status(cfg: &str) -> (i32, Value) {
+    let (code, text) = run(&["status", "--json", "--config", cfg]);
+    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("status --json: {e}: {text}"));
+    (code, json)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_prometheus_and_rollwatch_close_the_loop() {
+    if !available_or_skip("simulate_prometheus_and_rollwatch_close_the_loop") {
+        return;
+    }
+    let mut profile = Profile::checkout();
+    profile.rps = 400.0;
+    let server = SimServer::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        SimServerOptions {
+            scenario: Scenario::Regression,
+            seed: 3,
+            percent: 5,
+            flag: "checkout-batch-queries".into(),
+            profile,
+            warmup_s: 120,
+        },
+    )
+    .await
+    .unwrap();
+    let sim_addr = server.local_addr().unwrap();
+    let sim = server.handle();
+    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.serve(async {
+        let _ = rx.await;
+    }));
+    let prom = Prometheus::start(sim_addr).await;
+
+    // The example, pointed at this test's simulator and Prometheus, with short windows so the
+    // regression shows within seconds.
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/simulate.toml"
+    ))
+    .unwrap();
+    let text = example
+        .replace("http://127.0.0.1:9464", &format!("http://{sim_addr}"))
+        .replace("http://127.0.0.1:9090", &prom.url)
+        .replace("[1m]", "[10s]")
+        .replace("for = \"30s\"", "for = \"4s\"");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("simulate.toml");
+    std::fs::write(&cfg_path, text).unwrap();
+    let cfg = cfg_path.to_str().unwrap().to_owned();
+    let audit = dir.path().join("audit.jsonl");
+    let audit = audit.to_str().unwrap().to_owned();
+
+    // 1. status reads the flag and both cohorts once Prometheus has a few scrapes.
+    let first = eventually(
+        "both cohorts in status --json",
+        Duration::from_secs(40),
+        || {
+            let cfg = cfg.clone();
+            async move {
+                let (code, s) = tokio::task::spawn_blocking(move || status(&cfg))
+                    .await
+                    .unwrap();
+                let r = &s["rollouts"][0];
+                let m = &r["metrics"][1]; // p95
+                if r["percent"] == 5 && m["legacy"].is_number() && m["new"].is_number() {
+                    Ok((code, s))
+                } else {
+                    Err(format!("exit {code}: {s}"))
+                }
+            }
+        },
+    )
+    .await;
+    assert_eq!(first.0, 0, "nothing fires at 5 %: {}", first.1);
+
+    // 2. set 25 through the flag API: the simulator follows.
+    let (code, text) = run(&["--audit-log", &audit, "set", "--config", &cfg, "25"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("5% → 25%: ok (re-read: 25%)"), "{text}");
+    assert_eq!(sim.percent(), 25);
+
+    // 3. The regression at ≥ 25 % fires the critical rollback rule: exit code 2.
+    let fired = eventually("new-error-rate FIRING", Duration::from_secs(60), || {
+        let cfg = cfg.clone();
+        async move {
+            let (code, s) = tokio::task::spawn_blocking(move || status(&cfg))
+                .await
+                .unwrap();
+            let rule = &s["rollouts"][0]["alerts"][0];
+            if code == 2 && rule["state"] == "FIRING" {
+                Ok(s)
+            } else {
+                Err(format!("exit {code}: {rule}"))
+            }
+        }
+    })
+    .await;
+    assert_eq!(fired["rollouts"][0]["alerts"][0]["rule"], "new-error-rate");
+
+    // 4. rollback returns the flag to 0 %, audited.
+    let (code, text) = run(&["--audit-log", &audit, "rollback", "--config", &cfg]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(sim.percent(), 0);
+    let log = std::fs::read_to_string(&audit).unwrap();
+    let outcomes: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["phase"] == "outcome")
+        .collect();
+    assert_eq!(outcomes.len(), 2);
+    assert!(outcomes.iter().all(|r| r["outcome"] == "ok"));
+}
