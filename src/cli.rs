@@ -138,6 +138,12 @@ pub struct DemoArgs {
     /// Poll interval in simulated time (default: one poll per real second, i.e. `speed` s).
     #[arg(long, value_name = "DURATION")]
     pub refresh: Option<String>,
+    /// Start with auto-advance armed on every rollout (`a` toggles it, `p` pauses).
+    #[arg(long)]
+    pub auto_advance: bool,
+    /// Roll back automatically when a rule with action `rollback` fires.
+    #[arg(long)]
+    pub auto_rollback: bool,
 }
 
 /// `rollwatch simulate`.

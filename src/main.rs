@@ -71,7 +71,7 @@ fn demo(args: &DemoArgs, ui: &UiOpts) -> color_eyre::Result<()> {
     let themes = theme::load(ui.theme.as_deref(), no_color()).map_err(|e| eyre!(e))?;
     let now = SystemClock.now_ms();
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(now, args.speed));
-    let (rollouts, _) = build(
+    let (mut rollouts, _) = build(
         DemoOptions {
             seed: args.seed,
             scenario,
@@ -79,6 +79,10 @@ fn demo(args: &DemoArgs, ui: &UiOpts) -> color_eyre::Result<()> {
         &clock,
         now,
     );
+    for (r, _) in &mut rollouts {
+        r.automation.auto_advance = args.auto_advance;
+        r.automation.auto_rollback = args.auto_rollback;
+    }
     #[allow(clippy::cast_possible_truncation)]
     let refresh_ms = match &args.refresh {
         Some(r) => {

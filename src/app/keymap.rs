@@ -27,6 +27,10 @@ pub enum Action {
     NextRollout,
     /// Previous rollout.
     PrevRollout,
+    /// Arm or disarm auto-advance of the selected rollout.
+    Arm,
+    /// Pause or resume all automation.
+    Pause,
     /// Quit.
     Quit,
     /// Ctrl-C: quit from anywhere.
@@ -40,6 +44,8 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("-  [", "previous step (confirm)"),
     ("r", "roll back to 0 % (confirm)"),
     ("k", "kill switch: flag off / on (confirm)"),
+    ("a", "arm / disarm auto-advance after the bake time"),
+    ("p", "pause / resume all automation"),
     ("y  Enter", "confirm the dialog"),
     ("n  Esc", "cancel the dialog"),
     ("Tab  Shift-Tab", "next / previous rollout"),
@@ -63,6 +69,8 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
         KeyCode::Char('-' | '[') => Action::StepBack,
         KeyCode::Char('r') => Action::Rollback,
         KeyCode::Char('k') => Action::KillSwitch,
+        KeyCode::Char('a') => Action::Arm,
+        KeyCode::Char('p') => Action::Pause,
         KeyCode::Char('y' | 'Y') | KeyCode::Enter => Action::Yes,
         KeyCode::Char('n' | 'N') | KeyCode::Esc => Action::No,
         KeyCode::Char('?') => Action::Help,

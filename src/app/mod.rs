@@ -3,6 +3,7 @@
 //! [`Command`]s, and effects that run those commands on tokio tasks and report back as
 //! messages on one bounded channel. The event loop in [`run`] owns the terminal.
 
+mod automation;
 pub mod driver;
 pub mod effects;
 pub mod keymap;

@@ -84,12 +84,20 @@ pub struct RolloutState {
     pub events_seen_ms: Option<i64>,
     /// Backend events (newest last).
     pub backend_events: Vec<FlagEvent>,
+    /// Auto-advance is armed (config `auto_advance`, key `a`).
+    pub armed: bool,
+    /// The next step is due (bake passed, all healthy): shown as READY when not armed.
+    pub ready: Option<u8>,
+    /// The firing episode (rule index, `since_ms`) auto-rollback already acted on, so a
+    /// failed or refused rollback is not repeated every tick.
+    pub auto_rolled_back: Option<(usize, i64)>,
 }
 
 impl RolloutState {
     /// A rollout not yet read, at `now_ms`.
     #[must_use]
     pub fn new(def: Rollout, flag_backend: String, metrics_source: String, now_ms: i64) -> Self {
+        let def_auto_advance = def.automation.auto_advance;
         Self {
             metrics: vec![MetricState::default(); def.metrics.len()],
             alerts: vec![AlertState::initial(now_ms); def.rules.len()],
@@ -108,6 +116,9 @@ impl RolloutState {
             write_in_flight: false,
             events_seen_ms: None,
             backend_events: Vec::new(),
+            armed: def_auto_advance,
+            ready: None,
+            auto_rolled_back: None,
         }
     }
 
@@ -220,6 +231,8 @@ pub struct State {
     pub rng: Rng,
     /// Count of events ever logged (the log file writer follows it).
     pub logged: u64,
+    /// All automation (auto-advance, auto-rollback) paused (key `p`).
+    pub automation_paused: bool,
 }
 
 impl State {
@@ -242,6 +255,7 @@ impl State {
             dirty: true,
             rng: Rng::new(0x5eed),
             logged: 0,
+            automation_paused: false,
         }
     }
 

@@ -95,6 +95,7 @@ fn tick(state: &mut State, now: i64, cmds: &mut Vec<Command>) {
             }
         }
         evaluate(state, i);
+        super::automation::automate(state, i, cmds);
     }
 }
 
@@ -487,6 +488,30 @@ fn on_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
                     (state.selected + n - 1) % n
                 };
                 state.dirty = true;
+            }
+            Action::Arm => {
+                let r = &mut state.rollouts[state.selected];
+                r.armed = !r.armed;
+                let (name, armed) = (r.def.name.clone(), r.armed);
+                let text = if armed {
+                    format!(
+                        "{name}: auto-advance ARMED: the next step is written when the bake time is done and all is healthy"
+                    )
+                } else {
+                    format!("{name}: auto-advance disarmed")
+                };
+                state.log(state.selected, LogLevel::Warn, text.clone());
+                state.say(LogLevel::Warn, text);
+            }
+            Action::Pause => {
+                state.automation_paused = !state.automation_paused;
+                let text = if state.automation_paused {
+                    "automation PAUSED: no auto-advance, no auto-rollback"
+                } else {
+                    "automation resumed"
+                };
+                state.log(state.selected, LogLevel::Warn, text);
+                state.say(LogLevel::Warn, text);
             }
             Action::Bump
             | Action::ForceBump

@@ -44,6 +44,12 @@ pub struct FileRollout {
     /// `[[rollout.rule]]` entries.
     #[serde(default)]
     pub rule: Vec<Spanned<FileRule>>,
+    /// Start with auto-advance armed (the `a` key arms and disarms it).
+    #[serde(default)]
+    pub auto_advance: bool,
+    /// Roll back automatically when a rule with action `rollback` fires (off by default).
+    #[serde(default)]
+    pub auto_rollback: bool,
 }
 
 /// One `[[rollout.metric]]`.

@@ -407,6 +407,10 @@ fn rollout(cx: &Ctx<'_>, r: &FileRollout) -> Result<RolloutConfig, ConfigError> 
             steps,
             metrics,
             rules,
+            automation: crate::model::Automation {
+                auto_advance: r.auto_advance,
+                auto_rollback: r.auto_rollback,
+            },
         },
         flag,
         source,

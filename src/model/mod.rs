@@ -7,4 +7,4 @@ pub mod rollout;
 
 pub use history::{History, Sample};
 pub use metric::{Cohort, Direction, MetricDef, MetricKind, Unit};
-pub use rollout::{FlagSnapshot, Rollout, Step};
+pub use rollout::{Automation, FlagSnapshot, Rollout, Step};

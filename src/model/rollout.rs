@@ -43,6 +43,18 @@ pub struct Rollout {
     pub metrics: Vec<MetricDef>,
     /// Alert rules over those metrics.
     pub rules: Vec<Rule>,
+    /// What rollwatch may do on its own.
+    pub automation: Automation,
+}
+
+/// Automation of a rollout's step plan; everything off by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Automation {
+    /// Start armed: move to the next step when the bake time has passed, no rule is pending or
+    /// firing, no data is stale and no verdict is *worse*.
+    pub auto_advance: bool,
+    /// Roll back (to the rule's percentage) when a rule with action `rollback` fires.
+    pub auto_rollback: bool,
 }
 
 impl Rollout {
@@ -131,6 +143,7 @@ mod tests {
                 .collect(),
             metrics: vec![],
             rules: vec![],
+            automation: Automation::default(),
         }
     }
 

@@ -10,7 +10,7 @@ use crate::app::effects::Backends;
 use crate::clock::Clock;
 use crate::flags::memory::MemoryFlag;
 use crate::metrics::sim::{SimField, SimSource};
-use crate::model::{Cohort, MetricDef, MetricKind, Rollout, Step};
+use crate::model::{Automation, Cohort, MetricDef, MetricKind, Rollout, Step};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -125,6 +125,7 @@ pub fn checkout() -> (Rollout, Vec<SimField>) {
                 Action::Rollback { to: 0 },
             ),
         ],
+        automation: Automation::default(),
     };
     let fields = vec![
         SimField::ErrorRate,
@@ -187,6 +188,7 @@ pub fn llm() -> (Rollout, Vec<SimField>) {
                 Action::Hold,
             ),
         ],
+        automation: Automation::default(),
     };
     (
         r,
@@ -260,6 +262,7 @@ pub fn chat() -> (Rollout, Vec<SimField>) {
                 Action::Rollback { to: 0 },
             ),
         ],
+        automation: Automation::default(),
     };
     (
         r,

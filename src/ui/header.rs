@@ -46,6 +46,22 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     if r.write_in_flight {
         l1.push(Span::styled(" WRITE IN FLIGHT ", t.warn));
     }
+    if s.automation_paused && (r.armed || r.def.automation.auto_rollback) {
+        l1.push(Span::styled(" AUTOMATION PAUSED ", t.warn));
+    } else {
+        if r.armed {
+            l1.push(Span::styled(" ARMED ", t.warn));
+        }
+        if r.def.automation.auto_rollback {
+            l1.push(Span::styled(" AUTO-ROLLBACK ", t.warn));
+        }
+    }
+    if let (Some(next), false) = (r.ready, r.armed) {
+        l1.push(Span::styled(
+            format!(" READY {} {next}% (+) ", g.arrow),
+            t.ok,
+        ));
+    }
 
     let mut l2 = vec![Span::styled(" flag ", t.dim)];
     match &r.flag {

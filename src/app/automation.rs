@@ -1,0 +1,136 @@
+//! The guarded step plan: auto-advance when a step has baked and everything is healthy, and
+//! auto-rollback when a rule with action `rollback` fires. Both only ever produce the same
+//! guarded, audited write commands an operator's keys produce; `p` pauses both, read-only
+//! disables both. Pure: called from `update` on every tick.
+
+use super::msg::Command;
+use super::state::{LogLevel, State};
+use crate::alerts::{Action, AlertStatus};
+use crate::flags::write::{WriteKind, WriteRequest};
+use crate::stats::{Verdict, verdict};
+
+/// Why the next step is not due yet, or `Ok(next percent)` when it is.
+fn readiness(state: &State, i: usize) -> Result<u8, &'static str> {
+    let r = &state.rollouts[i];
+    let now = state.now_ms;
+    let stale = state.stale_after_ms();
+    let flag = r.flag.as_ref().ok_or("flag not read")?;
+    if !flag.enabled {
+        return Err("flag is off");
+    }
+    let next = r.def.next_percent(flag.percent).ok_or("at the last step")?;
+    let step = r
+        .def
+        .step_index(flag.percent)
+        .ok_or("below the first step")?;
+    let bake = r.def.steps[step].bake.ok_or("this step has no bake time")?;
+    let bake_ms = i64::try_from(bake.as_millis()).unwrap_or(i64::MAX);
+    let since = r.step_since_ms.ok_or("time at step unknown")?;
+    if now - since < bake_ms {
+        return Err("baking");
+    }
+    if r.flag_error.is_some() || r.flag_at_ms.is_none_or(|t| now - t > stale) {
+        return Err("flag data stale");
+    }
+    if r.metrics_error.is_some()
+        || r.metrics
+            .iter()
+            .any(|m| m.error.is_some() || m.last_at_ms.is_none_or(|t| now - t > stale))
+    {
+        return Err("metrics stale");
+    }
+    if r.alerts.iter().any(|a| {
+        matches!(
+            a.status,
+            AlertStatus::Pending | AlertStatus::Firing | AlertStatus::Unknown
+        )
+    }) {
+        return Err("a rule is pending, firing or unknown");
+    }
+    if r.metrics
+        .iter()
+        .filter_map(|m| m.last.counts)
+        .any(|c| verdict(c.legacy, c.new) == Verdict::Worse)
+    {
+        return Err("new is significantly worse");
+    }
+    Ok(next)
+}
+
+/// Runs the automation of rollout `i` at the state's time.
+pub(super) fn automate(state: &mut State, i: usize, cmds: &mut Vec<Command>) {
+    let ready = readiness(state, i).ok();
+    if state.rollouts[i].ready != ready {
+        state.rollouts[i].ready = ready;
+        state.dirty = true;
+    }
+    let r = &state.rollouts[i];
+    if state.automation_paused || state.read_only || r.write_in_flight {
+        return;
+    }
+    let Some(flag) = r.flag.clone() else { return };
+
+    // Auto-rollback: once per firing episode of a rollback rule.
+    if r.def.automation.auto_rollback {
+        let firing = r
+            .def
+            .rules
+            .iter()
+            .zip(&r.alerts)
+            .enumerate()
+            .find_map(|(j, (rule, a))| match rule.action {
+                Action::Rollback { to } if a.status == AlertStatus::Firing && flag.percent > to => {
+                    Some((j, a.since_ms, to, rule.name.clone()))
+                }
+                _ => None,
+            });
+        if let Some((j, since, to, name)) = firing
+            && r.auto_rolled_back != Some((j, since))
+        {
+            let request = WriteRequest {
+                rollout: r.def.name.clone(),
+                environment: r.def.environment.clone(),
+                expected: flag,
+                kind: WriteKind::Rollback(to),
+                reason: format!("auto-rollback: rule {name}"),
+            };
+            let r = &mut state.rollouts[i];
+            r.auto_rolled_back = Some((j, since));
+            r.write_in_flight = true;
+            state.log(
+                i,
+                LogLevel::Error,
+                format!("AUTO-ROLLBACK to {to}%: rule {name} is firing; writing…"),
+            );
+            cmds.push(Command::Write {
+                rollout: i,
+                request,
+            });
+            return;
+        }
+    }
+
+    // Auto-advance: armed, and the next step is due.
+    if let (true, Some(next)) = (r.armed, ready) {
+        let request = WriteRequest {
+            rollout: r.def.name.clone(),
+            environment: r.def.environment.clone(),
+            expected: flag.clone(),
+            kind: WriteKind::SetPercent(next),
+            reason: "auto-advance: bake time done, all healthy".into(),
+        };
+        state.rollouts[i].write_in_flight = true;
+        state.log(
+            i,
+            LogLevel::Info,
+            format!(
+                "AUTO-ADVANCE {}% → {next}%: bake time done, all healthy; writing…",
+                flag.percent
+            ),
+        );
+        cmds.push(Command::Write {
+            rollout: i,
+            request,
+        });
+    }
+}
