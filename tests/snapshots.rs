@@ -113,3 +113,43 @@ async fn firing_200x60_shows_intervals() {
     assert!(screen.contains("new vs legacy 95% CI"));
     insta::assert_snapshot!(screen);
 }
+
+#[tokio::test]
+async fn header_marks_read_only_and_insecure_tls() {
+    let mut d = driven(Scenario::Healthy, 3).await;
+    let plain = render(&d, 120, 40);
+    assert!(!plain.contains("INSECURE TLS") && !plain.contains("READ-ONLY"));
+    d.state.rollouts[0].insecure_tls = true;
+    d.state.read_only = true;
+    let marked = render(&d, 120, 40);
+    let header = marked.lines().next().unwrap();
+    assert!(
+        header.contains("INSECURE TLS") && header.contains("READ-ONLY"),
+        "{header}"
+    );
+}
+
+#[test]
+fn insecure_skip_verify_in_config_reaches_the_header_state() {
+    let text = r#"
+[[rollout]]
+name = "r"
+steps = [5, 50]
+[rollout.flag]
+kind = "memory"
+[rollout.metrics]
+kind = "prometheus"
+url = "https://prometheus.example.internal"
+legacy = ["v1"]
+new = ["v2"]
+insecure_skip_verify = true
+[[rollout.metric]]
+id = "e"
+kind = "ratio"
+query = "x"
+"#;
+    let cfg = rollwatch::config::parse(std::path::Path::new("t.toml"), text).unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(T0));
+    let wired = rollwatch::config::wire::wire(&cfg, &clock).unwrap();
+    assert!(wired[0].1.insecure_tls);
+}

@@ -22,6 +22,8 @@ pub struct Backends {
     pub flag: Arc<dyn FlagBackend>,
     /// Where the metrics come from.
     pub metrics: Arc<dyn MetricsSource>,
+    /// A backend was configured with `insecure_skip_verify = true` (shown in the header).
+    pub insecure_tls: bool,
 }
 
 /// Wraps a flag backend so every call has a total deadline (R1). A write past it becomes an
@@ -136,6 +138,7 @@ impl Effects {
             .map(|b| Backends {
                 flag: Arc::new(FlagDeadline::new(b.flag, deadline)),
                 metrics: b.metrics,
+                insecure_tls: b.insecure_tls,
             })
             .collect();
         Self {

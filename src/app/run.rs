@@ -93,7 +93,12 @@ pub fn initial_state(setup: &Setup, now_ms: i64) -> State {
     let rollouts = setup
         .rollouts
         .iter()
-        .map(|(r, b)| RolloutState::new(r.clone(), b.flag.describe(), b.metrics.describe(), now_ms))
+        .map(|(r, b)| {
+            let mut rs =
+                RolloutState::new(r.clone(), b.flag.describe(), b.metrics.describe(), now_ms);
+            rs.insecure_tls = b.insecure_tls;
+            rs
+        })
         .collect();
     let mut s = State::new(rollouts, setup.refresh_ms, now_ms);
     s.read_only = setup.read_only;

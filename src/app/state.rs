@@ -84,6 +84,8 @@ pub struct RolloutState {
     pub events_seen_ms: Option<i64>,
     /// Backend events (newest last).
     pub backend_events: Vec<FlagEvent>,
+    /// TLS verification is off for one of its backends (`insecure_skip_verify`).
+    pub insecure_tls: bool,
     /// Auto-advance is armed (config `auto_advance`, key `a`).
     pub armed: bool,
     /// The next step is due (bake passed, all healthy): shown as READY when not armed.
@@ -116,6 +118,7 @@ impl RolloutState {
             write_in_flight: false,
             events_seen_ms: None,
             backend_events: Vec::new(),
+            insecure_tls: false,
             armed: def_auto_advance,
             ready: None,
             auto_rolled_back: None,

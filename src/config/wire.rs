@@ -120,7 +120,23 @@ pub fn wire(cfg: &Config, clock: &Arc<dyn Clock>) -> Result<Vec<(Rollout, Backen
                 )
             }
         };
-        out.push((rc.rollout.clone(), Backends { flag, metrics }));
+        let insecure_tls = match &rc.flag {
+            FlagSpec::Unleash(u) => u.insecure_skip_verify,
+            FlagSpec::Http(h) => h.insecure_skip_verify,
+            FlagSpec::Memory { .. } => false,
+        } || match &rc.source {
+            SourceSpec::Prometheus(p) => p.insecure_skip_verify,
+            SourceSpec::Json(j) => j.insecure_skip_verify,
+            SourceSpec::Simulator { .. } => false,
+        };
+        out.push((
+            rc.rollout.clone(),
+            Backends {
+                flag,
+                metrics,
+                insecure_tls,
+            },
+        ));
     }
     Ok(out)
 }

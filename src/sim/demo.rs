@@ -313,6 +313,7 @@ pub fn build(
             Backends {
                 flag: Arc::new(flag),
                 metrics: Arc::new(source),
+                insecure_tls: false,
             },
         ));
     }

@@ -46,6 +46,9 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     if r.write_in_flight {
         l1.push(Span::styled(" WRITE IN FLIGHT ", t.warn));
     }
+    if r.insecure_tls {
+        l1.push(Span::styled(" INSECURE TLS ", t.critical));
+    }
     if s.automation_paused && (r.armed || r.def.automation.auto_rollback) {
         l1.push(Span::styled(" AUTOMATION PAUSED ", t.warn));
     } else {
