@@ -2,7 +2,6 @@
 //! `cargo bench --bench frame` (the README's Performance section lists the figures).
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -11,12 +10,8 @@ use ratatui::backend::TestBackend;
 
 use rollwatch::alerts::{Action, AlertState, Condition, Observation, Op, Rule, Severity, step};
 use rollwatch::app::driver::Driver;
-use rollwatch::app::run::Setup;
-use rollwatch::audit::AuditLog;
-use rollwatch::clock::{Clock, ManualClock};
 use rollwatch::model::{Cohort, History};
 use rollwatch::sim::Scenario;
-use rollwatch::sim::demo::{DemoOptions, build};
 use rollwatch::ui::{self, theme};
 
 const T0: i64 = 1_767_268_800_000;
@@ -26,36 +21,7 @@ fn driven() -> Driver {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        let clock = ManualClock::new(T0);
-        let dyn_clock: Arc<dyn Clock> = Arc::new(clock.clone());
-        let (rollouts, _) = build(
-            DemoOptions {
-                seed: 42,
-                scenario: Scenario::Regression,
-            },
-            &dyn_clock,
-            T0,
-        );
-        let setup = Setup {
-            rollouts,
-            clock: dyn_clock,
-            refresh_ms: 1000,
-            tick: Duration::from_millis(250),
-            read_only: false,
-            themes: theme::builtin(),
-            ascii: false,
-            audit: AuditLog::disabled(),
-            deadline: Duration::from_secs(2),
-            log_file: None,
-        };
-        let mut d = Driver::new(&setup);
-        for t in 0..=90 {
-            clock.set(T0 + t * 1000);
-            d.tick().await;
-        }
-        d
-    })
+    rt.block_on(Driver::demo(Scenario::Regression, T0, 90))
 }
 
 /// Render + diff of a full frame whose data changed (the next second's state), as the event

@@ -5,8 +5,6 @@
 //! Usage: `cargo run --example screenshots -- OUT_DIR`
 
 use std::fmt::Write as _;
-use std::sync::Arc;
-use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -16,37 +14,13 @@ use ratatui::style::{Color, Modifier};
 
 use rollwatch::app::Msg;
 use rollwatch::app::driver::Driver;
-use rollwatch::app::run::Setup;
-use rollwatch::audit::AuditLog;
-use rollwatch::clock::{Clock, ManualClock};
 use rollwatch::sim::Scenario;
-use rollwatch::sim::demo::{DemoOptions, build};
 use rollwatch::ui::{self, Theme, theme};
 
 const T0: i64 = 1_767_268_800_000;
 
 async fn driven(scenario: Scenario, seconds: i64) -> Driver {
-    let clock = ManualClock::new(T0);
-    let dyn_clock: Arc<dyn Clock> = Arc::new(clock.clone());
-    let (rollouts, _) = build(DemoOptions { seed: 42, scenario }, &dyn_clock, T0);
-    let setup = Setup {
-        rollouts,
-        clock: dyn_clock,
-        refresh_ms: 1000,
-        tick: Duration::from_millis(250),
-        read_only: false,
-        themes: theme::builtin(),
-        ascii: false,
-        audit: AuditLog::disabled(),
-        deadline: Duration::from_secs(2),
-        log_file: None,
-    };
-    let mut d = Driver::new(&setup);
-    for t in 0..=seconds {
-        clock.set(T0 + t * 1000);
-        d.tick().await;
-    }
-    d
+    Driver::demo(scenario, T0, seconds).await
 }
 
 fn hex(c: Color, default: &str) -> String {

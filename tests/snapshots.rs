@@ -3,45 +3,21 @@
 //! loop, effects and simulator. Review a changed snapshot like code.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use rollwatch::alerts::AlertStatus;
 use rollwatch::app::driver::Driver;
-use rollwatch::app::run::Setup;
-use rollwatch::audit::AuditLog;
 use rollwatch::clock::{Clock, ManualClock};
 use rollwatch::sim::Scenario;
-use rollwatch::sim::demo::{DemoOptions, build};
 use rollwatch::ui::{self, theme};
 
 /// 2026-01-01T12:00:00Z
 const T0: i64 = 1_767_268_800_000;
 
 async fn driven(scenario: Scenario, seconds: i64) -> Driver {
-    let clock = ManualClock::new(T0);
-    let dyn_clock: Arc<dyn Clock> = Arc::new(clock.clone());
-    let (rollouts, _) = build(DemoOptions { seed: 42, scenario }, &dyn_clock, T0);
-    let setup = Setup {
-        rollouts,
-        clock: dyn_clock,
-        refresh_ms: 1000,
-        tick: Duration::from_millis(250),
-        read_only: false,
-        themes: theme::builtin(),
-        ascii: false,
-        audit: AuditLog::disabled(),
-        deadline: Duration::from_secs(2),
-        log_file: None,
-    };
-    let mut d = Driver::new(&setup);
-    for t in 0..=seconds {
-        clock.set(T0 + t * 1000);
-        d.tick().await;
-    }
-    d
+    Driver::demo(scenario, T0, seconds).await
 }
 
 fn render(d: &Driver, w: u16, h: u16) -> String {
