@@ -632,7 +632,14 @@ async fn watch_in_tmux_bumps_the_real_flag() {
         "/examples/unleash.toml"
     ))
     .unwrap();
+    // Metrics from a port nobody listens on: this test is about the flag, and a Prometheus
+    // that happens to run on 9090 must not influence it (a firing rule would block `+`).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let text = example
+        .replace("http://127.0.0.1:9090", &format!("http://{closed}"))
         .replace("http://127.0.0.1:4242", &e.url)
         .replace(
             "feature = \"new-checkout\"",
