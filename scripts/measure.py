@@ -111,11 +111,11 @@ def count_writes(pid, seconds):
     return n
 
 
-def measure(tag, w, h, cmd, name, window, frames_marker=SYNC_BEGIN, strace=False):
+def measure(tag, w, h, cmd, name, window, frames_marker=SYNC_BEGIN, strace=False, settle=3):
     s = Session(tag, w, h, cmd, name)
     try:
         first = s.first_frame_ms(marker=frames_marker if frames_marker else b"\x1b[")
-        time.sleep(3)  # settle (startup backfill, first polls)
+        time.sleep(settle)  # startup backfill, first polls (and, if asked, full sparklines)
         pid = s.pid
         t_start, c_start, b_start = time.monotonic(), cpu_ticks(pid), s.size()
         with open(s.out, "rb") as f:
@@ -165,7 +165,7 @@ def frugal(args):
                             "rollwatch (nothing changes)", args.window, strace=True))
         with StaticJson() as cfg:
             rows.append(measure("rwq", w, h, f"env {env} {BIN} watch --config {cfg} --audit-log /dev/null",
-                                "rollwatch (only ages tick)", args.window, strace=True))
+                                "rollwatch (only ages tick)", args.window, strace=True, settle=60))
         if shutil.which("htop"):
             rows.append(measure("htop", w, h, "htop -d 10", "htop -d 10", args.window, frames_marker=None))
         if shutil.which("btop"):

@@ -164,6 +164,24 @@ impl FrameWriter {
     }
 }
 
+/// What ratatui writes for a frame in which no cell changed.
+const NOOP_FRAME: &[u8] = b"\x1b[39m\x1b[49m\x1b[59m\x1b[0m\x1b[?25l";
+
+impl FrameWriter {
+    fn len(&self) -> usize {
+        self.buf().len()
+    }
+
+    /// Whether the bytes written since `start` are exactly `bytes`.
+    fn tail_from(&self, start: usize, bytes: &[u8]) -> bool {
+        self.buf().get(start..).is_some_and(|t| t == bytes)
+    }
+
+    fn clear(&self) {
+        self.buf().clear();
+    }
+}
+
 impl Write for FrameWriter {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
         self.buf().extend_from_slice(b);
@@ -193,7 +211,14 @@ pub fn draw_frame<W: Write>(
     t: &Theme,
 ) -> io::Result<()> {
     queue!(term.backend_mut(), BeginSynchronizedUpdate)?;
+    let start = sink.len();
     term.draw(|f| ui::draw(f, s, t))?;
+    // A frame whose diff is empty still gets ratatui's style reset and cursor hide: send
+    // nothing at all for it (0 bytes when nothing visible changed).
+    if sink.tail_from(start, NOOP_FRAME) {
+        sink.clear();
+        return Ok(());
+    }
     queue!(term.backend_mut(), EndSynchronizedUpdate)?;
     sink.commit(out)
 }
