@@ -31,7 +31,7 @@ mod opt_secs {
 }
 
 /// A rollout as configured: what the operator watches and steers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rollout {
     /// Display name (`checkout-batch-queries`).
     pub name: String,
