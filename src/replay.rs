@@ -8,7 +8,7 @@
 //! fast and recordings are bounded).
 //!
 //! The screen is the real dashboard under a one-row replay bar:
-//! `▶ REPLAY 1:23/10:00 ×4 PAUSED   recorded: demo --scenario regression   space pause …`.
+//! `‖ REPLAY 1:23/10:00 ×4 PAUSED   recorded: demo --scenario regression   space pause …`.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -324,9 +324,9 @@ impl Player {
             KeyCode::Char('+' | '=' | ']') => self.speed = clamp_speed(self.speed * 2.0),
             KeyCode::Char('-' | '[') => self.speed = clamp_speed(self.speed / 2.0),
             KeyCode::Char('r' | 'k' | '!' | 'y' | 'Y') | KeyCode::Enter => {
-                self.say("replay: writes are disabled (a recording, nothing is connected)");
+                self.say("replay: writes are disabled");
             }
-            _ => self.say("replay keys: space pause  ←/→ 10s  +/- speed  g/G start/end  q quit"),
+            _ => self.say("replay keys: space ←/→ h/l +/- g/G q"),
         }
         Control::Continue
     }
@@ -391,17 +391,19 @@ pub fn draw(f: &mut Frame<'_>, p: &Player, t: &Theme) {
     let icon = match (p.paused, p.ascii) {
         (false, false) => "▶",
         (false, true) => ">",
-        (true, false) => "⏸",
+        (true, false) => "‖",
         (true, true) => "||",
     };
-    let left = TextLine::from(vec![
-        Span::styled(format!(" {icon} {} ", p.marker()), t.selected),
-        Span::styled(format!("  recorded: {}", p.rec.header.command), t.dim),
-    ]);
     let right = match p.notice() {
-        Some(n) => Span::styled(format!("{n} "), t.warn),
-        None => Span::styled("space pause  ←/→ 10s  +/- speed  q quit ", t.dim),
+        Some(n) => Span::styled(format!(" {n} "), t.warn),
+        None => Span::styled(" space pause  ←→ seek  +- speed  q quit ", t.dim),
     };
+    let mut left = TextLine::from(Span::styled(format!(" {icon} {} ", p.marker()), t.selected));
+    let what = Span::styled(format!("  recorded: {}", p.rec.header.command), t.dim);
+    // What was recorded only when it fits beside the keys or the notice.
+    if left.width() + what.width() + right.width() < usize::from(bar.width) {
+        left.push_span(what);
+    }
     let width = u16::try_from(left.width()).unwrap_or(u16::MAX);
     let [l, r] = Layout::horizontal([Constraint::Length(width), Constraint::Min(0)]).areas(bar);
     f.render_widget(Paragraph::new(left), l);

@@ -33,6 +33,7 @@ pub struct FlagEvent {
 
 /// Why a flag read or write failed. Messages never contain tokens.
 #[derive(Debug, Clone, Error, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FlagError {
     /// The value moved since the operator saw it: nothing was written.
     #[error("conflict: the flag changed to {}% since it was read; nothing was written",

@@ -14,6 +14,7 @@ use crate::model::FlagSnapshot;
 
 /// What the operator asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WriteKind {
     /// Move to a percentage (next or previous step, `set`).
     SetPercent(u8),
@@ -62,6 +63,7 @@ pub struct WriteRequest {
 
 /// How a write ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WriteOutcome {
     /// It landed; the re-read shows the flag after it.
     Ok,

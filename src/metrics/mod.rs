@@ -37,6 +37,7 @@ pub struct Counts {
 
 /// Why a source or a metric could not be read. Messages never contain tokens.
 #[derive(Debug, Clone, Error, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MetricsError {
     /// No answer within the deadline.
     #[error("timed out after {0} ms")]
