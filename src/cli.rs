@@ -71,8 +71,13 @@ pub enum Commands {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to stdout: `rollwatch man | man -l -`.
-    Man,
+    /// Print the man page (roff) to stdout: `rollwatch man | man -l -`; with `--out-dir`,
+    /// write rollwatch.1 and one page per subcommand (rollwatch-demo.1, ...) there instead.
+    Man {
+        /// Write every page into this directory (e.g. /usr/local/share/man/man1).
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 /// `--record FILE`.
@@ -207,6 +212,27 @@ pub struct SimulateArgs {
 pub fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let cmd = <Cli as clap::CommandFactory>::command();
     clap_mangen::Man::new(cmd).render(out)
+}
+
+/// Writes rollwatch.1 and a page per subcommand into `dir` (created if missing); returns
+/// the files written, sorted.
+///
+/// # Errors
+/// When the directory or a file cannot be written.
+pub fn man_pages(dir: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), dir)?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "1")
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("rollwatch"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// A completion script for `shell`.

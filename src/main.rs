@@ -276,8 +276,16 @@ fn main() -> color_eyre::Result<ExitCode> {
             print!("{}", rollwatch::cli::completions(*shell));
             0
         }
-        Some(Commands::Man) => {
+        Some(Commands::Man { out_dir: None }) => {
             rollwatch::cli::man_page(&mut std::io::stdout())?;
+            0
+        }
+        Some(Commands::Man { out_dir: Some(dir) }) => {
+            let files = rollwatch::cli::man_pages(dir)
+                .wrap_err_with(|| format!("writing man pages to {}", dir.display()))?;
+            for f in files {
+                println!("{}", f.display());
+            }
             0
         }
         Some(Commands::CheckConfig { file }) => match config::load(file) {
