@@ -358,3 +358,87 @@ fn the_replay_marker_reads_position_length_speed_and_state() {
         format!("REPLAY 1:23/{}:{:02} ×4 PAUSED", len_s / 60, len_s % 60)
     );
 }
+
+mod support;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Waits until `pred` holds for the file's text, or panics after `deadline`.
+fn wait_file(path: &std::path::Path, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if pred(&text) {
+            return text;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "timed out waiting for {what}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_binary_streams_a_recording_and_replays_it() {
+    if !support::tmux::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("demo.jsonl");
+    let cmd = format!(
+        "LANG=C.UTF-8 XDG_STATE_HOME={d} {BIN} demo --speed 10 --audit-log {d}/audit.jsonl \
+         --record {r}; echo EXITED:$?; sleep 600",
+        d = dir.path().display(),
+        r = rec.display()
+    );
+    let t = support::tmux::Tmux::start("record", 120, 40, &cmd);
+    t.wait_for("the dashboard", WAIT, |s| {
+        s.contains("checkout-batch-queries")
+    });
+    // Flushed as it goes: polls are in the file while the dashboard still runs.
+    wait_file(&rec, "polls in the file", |s| {
+        s.matches("\"metrics_polled\"").count() >= 3
+    });
+    assert!(!t.screen().contains("EXITED:"), "still running");
+    t.keys(&["q"]);
+    let s = t.wait_for("the exit", WAIT, |s| s.contains("EXITED:"));
+    assert!(s.contains("EXITED:0"), "{s}");
+    assert!(s.contains("rollwatch: recorded"), "{s}");
+    let text = std::fs::read_to_string(&rec).unwrap();
+    assert!(
+        text.lines().last().unwrap().contains(r#""code":"q""#),
+        "the q key is the last line"
+    );
+
+    // Never overwritten.
+    let again = std::process::Command::new(BIN)
+        .args(["demo", "--record"])
+        .arg(&rec)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already exists"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    let cmd = format!(
+        "LANG=C.UTF-8 {BIN} replay {} --speed 1000; echo EXITED:$?; sleep 600",
+        rec.display()
+    );
+    let t = support::tmux::Tmux::start("replay", 120, 40, &cmd);
+    let s = t.wait_for("the end of the replay", WAIT, |s| s.contains(" END "));
+    assert!(s.lines().next().unwrap().contains("REPLAY"), "{s}");
+    assert!(s.contains("checkout-batch-queries"), "{s}");
+    t.keys(&["r"]);
+    t.wait_for("writes refused", WAIT, |s| {
+        s.contains("replay: writes are disabled")
+    });
+    t.keys(&["q"]);
+    let s = t.wait_for("the exit", WAIT, |s| s.contains("EXITED:"));
+    assert!(s.contains("EXITED:0"), "{s}");
+    assert_eq!(t.var("alternate_on"), "0", "alternate screen left");
+}
