@@ -125,10 +125,19 @@ impl Recording {
             match serde_json::from_str::<Line>(l) {
                 Ok(line) => {
                     last_t = last_t.max(line.t);
-                    entries.push(Entry {
-                        t: last_t,
-                        msg: line.msg.into(),
-                    });
+                    let msg: Msg = line.msg.into();
+                    if let Some(i) = rollout_of(&msg)
+                        && i >= header.rollouts.len()
+                    {
+                        return Err(ReplayError::Line {
+                            line: n + 1,
+                            message: format!(
+                                "rollout {i} does not exist: the header has {}",
+                                header.rollouts.len()
+                            ),
+                        });
+                    }
+                    entries.push(Entry { t: last_t, msg });
                 }
                 Err(_) if k + 1 == rest.len() && !text.ends_with('\n') => truncated = true,
                 Err(e) => {
@@ -137,19 +146,6 @@ impl Recording {
                         message: e.to_string(),
                     });
                 }
-            }
-        }
-        for e in &entries {
-            if let Some(i) = rollout_of(&e.msg)
-                && i >= header.rollouts.len()
-            {
-                return Err(ReplayError::Line {
-                    line: 0,
-                    message: format!(
-                        "a message names rollout {i}, the header has {}",
-                        header.rollouts.len()
-                    ),
-                });
             }
         }
         Ok(Self {
@@ -527,5 +523,15 @@ mod tests {
             Recording::parse("{\"x\":1}\n"),
             Err(ReplayError::Header(_))
         ));
+        let header = include_str!("../examples/recordings/regression.jsonl")
+            .lines()
+            .next()
+            .unwrap();
+        let text = format!(
+            "{header}\n{{\"t\":1,\"msg\":{{\"type\":\"tick\",\"now_ms\":1}}}}\n\
+             {{\"t\":2,\"msg\":{{\"type\":\"reconciled\",\"rollout\":7,\"notes\":[]}}}}\n"
+        );
+        let err = Recording::parse(&text).unwrap_err().to_string();
+        assert!(err.starts_with("line 3: rollout 7 does not exist"), "{err}");
     }
 }
