@@ -62,6 +62,41 @@ pub enum Commands {
     /// Serve a simulated service over HTTP: Prometheus metrics at /metrics and a flag API at
     /// /api/flags/{name} whose percentage drives the simulated traffic split.
     Simulate(SimulateArgs),
+    /// Play a recording made with `--record` in the dashboard: space pause, ←/→ seek 10 s,
+    /// +/- speed, q quit. Nothing is polled and nothing can be written.
+    Replay(ReplayArgs),
+    /// Print a shell completion script (e.g. `rollwatch completions bash > /etc/bash_completion.d/rollwatch`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: `rollwatch man | man -l -`; with `--out-dir`,
+    /// write rollwatch.1 and one page per subcommand (rollwatch-demo.1, ...) there instead.
+    Man {
+        /// Write every page into this directory (e.g. /usr/local/share/man/man1).
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+}
+
+/// `--record FILE`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RecordArg {
+    /// Record the session to FILE (JSON lines: every poll result, flag read, write result
+    /// and key, with clock times) for `rollwatch replay`. Never overwrites; holds no tokens.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+/// `rollwatch replay`.
+#[derive(Debug, Args, Clone)]
+pub struct ReplayArgs {
+    /// The recording (made with `--record`).
+    pub file: PathBuf,
+    /// Clock seconds per real second (default: the speed it was recorded at).
+    #[arg(long)]
+    pub speed: Option<f64>,
 }
 
 /// Where the config comes from.
@@ -81,6 +116,9 @@ pub struct WatchArgs {
     /// Poll interval, overriding the file (`5s`, `500ms`, `1m`).
     #[arg(long, value_name = "DURATION")]
     pub refresh: Option<String>,
+    /// Recording.
+    #[command(flatten)]
+    pub record: RecordArg,
 }
 
 /// `rollwatch status`.
@@ -144,6 +182,9 @@ pub struct DemoArgs {
     /// Roll back automatically when a rule with action `rollback` fires.
     #[arg(long)]
     pub auto_rollback: bool,
+    /// Recording.
+    #[command(flatten)]
+    pub record: RecordArg,
 }
 
 /// `rollwatch simulate`.
@@ -167,4 +208,44 @@ pub struct SimulateArgs {
     /// Requests per second over both paths (default: the checkout profile's 120).
     #[arg(long)]
     pub rps: Option<f64>,
+}
+
+/// Writes the man page (roff), generated from these definitions: the top-level page with
+/// every subcommand and its options.
+///
+/// # Errors
+/// When writing fails.
+pub fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    clap_mangen::Man::new(cmd).render(out)
+}
+
+/// Writes rollwatch.1 and a page per subcommand into `dir` (created if missing); returns
+/// the files written, sorted.
+///
+/// # Errors
+/// When the directory or a file cannot be written.
+pub fn man_pages(dir: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), dir)?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "1")
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("rollwatch"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// A completion script for `shell`.
+#[must_use]
+pub fn completions(shell: clap_complete::Shell) -> String {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "rollwatch", &mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
 }

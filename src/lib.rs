@@ -16,6 +16,8 @@ pub mod flags;
 pub mod metrics;
 pub mod model;
 pub mod paths;
+pub mod record;
+pub mod replay;
 pub mod secret;
 pub mod sim;
 pub mod stats;

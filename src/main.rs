@@ -8,13 +8,17 @@ use std::time::Duration;
 use clap::Parser;
 use color_eyre::eyre::{WrapErr, eyre};
 
-use rollwatch::app::run::{Setup, install_panic_hook, run};
+use rollwatch::app::run::{Setup, install_panic_hook, run_recorded};
 use rollwatch::audit::AuditLog;
-use rollwatch::cli::{Cli, Commands, ConfigArg, DemoArgs, SimulateArgs, UiOpts};
+use rollwatch::cli::{
+    Cli, Commands, ConfigArg, DemoArgs, RecordArg, ReplayArgs, SimulateArgs, UiOpts,
+};
 use rollwatch::clock::{Clock, ScaledClock, SystemClock};
 use rollwatch::commands;
 use rollwatch::config::{self, Config};
 use rollwatch::flags::write::WriteKind;
+use rollwatch::record::{RecordMeta, Recorder};
+use rollwatch::replay::{Player, Recording};
 use rollwatch::sim::Scenario;
 use rollwatch::sim::demo::{DemoOptions, build};
 use rollwatch::ui::theme;
@@ -50,9 +54,42 @@ fn audit(ui: &UiOpts, cfg: Option<&Config>) -> AuditLog {
     )
 }
 
-fn dashboard(setup: Setup) -> color_eyre::Result<()> {
+fn dashboard(setup: Setup, record: &RecordArg, meta: RecordMeta) -> color_eyre::Result<()> {
+    // Created before the terminal is taken, so a bad path is a plain error message.
+    let mut rec = match &record.record {
+        Some(path) => Some(Recorder::create(path, meta).map_err(|e| eyre!("--record: {e}"))?),
+        None => None,
+    };
     let rt = runtime()?;
-    let stopped = rt.block_on(run(setup))?;
+    let stopped = rt.block_on(run_recorded(setup, rec.as_mut()))?;
+    rt.shutdown_timeout(Duration::from_millis(200));
+    if let Some(reason) = stopped {
+        eprintln!("rollwatch: stopped: {reason}");
+    }
+    if let Some(rec) = rec {
+        let n = rec.lines();
+        match rec.finish() {
+            Ok(path) => eprintln!("rollwatch: recorded {n} messages to {}", path.display()),
+            Err(e) => eprintln!("rollwatch: the recording stopped early: {e}"),
+        }
+    }
+    Ok(())
+}
+
+fn replay(args: &ReplayArgs, ui: &UiOpts) -> color_eyre::Result<()> {
+    if let Some(s) = args.speed
+        && !(s.is_finite() && s > 0.0 && s <= 1024.0)
+    {
+        return Err(eyre!("--speed must be above 0 and at most 1024, got {s}"));
+    }
+    let rec = Recording::load(&args.file).map_err(|e| eyre!("{e}"))?;
+    if rec.truncated {
+        eprintln!("rollwatch: the last line of the recording was cut short; skipped it");
+    }
+    let themes = theme::load(ui.theme.as_deref(), no_color()).map_err(|e| eyre!(e))?;
+    let player = Player::new(rec, args.speed, ui.ascii || !utf8_locale());
+    let rt = runtime()?;
+    let stopped = rt.block_on(rollwatch::replay::run(player, themes))?;
     rt.shutdown_timeout(Duration::from_millis(200));
     if let Some(reason) = stopped {
         eprintln!("rollwatch: stopped: {reason}");
@@ -91,7 +128,11 @@ fn demo(args: &DemoArgs, ui: &UiOpts) -> color_eyre::Result<()> {
         }
         None => (1000.0 * args.speed).round().max(1000.0) as i64,
     };
-    dashboard(Setup {
+    let meta = RecordMeta {
+        clock_speed: args.speed,
+        command: format!("demo --scenario {} --seed {}", args.scenario, args.seed),
+    };
+    let setup = Setup {
         rollouts,
         clock,
         refresh_ms,
@@ -109,7 +150,18 @@ fn demo(args: &DemoArgs, ui: &UiOpts) -> color_eyre::Result<()> {
         audit: audit(ui, None),
         deadline: Duration::from_secs(2),
         log_file: Some(rollwatch::paths::state_dir().join("rollwatch.log")),
-    })
+    };
+    dashboard(setup, &args.record, meta)
+}
+
+fn watch_meta(path: Option<&PathBuf>) -> RecordMeta {
+    RecordMeta {
+        clock_speed: 1.0,
+        command: path.map_or_else(
+            || "watch".to_owned(),
+            |p| format!("watch --config {}", p.display()),
+        ),
+    }
 }
 
 fn config_path(arg: &ConfigArg) -> color_eyre::Result<PathBuf> {
@@ -208,14 +260,37 @@ fn main() -> color_eyre::Result<ExitCode> {
         Some(Commands::Simulate(args)) => simulate(args).map(|()| 0)?,
         None => {
             let cfg = load(&ConfigArg { config: None }, ui)?;
-            dashboard(setup_from(&cfg, ui)?).map(|()| 0)?
+            dashboard(
+                setup_from(&cfg, ui)?,
+                &RecordArg::default(),
+                watch_meta(None),
+            )
+            .map(|()| 0)?
         }
         Some(Commands::Watch(w)) => {
             let mut cfg = load(&w.config, ui)?;
             if let Some(r) = &w.refresh {
                 cfg.refresh = config::duration::parse(r).map_err(|e| eyre!("--refresh: {e}"))?;
             }
-            dashboard(setup_from(&cfg, ui)?).map(|()| 0)?
+            let meta = watch_meta(w.config.config.as_ref());
+            dashboard(setup_from(&cfg, ui)?, &w.record, meta).map(|()| 0)?
+        }
+        Some(Commands::Replay(args)) => replay(args, ui).map(|()| 0)?,
+        Some(Commands::Completions { shell }) => {
+            print!("{}", rollwatch::cli::completions(*shell));
+            0
+        }
+        Some(Commands::Man { out_dir: None }) => {
+            rollwatch::cli::man_page(&mut std::io::stdout())?;
+            0
+        }
+        Some(Commands::Man { out_dir: Some(dir) }) => {
+            let files = rollwatch::cli::man_pages(dir)
+                .wrap_err_with(|| format!("writing man pages to {}", dir.display()))?;
+            for f in files {
+                println!("{}", f.display());
+            }
+            0
         }
         Some(Commands::CheckConfig { file }) => match config::load(file) {
             Ok(cfg) => {

@@ -3,10 +3,13 @@
 use std::fmt;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::Cohort;
 
 /// How bad a firing rule is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Look at it.
     Warning,
@@ -26,7 +29,8 @@ impl Severity {
 }
 
 /// What a firing rule asks of the operator (and of automation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Show it; nothing is blocked.
     Notify,
@@ -59,7 +63,8 @@ impl Action {
 }
 
 /// A comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Op {
     /// `>`
     Gt,
@@ -108,7 +113,8 @@ impl Op {
 }
 
 /// What a rule compares.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Condition {
     /// `cohort value OP threshold`, e.g. `new error rate > 0.5`.
     Absolute {
@@ -141,7 +147,7 @@ pub enum Condition {
 }
 
 /// One alert rule of a rollout.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rule {
     /// Name shown in the alerts panel and in messages (`new-error-rate`).
     pub name: String,
@@ -152,8 +158,10 @@ pub struct Rule {
     /// The comparison.
     pub condition: Condition,
     /// How long the condition must hold before the rule fires.
+    #[serde(rename = "for_ms", with = "millis")]
     pub for_: Duration,
     /// How long a firing rule stays firing after the condition stops holding.
+    #[serde(rename = "keep_firing_for_ms", with = "millis")]
     pub keep_firing_for: Duration,
     /// Severity when firing.
     pub severity: Severity,
@@ -162,6 +170,19 @@ pub struct Rule {
     /// Also require the new cohort to be significantly worse than legacy (two-proportion
     /// test at 95 %); only for metrics whose source reports counts.
     pub significant: bool,
+}
+
+/// Durations as whole milliseconds (recordings).
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
 }
 
 impl Rule {

@@ -13,6 +13,7 @@ use super::run::{Setup, initial_state};
 use super::state::State;
 use super::update::update;
 use crate::clock::Clock;
+use crate::record::Recorder;
 
 /// State plus effects, driven message by message.
 pub struct Driver {
@@ -20,6 +21,7 @@ pub struct Driver {
     pub state: State,
     effects: Effects,
     clock: Arc<dyn Clock>,
+    recorder: Option<Recorder>,
     // Keeps the channel open; results are fed back inline instead.
     _rx: mpsc::Receiver<Msg>,
 }
@@ -43,8 +45,20 @@ impl Driver {
             state: initial_state(setup, setup.clock.now_ms()),
             effects,
             clock: setup.clock.clone(),
+            recorder: None,
             _rx: rx,
         }
+    }
+
+    /// Records every message from now on (the header describes the current state).
+    pub fn record_to(&mut self, mut rec: Recorder) {
+        rec.begin(&self.state);
+        self.recorder = Some(rec);
+    }
+
+    /// Stops recording and returns the recorder (to finish it).
+    pub fn take_recorder(&mut self) -> Option<Recorder> {
+        self.recorder.take()
     }
 
     /// Applies a message and runs every command it causes, transitively, to completion.
@@ -53,12 +67,18 @@ impl Driver {
         let mut ran = Vec::new();
         let mut queue = VecDeque::from([msg]);
         while let Some(m) = queue.pop_front() {
+            if let Some(r) = &mut self.recorder {
+                r.record(self.clock.now_ms(), &m);
+            }
             for c in update(&mut self.state, m) {
                 ran.push(c.clone());
                 if let Some(next) = self.effects.perform(c).await {
                     queue.push_back(next);
                 }
             }
+        }
+        if let Some(r) = &mut self.recorder {
+            r.flush();
         }
         ran
     }

@@ -24,6 +24,7 @@ use super::update::update;
 use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::model::Rollout;
+use crate::record::Recorder;
 use crate::ui::{self, Theme};
 
 /// Appends the events logged since the last call to rollwatch's own log file (never to the
@@ -223,13 +224,38 @@ pub fn draw_frame<W: Write>(
     sink.commit(out)
 }
 
+/// Takes the terminal: raw mode, alternate screen, hidden cursor. [`restore_terminal`] (also
+/// run by the panic hook) gives it back.
+///
+/// # Errors
+/// When the terminal cannot be set up.
+pub fn take_terminal() -> io::Result<()> {
+    terminal::enable_raw_mode()?;
+    TERMINAL_ACTIVE.store(true, Ordering::SeqCst);
+    execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)
+}
+
 /// Runs the dashboard until quit. Returns the reason it stopped when not a plain quit.
 ///
 /// # Errors
 /// When the terminal cannot be set up.
 pub async fn run(setup: Setup) -> color_eyre::Result<Option<String>> {
+    run_recorded(setup, None).await
+}
+
+/// [`run`], appending every message that reaches `update` to a recording (`--record`).
+///
+/// # Errors
+/// When the terminal cannot be set up.
+pub async fn run_recorded(
+    setup: Setup,
+    mut rec: Option<&mut Recorder>,
+) -> color_eyre::Result<Option<String>> {
     let clock = setup.clock.clone();
     let mut state = initial_state(&setup, clock.now_ms());
+    if let Some(r) = rec.as_deref_mut() {
+        r.begin(&state);
+    }
     let (tx, mut rx) = mpsc::channel::<Msg>(256);
     let backends = setup.rollouts.iter().map(|(_, b)| b.clone()).collect();
     let effects = Effects::new(
@@ -246,10 +272,8 @@ pub async fn run(setup: Setup) -> color_eyre::Result<Option<String>> {
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
 
-    terminal::enable_raw_mode()?;
-    TERMINAL_ACTIVE.store(true, Ordering::SeqCst);
     let _guard = Guard;
-    execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)?;
+    take_terminal()?;
     let sink = FrameWriter::default();
     let mut out = io::stdout();
     let mut term = Terminal::new(CrosstermBackend::new(sink.clone()))?;
@@ -270,7 +294,12 @@ pub async fn run(setup: Setup) -> color_eyre::Result<Option<String>> {
         .and_then(|k| k.chars().next());
 
     // First tick right away: polls start, and the first frame shows "no data yet".
-    for c in update(&mut state, Msg::Tick(clock.now_ms())) {
+    let first = Msg::Tick(clock.now_ms());
+    if let Some(r) = rec.as_deref_mut() {
+        r.record(clock.now_ms(), &first);
+        r.flush();
+    }
+    for c in update(&mut state, first) {
         effects.run(c);
     }
     for i in 0..setup.rollouts.len() {
@@ -327,9 +356,15 @@ pub async fn run(setup: Setup) -> color_eyre::Result<Option<String>> {
             queue.push(m);
         }
         for m in queue {
+            if let Some(r) = rec.as_deref_mut() {
+                r.record(clock.now_ms(), &m);
+            }
             for c in update(&mut state, m) {
                 effects.run(c);
             }
+        }
+        if let Some(r) = rec.as_deref_mut() {
+            r.flush();
         }
         log.follow(&state);
     }

@@ -11,12 +11,13 @@ pub mod unleash;
 pub mod write;
 
 use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::model::FlagSnapshot;
 
 /// An event from the backend's own history (who changed what).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlagEvent {
     /// Unix ms of the change.
     pub at_ms: i64,
@@ -31,7 +32,8 @@ pub struct FlagEvent {
 }
 
 /// Why a flag read or write failed. Messages never contain tokens.
-#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FlagError {
     /// The value moved since the operator saw it: nothing was written.
     #[error("conflict: the flag changed to {}% since it was read; nothing was written",

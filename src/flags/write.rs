@@ -6,12 +6,15 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use serde::{Deserialize, Serialize};
+
 use super::{FlagBackend, FlagError};
 use crate::audit::{AuditLog, AuditRecord, host_name, os_user};
 use crate::model::FlagSnapshot;
 
 /// What the operator asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WriteKind {
     /// Move to a percentage (next or previous step, `set`).
     SetPercent(u8),
@@ -44,7 +47,7 @@ impl WriteKind {
 }
 
 /// A confirmed write.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WriteRequest {
     /// Rollout name.
     pub rollout: String,
@@ -59,7 +62,8 @@ pub struct WriteRequest {
 }
 
 /// How a write ended.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WriteOutcome {
     /// It landed; the re-read shows the flag after it.
     Ok,
@@ -88,7 +92,7 @@ impl WriteOutcome {
 }
 
 /// The result of a guarded write: its outcome and the flag as re-read afterwards.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WriteResult {
     /// The request.
     pub request: WriteRequest,

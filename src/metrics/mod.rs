@@ -11,10 +11,11 @@ pub mod sim;
 pub mod units;
 
 use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// One metric's values for the two cohorts. `None` is *no data* (empty answer, NaN), never 0.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct CohortValues {
     /// The legacy path's value.
     pub legacy: Option<f64>,
@@ -26,7 +27,7 @@ pub struct CohortValues {
 }
 
 /// Events and trials of both cohorts over a window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     /// Legacy (events, trials).
     pub legacy: (u64, u64),
@@ -35,7 +36,8 @@ pub struct Counts {
 }
 
 /// Why a source or a metric could not be read. Messages never contain tokens.
-#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MetricsError {
     /// No answer within the deadline.
     #[error("timed out after {0} ms")]
@@ -65,7 +67,7 @@ pub enum MetricsError {
 }
 
 /// The answer to one poll.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Poll {
     /// One result per metric, in the rollout's metric order.
     pub metrics: Vec<Result<CohortValues, MetricsError>>,

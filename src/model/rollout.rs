@@ -31,7 +31,7 @@ mod opt_secs {
 }
 
 /// A rollout as configured: what the operator watches and steers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rollout {
     /// Display name (`checkout-batch-queries`).
     pub name: String,
@@ -44,11 +44,12 @@ pub struct Rollout {
     /// Alert rules over those metrics.
     pub rules: Vec<Rule>,
     /// What rollwatch may do on its own.
+    #[serde(default)]
     pub automation: Automation,
 }
 
 /// Automation of a rollout's step plan; everything off by default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Automation {
     /// Start armed: move to the next step when the bake time has passed, no rule is pending or
     /// firing, no data is stale and no verdict is *worse*.

@@ -44,7 +44,11 @@ pub const MIN_H: u16 = 16;
 
 /// Draws the whole screen.
 pub fn draw(f: &mut Frame<'_>, s: &State, t: &Theme) {
-    let area = f.area();
+    draw_in(f, f.area(), s, t);
+}
+
+/// Draws the dashboard into `area` (the replay keeps a row above it for its own bar).
+pub fn draw_in(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     if area.width < MIN_W || area.height < MIN_H {
         let msg = format!(
             "rollwatch: terminal too small ({}×{}); need {MIN_W}×{MIN_H}. q quits.",

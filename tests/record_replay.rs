@@ -1,0 +1,444 @@
+//! Record and replay: a driven session recorded message by message and replayed through the
+//! same `update` ends in the same visible state and the same screens, at the end and at
+//! earlier points reached by seeking back; the committed demo recording replays to a firing
+//! rule and a rollback (TestBackend + insta snapshots, reviewed like code); the replay keys.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use rollwatch::alerts::AlertStatus;
+use rollwatch::app::driver::Driver;
+use rollwatch::app::run::Setup;
+use rollwatch::app::{Mode, Msg, State};
+use rollwatch::audit::AuditLog;
+use rollwatch::clock::{Clock, ManualClock};
+use rollwatch::record::{RecordMeta, Recorder};
+use rollwatch::replay::{self, Control, Player, Recording, SEEK_MS};
+use rollwatch::sim::Scenario;
+use rollwatch::sim::demo::{DemoOptions, build};
+use rollwatch::ui::{self, theme};
+
+/// 2026-01-01T12:00:00Z
+const T0: i64 = 1_767_268_800_000;
+
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ch(c: char) -> Msg {
+    key(KeyCode::Char(c))
+}
+
+fn screen(s: &State, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    let themes = theme::builtin();
+    term.draw(|f| ui::draw(f, s, &themes[s.theme])).unwrap();
+    term.backend().to_string()
+}
+
+/// Everything the screen can show, in one comparable text (f64 via Debug: exact).
+fn visible(s: &State) -> String {
+    let mut out = format!(
+        "now {} selected {} theme {} mode {:?}\nstatus {:?}\nlogged {}\n",
+        s.now_ms, s.selected, s.theme, s.mode, s.status, s.logged
+    );
+    for e in &s.events {
+        out += &format!("event {e:?}\n");
+    }
+    for r in &s.rollouts {
+        out += &format!(
+            "rollout {} flag {:?} at {:?} err {:?} step_since {:?} metrics_at {:?} err {:?} \
+             writing {} backend_events {:?}\n",
+            r.def.name,
+            r.flag,
+            r.flag_at_ms,
+            r.flag_error,
+            r.step_since_ms,
+            r.metrics_at_ms,
+            r.metrics_error,
+            r.write_in_flight,
+            r.backend_events
+        );
+        for m in &r.metrics {
+            out += &format!(
+                "  metric {:?} at {:?} err {:?}\n",
+                m.last, m.last_at_ms, m.error
+            );
+            for h in &m.history {
+                out += &format!("    history {:?}\n", h.raw().collect::<Vec<_>>());
+            }
+        }
+        for a in &r.alerts {
+            out += &format!("  alert {a:?}\n");
+        }
+    }
+    out
+}
+
+/// A regression session driven like an operator would: help, theme, rollouts, a bump blocked
+/// by the firing rule, a rollback confirmed, a kill switch cancelled. Returns the driver, the
+/// recording's path and screens taken along the way (clock time, 120×40 screen).
+async fn recorded_session(dir: &std::path::Path) -> (Driver, PathBuf, Vec<(i64, String)>) {
+    let clock = ManualClock::new(T0);
+    let dyn_clock: Arc<dyn Clock> = Arc::new(clock.clone());
+    let (rollouts, _) = build(
+        DemoOptions {
+            seed: 42,
+            scenario: Scenario::Regression,
+        },
+        &dyn_clock,
+        T0,
+    );
+    let setup = Setup {
+        rollouts,
+        clock: dyn_clock,
+        refresh_ms: 1000,
+        tick: Duration::from_millis(250),
+        read_only: false,
+        themes: theme::builtin(),
+        ascii: false,
+        audit: AuditLog::disabled(),
+        deadline: Duration::from_secs(2),
+        log_file: None,
+    };
+    let path = dir.join("session.jsonl");
+    let mut d = Driver::new(&setup);
+    d.record_to(
+        Recorder::create(
+            &path,
+            RecordMeta {
+                clock_speed: 1.0,
+                command: "test session".into(),
+            },
+        )
+        .unwrap(),
+    );
+    let mut screens = Vec::new();
+    for t in 0..=150 {
+        clock.set(T0 + t * 1000);
+        d.tick().await;
+        match t {
+            40 => drop(d.send(ch('?')).await),
+            41 => drop(d.send(key(KeyCode::Esc)).await),
+            50 => drop(d.send(ch('t')).await),
+            60 => drop(d.send(key(KeyCode::Tab)).await),
+            61 => drop(d.send(key(KeyCode::BackTab)).await),
+            100 => {
+                assert_eq!(d.state.rollouts[0].alerts[0].status, AlertStatus::Firing);
+                d.send(ch('+')).await;
+                let status = d.state.status.clone().unwrap().1;
+                assert!(status.contains("bump blocked"), "{status}");
+            }
+            101 => {
+                d.send(ch('r')).await;
+                assert!(matches!(d.state.mode, Mode::Confirm(_)));
+            }
+            102 => drop(d.send(ch('y')).await),
+            110 => drop(d.send(ch('k')).await),
+            111 => drop(d.send(ch('n')).await),
+            _ => {}
+        }
+        if [30, 95, 101, 150].contains(&t) {
+            screens.push((T0 + t * 1000, screen(&d.state, 120, 40)));
+        }
+    }
+    assert_eq!(
+        d.state.rollouts[0].flag.as_ref().map(|f| f.percent),
+        Some(0),
+        "the rollback landed"
+    );
+    let path = d.take_recorder().unwrap().finish().unwrap();
+    (d, path, screens)
+}
+
+#[tokio::test]
+async fn a_replayed_session_ends_in_the_same_state_and_screens() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, path, screens) = recorded_session(dir.path()).await;
+    let rec = Recording::load(&path).unwrap();
+    assert!(!rec.truncated);
+    assert_eq!(rec.end_ms(), T0 + 150_000);
+    let mut p = Player::new(rec, Some(1.0), false);
+    p.seek(i64::MAX);
+    assert!(p.at_end());
+    assert_eq!(visible(&p.state), visible(&d.state));
+    for (w, h) in [(120, 40), (80, 24)] {
+        assert_eq!(screen(&p.state, w, h), screen(&d.state, w, h), "{w}x{h}");
+    }
+    // Seeking back rebuilds from the start: the screens along the way come back exactly.
+    for (t, expected) in screens.iter().rev() {
+        p.seek(*t);
+        assert_eq!(p.position_ms(), *t);
+        assert_eq!(
+            &screen(&p.state, 120, 40),
+            expected,
+            "at +{}s",
+            (t - T0) / 1000
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_recording_is_json_lines_with_a_header_and_flushed_as_it_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, path, _) = recorded_session(dir.path()).await;
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(header["rollwatch_recording"], 1);
+    assert_eq!(
+        header["rollouts"][0]["def"]["name"],
+        "checkout-batch-queries"
+    );
+    assert_eq!(
+        header["rollouts"][0]["def"]["rules"][0]["name"],
+        "new-error-rate"
+    );
+    let kinds: Vec<String> = lines
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert!(v["t"].as_i64().is_some(), "{l}");
+            v["msg"]["type"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    for kind in [
+        "tick",
+        "flag_read",
+        "metrics_polled",
+        "backfilled",
+        "key",
+        "write_done",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "no {kind} line");
+    }
+    // A session cut short mid-line still replays up to its last whole line.
+    let cut = &text[..text.len() - 20];
+    let rec = Recording::parse(cut).unwrap();
+    assert!(rec.truncated);
+    assert_eq!(rec.entries.len(), kinds.len() - 1);
+    // A broken line in the middle is an error naming it.
+    let mut broken: Vec<&str> = text.lines().collect();
+    broken[3] = "{not json";
+    let err = Recording::parse(&(broken.join("\n") + "\n")).unwrap_err();
+    assert!(err.to_string().starts_with("line 4:"), "{err}");
+}
+
+fn committed() -> Recording {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/recordings/regression.jsonl");
+    Recording::load(&path).unwrap()
+}
+
+fn replay_screen(p: &Player, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    replay::render(&mut term, p, &theme::builtin()).unwrap();
+    term.backend().to_string()
+}
+
+#[test]
+fn the_committed_demo_recording_replays_to_firing_and_a_rollback() {
+    let rec = committed();
+    assert!(rec.header.command.starts_with("demo --scenario regression"));
+    let times: Vec<i64> = rec.entries.iter().map(|e| e.t).collect();
+    let mut p = Player::new(rec, None, false);
+    p.paused = true;
+    let firing = times.iter().copied().find(|&t| {
+        p.seek(t);
+        p.state.rollouts[0].alerts[0].status == AlertStatus::Firing
+    });
+    assert!(firing.is_some(), "the rule fires in the recording");
+    let s = replay_screen(&p, 120, 40);
+    assert!(s.contains("PAUSED") && s.contains("✖ FIRING"), "{s}");
+    insta::assert_snapshot!("replay_firing_120x40", s);
+
+    p.seek(i64::MAX);
+    let s = replay_screen(&p, 120, 40);
+    assert!(s.contains(" END "), "{s}");
+    assert!(s.contains("done: rollback 25% → 0%"), "{s}");
+    assert_eq!(
+        p.state.rollouts[0].flag.as_ref().map(|f| f.percent),
+        Some(0)
+    );
+    insta::assert_snapshot!("replay_end_120x40", s);
+}
+
+#[test]
+fn replay_keys_pause_seek_change_speed_and_refuse_writes() {
+    let rec = committed();
+    let (start, end) = (rec.start_ms(), rec.end_ms());
+    let speed = rec.header.clock_speed;
+    let mut p = Player::new(rec, None, false);
+    assert!(
+        (p.speed - speed).abs() < f64::EPSILON,
+        "plays at the recorded speed"
+    );
+    assert_eq!(p.position_ms(), start);
+
+    p.advance(Duration::from_millis(500));
+    #[allow(clippy::cast_possible_truncation)]
+    let played = (500.0 * speed) as i64;
+    assert_eq!(p.position_ms(), start + played);
+
+    let k = |c: char| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+    assert_eq!(p.on_key(&k(' ')), Control::Continue);
+    assert!(
+        p.paused && p.marker().ends_with(" PAUSED"),
+        "{}",
+        p.marker()
+    );
+    p.advance(Duration::from_secs(5));
+    assert_eq!(p.position_ms(), start + played, "paused: time stands still");
+
+    p.on_key(&KeyEvent::new(KeyCode::Right, KeyModifiers::NONE));
+    assert_eq!(p.position_ms(), start + played + SEEK_MS);
+    let forward = visible(&p.state);
+    p.on_key(&k('l'));
+    p.on_key(&k('h'));
+    assert_eq!(p.position_ms(), start + played + SEEK_MS);
+    assert_eq!(
+        visible(&p.state),
+        forward,
+        "back and forth lands on the same state"
+    );
+    p.on_key(&KeyEvent::new(KeyCode::Left, KeyModifiers::NONE));
+    p.on_key(&k('h'));
+    assert_eq!(p.position_ms(), start, "clamped at the start");
+
+    p.on_key(&k('+'));
+    assert!((p.speed - speed * 2.0).abs() < 1e-9);
+    p.on_key(&k('-'));
+    p.on_key(&k('-'));
+    assert!((p.speed - speed / 2.0).abs() < 1e-9);
+    assert!(
+        p.marker().contains(&format!("×{}", speed / 2.0)),
+        "{}",
+        p.marker()
+    );
+
+    let before = visible(&p.state);
+    for c in ['r', 'y', 'k', '!'] {
+        p.on_key(&k(c));
+        assert_eq!(p.notice(), Some("replay: writes are disabled"));
+        assert!(matches!(p.state.mode, Mode::Normal), "no dialog from {c}");
+    }
+    assert_eq!(visible(&p.state), before, "write keys change nothing");
+
+    p.on_key(&k('G'));
+    assert_eq!(p.position_ms(), end);
+    assert!(p.marker().ends_with(" END"), "{}", p.marker());
+    p.on_key(&k(' '));
+    assert_eq!(
+        p.position_ms(),
+        start,
+        "space at the end plays again from the start"
+    );
+    assert!(!p.paused);
+    assert_eq!(p.on_key(&k('q')), Control::Quit);
+    assert_eq!(
+        p.on_key(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+        Control::Quit
+    );
+}
+
+#[test]
+fn the_replay_marker_reads_position_length_speed_and_state() {
+    let rec = committed();
+    let len_s = (rec.end_ms() - rec.start_ms()) / 1000;
+    let mut p = Player::new(rec, Some(4.0), false);
+    p.on_key(&KeyEvent::new(KeyCode::Char(' '), KeyModifiers::NONE));
+    let start = p.position_ms();
+    p.seek(start + 83_000);
+    assert_eq!(
+        p.marker(),
+        format!("REPLAY 1:23/{}:{:02} ×4 PAUSED", len_s / 60, len_s % 60)
+    );
+}
+
+mod support;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Waits until `pred` holds for the file's text, or panics after `deadline`.
+fn wait_file(path: &std::path::Path, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if pred(&text) {
+            return text;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "timed out waiting for {what}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_binary_streams_a_recording_and_replays_it() {
+    if !support::tmux::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("demo.jsonl");
+    let cmd = format!(
+        "LANG=C.UTF-8 XDG_STATE_HOME={d} {BIN} demo --speed 10 --audit-log {d}/audit.jsonl \
+         --record {r}; echo EXITED:$?; sleep 600",
+        d = dir.path().display(),
+        r = rec.display()
+    );
+    let t = support::tmux::Tmux::start("record", 120, 40, &cmd);
+    t.wait_for("the dashboard", WAIT, |s| {
+        s.contains("checkout-batch-queries")
+    });
+    // Flushed as it goes: polls are in the file while the dashboard still runs.
+    wait_file(&rec, "polls in the file", |s| {
+        s.matches("\"metrics_polled\"").count() >= 3
+    });
+    assert!(!t.screen().contains("EXITED:"), "still running");
+    t.keys(&["q"]);
+    let s = t.wait_for("the exit", WAIT, |s| s.contains("EXITED:"));
+    assert!(s.contains("EXITED:0"), "{s}");
+    assert!(s.contains("rollwatch: recorded"), "{s}");
+    let text = std::fs::read_to_string(&rec).unwrap();
+    assert!(
+        text.lines().last().unwrap().contains(r#""code":"q""#),
+        "the q key is the last line"
+    );
+
+    // Never overwritten.
+    let again = std::process::Command::new(BIN)
+        .args(["demo", "--record"])
+        .arg(&rec)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already exists"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    let cmd = format!(
+        "LANG=C.UTF-8 {BIN} replay {} --speed 1000; echo EXITED:$?; sleep 600",
+        rec.display()
+    );
+    let t = support::tmux::Tmux::start("replay", 120, 40, &cmd);
+    let s = t.wait_for("the end of the replay", WAIT, |s| s.contains(" END "));
+    assert!(s.lines().next().unwrap().contains("REPLAY"), "{s}");
+    assert!(s.contains("checkout-batch-queries"), "{s}");
+    t.keys(&["r"]);
+    t.wait_for("writes refused", WAIT, |s| {
+        s.contains("replay: writes are disabled")
+    });
+    t.keys(&["q"]);
+    let s = t.wait_for("the exit", WAIT, |s| s.contains("EXITED:"));
+    assert!(s.contains("EXITED:0"), "{s}");
+    assert_eq!(t.var("alternate_on"), "0", "alternate screen left");
+}
