@@ -236,14 +236,16 @@ impl PrometheusSource {
         &self,
         q: &PrometheusQuery,
         time_ms: i64,
-    ) -> Result<(CohortValues, Vec<String>), MetricsError> {
+    ) -> Blamed<(CohortValues, Vec<String>)> {
         let (data, warnings) = self
             .get(
                 "/api/v1/query",
                 &[("query", q.query.clone()), ("time", secs(time_ms))],
             )
-            .await?;
-        Ok((parse_vector(&data, &self.mapping(), q.scale)?, warnings))
+            .await
+            .map_err(blame_server)?;
+        let values = parse_vector(&data, &self.mapping(), q.scale).map_err(|e| (e, false))?;
+        Ok((values, warnings))
     }
 
     async fn range(
@@ -252,15 +254,18 @@ impl PrometheusSource {
         start_ms: i64,
         end_ms: i64,
         step_ms: i64,
-    ) -> Result<Vec<(i64, CohortValues)>, MetricsError> {
+    ) -> Blamed<Vec<(i64, CohortValues)>> {
         let params = [
             ("query", q.query.clone()),
             ("start", secs(start_ms)),
             ("end", secs(end_ms)),
             ("step", secs(step_ms)),
         ];
-        let (data, _) = self.get("/api/v1/query_range", &params).await?;
-        parse_matrix(&data, &self.mapping(), q.scale)
+        let (data, _) = self
+            .get("/api/v1/query_range", &params)
+            .await
+            .map_err(blame_server)?;
+        parse_matrix(&data, &self.mapping(), q.scale).map_err(|e| (e, false))
     }
 }
 
@@ -296,7 +301,7 @@ impl MetricsSource for PrometheusSource {
             let metrics = results
                 .into_iter()
                 .map(|r| {
-                    r.map(|(v, w)| {
+                    r.map_err(|(e, _)| e).map(|(v, w)| {
                         for w in w {
                             if !warnings.contains(&w) {
                                 warnings.push(w);
@@ -338,17 +343,34 @@ impl MetricsSource for PrometheusSource {
     }
 }
 
+/// A query's result, or its error and whether the server (not the query) is to blame.
+type Blamed<T> = Result<T, (MetricsError, bool)>;
+
+/// Tags an error of the request itself (transport, status, body, envelope). The server is to
+/// blame for all of them except a query error Prometheus pins on the query (`bad_data`,
+/// `execution`, ...): an overloaded server answers `errorType` `timeout` (503), `unavailable`,
+/// `internal` (500) or `canceled`, and a proxy's HTML or a cut or huge body is no answer.
+fn blame_server(e: MetricsError) -> (MetricsError, bool) {
+    let server = match &e {
+        MetricsError::Query { kind, .. } => {
+            matches!(
+                kind.as_str(),
+                "timeout" | "unavailable" | "internal" | "canceled"
+            )
+        }
+        _ => true,
+    };
+    (e, server)
+}
+
 /// The first error when every metric failed because of the server (not of its query):
-/// then the whole poll fails. `None` when at least one metric was answered or failed alone.
-pub(crate) fn whole_failure<T>(results: &[Result<T, MetricsError>]) -> Option<MetricsError> {
+/// then the whole poll fails (and is backed off). `None` when at least one metric was
+/// answered or failed alone.
+fn whole_failure<T>(results: &[Blamed<T>]) -> Option<MetricsError> {
     let mut first = None;
     for r in results {
         match r {
-            Err(
-                e @ (MetricsError::Timeout(_)
-                | MetricsError::Transport(_)
-                | MetricsError::Http { .. }),
-            ) => {
+            Err((e, true)) => {
                 first.get_or_insert_with(|| e.clone());
             }
             _ => return None,
