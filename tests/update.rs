@@ -423,3 +423,67 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn at_most_one_change_history_read_in_flight() {
+    let mut s = state_at(25);
+    // The first read asked for the history already; two more changes ask nothing new.
+    assert!(s.rollouts[0].events_in_flight);
+    for (t, p) in [(1000, 30), (2000, 40)] {
+        let cmds = update(
+            &mut s,
+            Msg::FlagRead {
+                rollout: 0,
+                at_ms: T0 + t,
+                result: Ok(FlagSnapshot::new(p, true)),
+            },
+        );
+        assert!(!cmds.iter().any(|c| matches!(c, Command::ReadFlagEvents(_))));
+    }
+    let _ = update(
+        &mut s,
+        Msg::FlagEvents {
+            rollout: 0,
+            at_ms: T0 + 2500,
+            result: Ok(vec![]),
+        },
+    );
+    let cmds = update(
+        &mut s,
+        Msg::FlagRead {
+            rollout: 0,
+            at_ms: T0 + 3000,
+            result: Ok(FlagSnapshot::new(50, true)),
+        },
+    );
+    assert!(cmds.iter().any(|c| matches!(c, Command::ReadFlagEvents(0))));
+}
+
+#[test]
+fn the_header_says_error_when_every_metric_failed() {
+    let mut s = state_at(25);
+    metrics_at(&mut s, T0, healthy());
+    let failing = Poll {
+        metrics: (0..5)
+            .map(|_| {
+                Err(MetricsError::Query {
+                    kind: "bad_data".into(),
+                    message: "parse error".into(),
+                })
+            })
+            .collect(),
+        warnings: vec![],
+    };
+    metrics_at(&mut s, T0 + 1000, failing);
+    let _ = update(&mut s, Msg::Tick(T0 + 1200));
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+    let themes = rollwatch::ui::theme::builtin();
+    term.draw(|f| rollwatch::ui::draw(f, &s, &themes[0]))
+        .unwrap();
+    let screen = term.backend().to_string();
+    let header = screen.lines().nth(2).unwrap();
+    assert!(
+        header.contains("ERROR: every metric failed: query error (bad_data)"),
+        "{header}"
+    );
+}

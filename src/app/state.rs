@@ -84,6 +84,8 @@ pub struct RolloutState {
     pub events_seen_ms: Option<i64>,
     /// Backend events (newest last).
     pub backend_events: Vec<FlagEvent>,
+    /// A read of the backend's change history is under way.
+    pub events_in_flight: bool,
     /// TLS verification is off for one of its backends (`insecure_skip_verify`).
     pub insecure_tls: bool,
     /// Auto-advance is armed (config `auto_advance`, key `a`).
@@ -118,6 +120,7 @@ impl RolloutState {
             write_in_flight: false,
             events_seen_ms: None,
             backend_events: Vec::new(),
+            events_in_flight: false,
             insecure_tls: false,
             armed: def_auto_advance,
             ready: None,

@@ -122,7 +122,7 @@ fn on_flag_read(
             match prev {
                 None => {
                     r.step_since_ms = Some(at);
-                    cmds.push(Command::ReadFlagEvents(i));
+                    read_events(state, i, cmds);
                 }
                 Some(p)
                     if p.version != snap.version
@@ -132,7 +132,7 @@ fn on_flag_read(
                     if p.effective_percent() != snap.effective_percent() {
                         r.step_since_ms = Some(at);
                     }
-                    cmds.push(Command::ReadFlagEvents(i));
+                    read_events(state, i, cmds);
                     if !writing {
                         state.log(
                             i,
@@ -170,6 +170,16 @@ fn on_flag_read(
     }
 }
 
+/// Asks for the flag's change history unless a read of it is already under way (at most one
+/// request per backend in flight, R1).
+fn read_events(state: &mut State, i: usize, cmds: &mut Vec<Command>) {
+    let r = &mut state.rollouts[i];
+    if !r.events_in_flight {
+        r.events_in_flight = true;
+        cmds.push(Command::ReadFlagEvents(i));
+    }
+}
+
 fn describe_flag(f: &crate::model::FlagSnapshot) -> String {
     if f.enabled {
         format!("{}%", f.percent)
@@ -186,6 +196,7 @@ fn on_flag_events(
     let Some(r) = state.rollouts.get_mut(i) else {
         return;
     };
+    r.events_in_flight = false;
     if let Ok(mut events) = result {
         events.sort_by_key(|e| e.at_ms);
         if r.events_seen_ms.is_none() {
@@ -647,7 +658,7 @@ fn on_write_done(
         r.flag = Some(after.clone());
         r.flag_at_ms = Some(at);
         r.flag_error = None;
-        cmds.push(Command::ReadFlagEvents(i));
+        read_events(state, i, cmds);
     }
     let what = describe_change(&res.request);
     let now_value = res

@@ -20,13 +20,18 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         Mode::Normal if s.read_only => " READ-ONLY  Tab rollout  t theme  ? help  q quit",
         Mode::Normal => " + next  - prev  r rollback  k kill  Tab rollout  t theme  ? help  q quit",
     };
-    let [left, right] = Layout::horizontal([
-        Constraint::Length(u16::try_from(hints.len()).unwrap_or(0) + 1),
-        Constraint::Min(0),
-    ])
-    .areas(area);
+    // The status message wins over the hints: it is what just happened. It stays for
+    // STATUS_TTL_MS (at least 15 polls), the event log keeps it longer.
+    let status = s
+        .status
+        .as_ref()
+        .filter(|(_, _, at)| s.now_ms - at < STATUS_TTL_MS.max(s.refresh_ms * 15));
+    let status_w = status.map_or(0, |(_, text, _)| text.chars().count() + 1);
+    let status_w = u16::try_from(status_w).unwrap_or(u16::MAX).min(area.width);
+    let [left, right] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(status_w)]).areas(area);
     f.render_widget(Paragraph::new(Line::styled(hints, t.dim)), left);
-    if let Some((level, text, _)) = &s.status {
+    if let Some((level, text, _)) = status {
         let style = match level {
             LogLevel::Info => t.text,
             LogLevel::Warn => t.warn,

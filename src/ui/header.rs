@@ -133,7 +133,19 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         format!("  {} metrics: {} ", g.sep, r.metrics_source),
         t.dim,
     ));
-    l3.extend(age(s, r.metrics_at_ms, r.metrics_error.as_deref(), t));
+    // The source answered, but if no metric could be read that is a failure too.
+    let all_failed = (!r.metrics.is_empty() && r.metrics.iter().all(|m| m.error.is_some()))
+        .then(|| r.metrics.iter().find_map(|m| m.error.clone()))
+        .flatten()
+        .map(|e| format!("every metric failed: {e}"));
+    let newest_good = r.metrics.iter().filter_map(|m| m.last_at_ms).max();
+    let metrics_err = r.metrics_error.clone().or(all_failed);
+    let metrics_at = if metrics_err.is_some() {
+        newest_good
+    } else {
+        r.metrics_at_ms
+    };
+    l3.extend(age(s, metrics_at, metrics_err.as_deref(), t));
     f.render_widget(
         Paragraph::new(vec![Line::from(l1), Line::from(l2), Line::from(l3)]),
         area,
