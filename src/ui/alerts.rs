@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::format::{Glyphs, duration, glyphs, value};
+use super::format::{Glyphs, duration, duration_coarse, glyphs, value};
 use super::header::status_style;
 use super::theme::Theme;
 use crate::alerts::{AlertState, AlertStatus, Condition, Rule};
@@ -75,7 +75,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     for (rule, a) in r.def.rules.iter().zip(&r.alerts) {
         let st = a.status;
         let style = status_style(st, Some(rule.severity), t);
-        let since = duration(s.now_ms - a.since_ms);
+        let since = duration_coarse(s.now_ms - a.since_ms);
         let how_long = match a.pending_left_ms(rule, s.now_ms) {
             Some(left) => format!("{since}, fires in {}", duration(left)),
             None => since,

@@ -156,6 +156,28 @@ pub fn duration(ms: i64) -> String {
     }
 }
 
+/// A duration for values that tick for hours (time at a step, how long a rule has been in
+/// its state): seconds only under ten minutes, so a long-running screen changes once a minute,
+/// not every second (P3: few bytes when only ages tick).
+#[must_use]
+pub fn duration_coarse(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..600 => duration(ms),
+        600..3600 => format!("{}m", s / 60),
+        _ => duration(ms),
+    }
+}
+
+/// The age of data polled every `refresh_ms` while it is not stale: `≤2s` (at most two
+/// intervals, the STALE boundary). Exact seconds would flicker with every poll and cost bytes
+/// every second for no information; past two intervals the caller shows `STALE` and the exact age.
+#[must_use]
+pub fn age(refresh_ms: i64, g: &Glyphs) -> String {
+    let le = if g.minus == '-' { "<=" } else { "≤" };
+    format!("{le}{}", duration((refresh_ms * 2).max(1000)))
+}
+
 /// A one-row sparkline over `points` on the scale `[lo, hi]`; gaps stay blank.
 #[must_use]
 pub fn sparkline(points: &[Option<f64>], lo: f64, hi: f64, g: &Glyphs) -> String {
@@ -200,6 +222,15 @@ mod tests {
         assert_eq!(value(Some(9.04), Unit::Count, g), "9.0");
         assert_eq!(value(None, Unit::Count, g), "—");
         assert_eq!(value(None, Unit::Count, &ASCII), "--");
+    }
+
+    #[test]
+    fn coarse_durations_and_ages() {
+        assert_eq!(duration_coarse(192_000), "3m12s");
+        assert_eq!(duration_coarse(725_000), "12m");
+        assert_eq!(duration_coarse(7_500_000), "2h05m");
+        assert_eq!(age(1000, &UNICODE), "≤2s");
+        assert_eq!(age(5000, &ASCII), "<=10s");
     }
 
     #[test]

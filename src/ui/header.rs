@@ -7,7 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::format::{duration, glyphs};
+use super::format::{age as age_text, duration, duration_coarse, glyphs};
 use super::theme::Theme;
 use crate::alerts::{AlertStatus, Severity};
 use crate::app::State;
@@ -22,7 +22,10 @@ pub fn age<'a>(s: &State, at: Option<i64>, error: Option<&str>, t: &Theme) -> Ve
             if a > s.stale_after_ms() {
                 out.push(Span::styled(format!("STALE {}", duration(a)), t.warn));
             } else {
-                out.push(Span::styled(format!("{} ago", duration(a)), t.dim));
+                out.push(Span::styled(
+                    format!("{} ago", age_text(s.refresh_ms, glyphs(s.ascii))),
+                    t.dim,
+                ));
             }
         }
     }
@@ -108,7 +111,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     if let (Some(since), Some(i)) = (r.step_since_ms, current) {
         let at = s.now_ms - since;
         l2.push(Span::styled(
-            format!("{} at step {}", g.sep, duration(at)),
+            format!("{} at step {}", g.sep, duration_coarse(at)),
             t.text,
         ));
         if let Some(bake) = r.def.steps[i].bake {
@@ -120,7 +123,11 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
                 ));
             } else {
                 l2.push(Span::styled(
-                    format!(" of {}, {} left", duration(bake_ms), duration(bake_ms - at)),
+                    format!(
+                        " of {}, {} left",
+                        duration(bake_ms),
+                        duration_coarse(bake_ms - at)
+                    ),
                     t.text,
                 ));
             }
