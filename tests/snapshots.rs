@@ -129,3 +129,30 @@ query = "x"
     let wired = rollwatch::config::wire::wire(&cfg, &clock).unwrap();
     assert!(wired[0].1.insecure_tls);
 }
+
+#[tokio::test]
+async fn ascii_mode_draws_only_ascii() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut d = driven(Scenario::Regression, 90).await;
+    d.state.ascii = true;
+    for size in [(120, 40), (80, 24), (200, 60)] {
+        let screen = render(&d, size.0, size.1);
+        let bad: String = screen.chars().filter(|c| !c.is_ascii()).collect();
+        assert!(bad.is_empty(), "{size:?}: non-ASCII {bad:?}\n{screen}");
+    }
+    // Dialogs and help too.
+    let _ = d
+        .send(rollwatch::app::Msg::Key(KeyEvent::new(
+            KeyCode::Char('r'),
+            KeyModifiers::NONE,
+        )))
+        .await;
+    let screen = render(&d, 120, 40);
+    assert!(
+        screen.contains("ROLL BACK") && screen.is_ascii(),
+        "{screen}"
+    );
+    d.state.mode = rollwatch::app::Mode::Help;
+    let screen = render(&d, 120, 40);
+    assert!(screen.contains("Keys") && screen.is_ascii(), "{screen}");
+}

@@ -122,7 +122,10 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
             Span::styled(describe(rule, a, label, unit, g), t.dim),
         ];
         if let Some(reason) = &a.reason {
-            spans.push(Span::styled(format!("  ({reason})"), t.unknown));
+            spans.push(Span::styled(
+                format!("  ({})", super::format::asciify(reason, s.ascii)),
+                t.unknown,
+            ));
         }
         lines.push(Line::from(spans));
     }

@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::format::glyphs;
+use super::format::{asciify, glyphs};
 use super::theme::Theme;
 use crate::app::{LogLevel, State};
 
@@ -31,8 +31,8 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
             e.at_ms,
             Line::from(vec![
                 Span::styled(format!(" {} ", hms(e.at_ms)), t.dim),
-                Span::styled(format!("{} ", e.rollout), t.dim),
-                Span::styled(e.text.clone(), style),
+                Span::styled(format!("{} ", asciify(&e.rollout, s.ascii)), t.dim),
+                Span::styled(asciify(&e.text, s.ascii).into_owned(), style),
             ]),
         ));
     }
@@ -46,7 +46,10 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         let mut spans = vec![
             Span::styled(format!(" {} ", hms(e.at_ms)), t.dim),
             Span::styled("backend ", t.dim),
-            Span::styled(format!("{} by {} {change}", e.kind, e.author), t.text),
+            Span::styled(
+                asciify(&format!("{} by {} {change}", e.kind, e.author), s.ascii).into_owned(),
+                t.text,
+            ),
         ];
         if new {
             spans.push(Span::styled(" NEW while watching", t.warn));

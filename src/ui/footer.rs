@@ -38,8 +38,11 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
             LogLevel::Error => t.critical,
         };
         f.render_widget(
-            Paragraph::new(Line::from(Span::styled(text.clone(), style)))
-                .alignment(ratatui::layout::Alignment::Right),
+            Paragraph::new(Line::from(Span::styled(
+                super::format::asciify(text, s.ascii).into_owned(),
+                style,
+            )))
+            .alignment(ratatui::layout::Alignment::Right),
             right,
         );
     }

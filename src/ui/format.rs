@@ -178,6 +178,43 @@ pub fn age(refresh_ms: i64, g: &Glyphs) -> String {
     format!("{le}{}", duration((refresh_ms * 2).max(1000)))
 }
 
+/// Text for the screen: in ASCII mode the few non-ASCII characters of rollwatch's own messages
+/// become ASCII (`→` `->`, `−` `-`, `…` `...`, `—` `--`, `≤` `<=`, `×` `x`); anything else
+/// non-ASCII (names from a backend) becomes `?`.
+#[must_use]
+pub fn asciify(text: &str, ascii: bool) -> std::borrow::Cow<'_, str> {
+    if !ascii || text.is_ascii() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '→' => out.push_str("->"),
+            '←' => out.push_str("<-"),
+            '−' => out.push('-'),
+            '…' => out.push_str("..."),
+            '—' => out.push_str("--"),
+            '≤' => out.push_str("<="),
+            '×' => out.push('x'),
+            c if c.is_ascii() => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Box borders for ASCII mode.
+pub const ASCII_BORDER: ratatui::symbols::border::Set = ratatui::symbols::border::Set {
+    top_left: "+",
+    top_right: "+",
+    bottom_left: "+",
+    bottom_right: "+",
+    vertical_left: "|",
+    vertical_right: "|",
+    horizontal_top: "-",
+    horizontal_bottom: "-",
+};
+
 /// A one-row sparkline over `points` on the scale `[lo, hi]`; gaps stay blank.
 #[must_use]
 pub fn sparkline(points: &[Option<f64>], lo: f64, hi: f64, g: &Glyphs) -> String {

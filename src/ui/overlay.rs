@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::centered;
-use super::format::glyphs;
+use super::format::{ASCII_BORDER, asciify, glyphs};
 use super::theme::Theme;
 use crate::app::keymap::BINDINGS;
 use crate::app::{PendingWrite, State};
@@ -34,10 +34,16 @@ pub fn help(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         ),
         t.dim,
     ));
-    let block = Block::default()
-        .borders(Borders::ALL)
+    let mut block = Block::default().borders(Borders::ALL);
+    if s.ascii {
+        block = block.border_set(ASCII_BORDER);
+    }
+    let block = block
         .border_style(t.border)
-        .title(Span::styled(" Keys — ? or Esc closes ", t.title))
+        .title(Span::styled(
+            asciify(" Keys — ? or Esc closes ", s.ascii),
+            t.title,
+        ))
         .style(t.dialog);
     f.render_widget(Clear, rect);
     f.render_widget(Paragraph::new(lines).block(block), rect);
@@ -104,8 +110,11 @@ pub fn confirm(f: &mut Frame<'_>, area: Rect, s: &State, p: &PendingWrite, t: &T
     ]));
     let h = u16::try_from(lines.len()).unwrap_or(10) + 2;
     let rect = centered(area, 70, h);
-    let block = Block::default()
-        .borders(Borders::ALL)
+    let mut block = Block::default().borders(Borders::ALL);
+    if s.ascii {
+        block = block.border_set(ASCII_BORDER);
+    }
+    let block = block
         .border_style(t.warn)
         .title(Span::styled(" Confirm flag change ", t.warn))
         .style(t.dialog);
