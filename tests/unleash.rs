@@ -669,6 +669,11 @@ async fn watch_in_tmux_bumps_the_real_flag() {
             s.contains("Confirm flag change")
         });
         assert!(s.contains("5% → 25%") && s.contains("development"), "{s}");
+        // What will not change is shown: the strategy's constraints and stickiness.
+        assert!(
+            s.contains("Unchanged:") && s.contains("appName") && s.contains("userId"),
+            "{s}"
+        );
         t.keys(&["y"]);
         let s = t.wait_for("the flag at 25%", wait, |s| flag(s).contains(" 25% "));
         assert!(s.contains("done: set 5% → 25%"), "{s}");

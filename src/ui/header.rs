@@ -153,6 +153,24 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         r.metrics_at_ms
     };
     l3.extend(age(s, metrics_at, metrics_err.as_deref(), t));
+    // What the backend reports beside the percentage (stickiness, constraints, …): shown,
+    // never modified.
+    if let Some(fl) = r.flag.as_ref().filter(|f| !f.details.is_empty()) {
+        let d: Vec<String> = fl
+            .details
+            .iter()
+            .filter(|(k, _)| k != "strategy")
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        l3.push(Span::styled(
+            format!(
+                "  {} flag {}",
+                g.sep,
+                super::format::asciify(&d.join(", "), s.ascii)
+            ),
+            t.dim,
+        ));
+    }
     f.render_widget(
         Paragraph::new(vec![Line::from(l1), Line::from(l2), Line::from(l3)]),
         area,

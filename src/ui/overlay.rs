@@ -92,6 +92,18 @@ pub fn confirm(f: &mut Frame<'_>, area: Rect, s: &State, p: &PendingWrite, t: &T
             Span::styled(change, t.title),
         ]),
     ];
+    if !req.expected.details.is_empty() {
+        let kept: Vec<String> = req
+            .expected
+            .details
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        lines.push(Line::from(vec![
+            Span::styled(" Unchanged:   ", t.dim),
+            Span::styled(asciify(&kept.join(" · "), s.ascii).into_owned(), t.dialog),
+        ]));
+    }
     if let Some(w) = &p.warning {
         lines.push(Line::styled(format!(" ! {w}"), t.critical));
     }
@@ -108,8 +120,14 @@ pub fn confirm(f: &mut Frame<'_>, area: Rect, s: &State, p: &PendingWrite, t: &T
         Span::raw("   "),
         Span::styled(" [n/Esc] cancel ", t.dialog),
     ]));
-    let h = u16::try_from(lines.len()).unwrap_or(10) + 2;
-    let rect = centered(area, 70, h);
+    let w = 76u16;
+    // Wrapped lines (the unchanged details can be long) need their rows too.
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.width().div_ceil(usize::from(w - 2)).max(1))
+        .sum();
+    let h = u16::try_from(rows).unwrap_or(10) + 2;
+    let rect = centered(area, w, h);
     let mut block = Block::default().borders(Borders::ALL);
     if s.ascii {
         block = block.border_set(ASCII_BORDER);
