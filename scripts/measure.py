@@ -135,7 +135,12 @@ def measure(tag, w, h, cmd, name, window, frames_marker=SYNC_BEGIN, strace=False
                 f.seek(b_end)
                 frames_w = f.read(b2 - b_end).count(SYNC_BEGIN)
         elapsed = t_end - t_start
+        with open(s.out, "rb") as f:
+            head = f.read()
+        end = head.find(b"\x1b[?2026l")
+        full_repaint = end + 8 if frames_marker and end >= 0 else None
         return {
+            "full_repaint_bytes": full_repaint,
             "name": name,
             "size": f"{w}x{h}",
             "cpu_pct": 100.0 * (c_end - c_start) / CLK / elapsed,
@@ -170,10 +175,11 @@ def frugal(args):
             rows.append(measure("htop", w, h, "htop -d 10", "htop -d 10", args.window, frames_marker=None))
         if shutil.which("btop"):
             rows.append(measure("btop", w, h, "btop", "btop", args.window, frames_marker=None))
-    print(f"\n{'program':34} {'size':8} {'CPU %':>7} {'bytes/s':>9} {'frames/s':>9} {'writes/frame':>13} {'RSS MiB':>8} {'first frame ms':>15}")
+    print(f"\n{'program':34} {'size':8} {'CPU %':>7} {'bytes/s':>9} {'frames/s':>9} {'writes/frame':>13} {'RSS MiB':>8} {'first frame ms':>15} {'first frame B':>14}")
     for r in rows:
         print(f"{r['name']:34} {r['size']:8} {r['cpu_pct']:7.2f} {r['bytes_per_s']:9.0f} {r['frames_per_s']:9.2f} "
-              f"{fmt(r['writes_per_frame'], '13.2f')} {r['rss_kib'] / 1024:8.1f} {fmt(r['first_frame_ms'], '15.1f')}")
+              f"{fmt(r['writes_per_frame'], '13.2f')} {r['rss_kib'] / 1024:8.1f} {fmt(r['first_frame_ms'], '15.1f')} "
+              f"{fmt(r['full_repaint_bytes'], '14d')}")
     by = {(r["name"], r["size"]): r for r in rows}
     for size in ["120x40", "200x60"]:
         rw = by.get(("rollwatch (values change 1/s)", size))
