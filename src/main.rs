@@ -250,9 +250,23 @@ fn simulate(args: &SimulateArgs) -> color_eyre::Result<()> {
     })
 }
 
-fn main() -> color_eyre::Result<ExitCode> {
-    color_eyre::install()?;
+/// Expected failures (no config, a bad config, an unset token variable, a port in use) are
+/// said in one plain line and exit with 2; only bugs (panics) get color-eyre's full report.
+fn main() -> ExitCode {
+    if let Err(e) = color_eyre::install() {
+        eprintln!("rollwatch: cannot install the error report hooks: {e}");
+    }
     install_panic_hook();
+    match run_main() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rollwatch: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_main() -> color_eyre::Result<ExitCode> {
     let cli = Cli::parse();
     let ui = &cli.ui;
     let code = match &cli.command {

@@ -116,3 +116,22 @@ fn a_missing_file_is_a_clear_error() {
         "{msg}"
     );
 }
+
+#[test]
+fn without_a_config_rollwatch_says_how_to_start_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.starts_with("rollwatch: no config found"), "{err}");
+    assert!(err.contains("rollwatch demo"), "{err}");
+    assert!(
+        !err.contains("Location") && !err.contains("BACKTRACE"),
+        "no bug report for a user error: {err}"
+    );
+}
