@@ -6,6 +6,7 @@
 mod automation;
 pub mod driver;
 pub mod effects;
+pub mod guard;
 pub mod keymap;
 pub mod msg;
 pub mod run;
