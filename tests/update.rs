@@ -22,8 +22,8 @@ fn code(c: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
 }
 
-/// The demo's checkout rollout, flag read at 25 %.
-fn state_at(percent: u8) -> State {
+/// The demo's checkout rollout, flag read at `percent`, without metrics yet.
+fn unpolled_at(percent: u8) -> State {
     let (def, _) = demo::checkout();
     let r = RolloutState::new(def, "memory".into(), "sim".into(), T0);
     let mut s = State::new(vec![r], 1000, T0);
@@ -35,6 +35,13 @@ fn state_at(percent: u8) -> State {
             result: Ok(FlagSnapshot::new(percent, true)),
         },
     );
+    s
+}
+
+/// The demo's checkout rollout, flag read at `percent`, healthy metrics read: every rule OK.
+fn state_at(percent: u8) -> State {
+    let mut s = unpolled_at(percent);
+    metrics_at(&mut s, T0, healthy());
     s
 }
 
@@ -166,7 +173,11 @@ fn a_firing_hold_rule_blocks_bumping_and_names_the_rule() {
     // ! forces, with the warning in the dialog.
     let _ = update(&mut s, key('!'));
     let Mode::Confirm(p) = &s.mode else { panic!() };
-    assert!(p.warning.as_ref().unwrap().contains("query-savings"));
+    assert!(
+        p.warnings.iter().any(|w| w.contains("query-savings")),
+        "{:?}",
+        p.warnings
+    );
     // Stepping back or rolling back is never blocked.
     let _ = update(&mut s, code(KeyCode::Esc));
     let _ = update(&mut s, key('-'));
@@ -177,7 +188,7 @@ fn a_firing_hold_rule_blocks_bumping_and_names_the_rule() {
 fn read_only_refuses_every_write_key() {
     let mut s = state_at(25);
     s.read_only = true;
-    for k in ['+', ']', '-', '[', 'r', 'k', '!'] {
+    for k in ['+', ']', '-', '[', 'r', 'K', '!'] {
         let cmds = update(&mut s, key(k));
         assert_eq!(writes(&cmds), 0);
         assert_eq!(s.mode, Mode::Normal, "key {k}");
@@ -396,24 +407,27 @@ fn quit_and_ctrl_c_quit_from_anywhere() {
 fn any_key() -> impl Strategy<Value = Msg> {
     prop_oneof![
         prop::sample::select(vec![
-            '+', ']', '-', '[', 'r', 'k', '!', 'y', 'n', '?', 't', 'x', 'Y', 'N'
+            '+', ']', '-', '[', 'r', 'k', 'K', 'j', '!', 'y', 'n', '?', 't', 'x', 'Y', 'N', 'a',
+            'q'
         ])
         .prop_map(key),
         Just(code(KeyCode::Enter)),
         Just(code(KeyCode::Esc)),
         Just(code(KeyCode::Tab)),
+        Just(code(KeyCode::Up)),
+        Just(code(KeyCode::Down)),
     ]
 }
 
 proptest! {
-    /// Whatever keys are pressed, a write command only ever comes from `y`/`Enter` pressed
-    /// while the confirm dialog was open.
+    /// Whatever keys are pressed, a write command only ever comes from `y` pressed while the
+    /// confirm dialog was open: `Enter`, `j`, `k` and the arrows never write.
     #[test]
     fn no_write_without_confirmation(keys in prop::collection::vec(any_key(), 0..40)) {
         let mut s = state_at(25);
         for k in keys {
             let confirming = matches!(s.mode, Mode::Confirm(_));
-            let is_yes = matches!(&k, Msg::Key(e) if matches!(e.code, KeyCode::Enter | KeyCode::Char('y' | 'Y')));
+            let is_yes = matches!(&k, Msg::Key(e) if e.code == KeyCode::Char('y'));
             let cmds = update(&mut s, k);
             if writes(&cmds) > 0 {
                 prop_assert!(confirming && is_yes);
@@ -485,5 +499,302 @@ fn the_header_says_error_when_every_metric_failed() {
     assert!(
         header.contains("ERROR: every metric failed: query error (bad_data)"),
         "{header}"
+    );
+}
+
+fn shift(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT))
+}
+
+fn rule_index(s: &State, name: &str) -> usize {
+    s.rollouts[0]
+        .def
+        .rules
+        .iter()
+        .position(|r| r.name == name)
+        .unwrap()
+}
+
+/// Error rate 2 % on the new path: `new-error-rate` (critical, rollback) breaches.
+fn breaching() -> Poll {
+    let mut p = healthy();
+    p.metrics[0] = Ok(CohortValues {
+        counts: None,
+        legacy: Some(0.08),
+        new: Some(2.0),
+    });
+    p
+}
+
+/// Drives the state to a FIRING `new-error-rate`, polling every second.
+fn firing_state() -> (State, i64) {
+    let mut s = state_at(25);
+    let mut t = T0;
+    while s.rollouts[0].alerts[rule_index(&s, "new-error-rate")].status != AlertStatus::Firing {
+        t += 1000;
+        assert!(t - T0 < 10 * 60_000, "never fired");
+        let _ = update(&mut s, Msg::Tick(t));
+        metrics_at(&mut s, t, breaching());
+    }
+    (s, t)
+}
+
+#[test]
+fn habit_keys_j_k_enter_never_open_a_dialog_or_write() {
+    let mut s = state_at(25);
+    for k in [
+        key('j'),
+        key('k'),
+        code(KeyCode::Enter),
+        code(KeyCode::Up),
+        code(KeyCode::Down),
+    ] {
+        assert_eq!(writes(&update(&mut s, k)), 0);
+        assert_eq!(s.mode, Mode::Normal, "a habit key opened {:?}", s.mode);
+    }
+    assert!(s.rollouts[0].flag.as_ref().unwrap().enabled);
+}
+
+#[test]
+fn the_kill_switch_is_on_capital_k_and_enter_never_confirms_it() {
+    let mut s = state_at(25);
+    let _ = update(&mut s, shift('K'));
+    let Mode::Confirm(p) = &s.mode else {
+        panic!("K opens the kill switch dialog: {:?}", s.mode)
+    };
+    assert_eq!(p.request.kind, WriteKind::SetEnabled(false));
+    assert!(
+        p.effect
+            .contains("switch the new path OFF for everyone in production"),
+        "{}",
+        p.effect
+    );
+    // Enter, j, k inside the dialog: nothing written, the dialog stays.
+    for k in [code(KeyCode::Enter), key('j'), key('k')] {
+        assert_eq!(writes(&update(&mut s, k)), 0);
+        assert!(matches!(s.mode, Mode::Confirm(_)));
+    }
+    assert!(s.status.as_ref().unwrap().1.contains("press y"));
+    assert_eq!(writes(&update(&mut s, key('y'))), 1);
+}
+
+#[test]
+fn the_dialog_says_what_happens_to_users_and_warns_about_the_bake_time() {
+    let mut s = state_at(25);
+    let _ = update(&mut s, Msg::Tick(T0 + 30_000));
+    let _ = update(
+        &mut s,
+        Msg::FlagRead {
+            rollout: 0,
+            at_ms: T0 + 30_000,
+            result: Ok(FlagSnapshot::new(25, true)),
+        },
+    );
+    metrics_at(&mut s, T0 + 30_000, healthy());
+    let _ = update(&mut s, key('+'));
+    let Mode::Confirm(p) = &s.mode else { panic!() };
+    assert!(
+        p.effect
+            .contains("send 50 % of traffic to the new path in production"),
+        "{}",
+        p.effect
+    );
+    // The 25 % step bakes 300 s; 30 s have passed.
+    let bake = p
+        .warnings
+        .iter()
+        .find(|w| w.contains("bake time"))
+        .expect("bake warning");
+    assert!(bake.contains("4m30s left"), "{bake}");
+}
+
+#[test]
+fn the_dialog_names_pending_rules_and_stale_backends() {
+    let mut s = state_at(25);
+    // One breaching poll: new-error-rate (for 30 s) is PENDING.
+    let _ = update(&mut s, Msg::Tick(T0 + 1000));
+    metrics_at(&mut s, T0 + 1000, breaching());
+    let _ = update(&mut s, key('r'));
+    let Mode::Confirm(p) = &s.mode else { panic!() };
+    let w = p
+        .warnings
+        .iter()
+        .find(|w| w.contains("new-error-rate"))
+        .expect("rule named");
+    assert!(w.contains("PENDING") && w.contains("critical") && w.contains("rollback"));
+    assert!(w.contains("value 2"), "{w}");
+    let _ = update(&mut s, key('n'));
+    // Ten seconds without metrics: stale, named with its age.
+    let _ = update(&mut s, Msg::Tick(T0 + 12_000));
+    let _ = update(&mut s, key('-'));
+    let Mode::Confirm(p) = &s.mode else { panic!() };
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("metrics data STALE 11s")),
+        "{:?}",
+        p.warnings
+    );
+}
+
+#[test]
+fn a_firing_rule_stays_firing_when_the_backend_fails_and_keeps_blocking() {
+    let (mut s, t) = firing_state();
+    let j = rule_index(&s, "new-error-rate");
+    let _ = update(
+        &mut s,
+        Msg::MetricsPolled {
+            rollout: 0,
+            at_ms: t + 1000,
+            result: Err(MetricsError::Transport("connection refused".into())),
+        },
+    );
+    let _ = update(&mut s, Msg::Tick(t + 45_000));
+    let a = &s.rollouts[0].alerts[j];
+    assert_eq!(a.status, AlertStatus::Firing, "{a:?}");
+    assert!(a.data_lost_since_ms.is_some_and(|l| l <= t + 1000));
+    assert!(a.reason.as_deref().unwrap().contains("connection refused"));
+    assert_eq!(s.rollouts[0].worst().0, AlertStatus::Firing);
+    // + stays blocked by it, named.
+    assert_eq!(writes(&update(&mut s, key('+'))), 0);
+    assert_eq!(s.mode, Mode::Normal);
+    let msg = &s.status.as_ref().unwrap().1;
+    assert!(
+        msg.contains("new-error-rate") && msg.contains("FIRING"),
+        "{msg}"
+    );
+    // Data back, still breaching: FIRING at once, no second `for`.
+    metrics_at(&mut s, t + 46_000, breaching());
+    assert_eq!(s.rollouts[0].alerts[j].status, AlertStatus::Firing);
+    assert_eq!(s.rollouts[0].alerts[j].data_lost_since_ms, None);
+}
+
+#[test]
+fn an_unknown_hold_rule_or_a_failing_backend_blocks_bump_and_force_warns() {
+    let mut s = unpolled_at(25);
+    // No metrics yet: every rule UNKNOWN.
+    let _ = update(&mut s, key('+'));
+    assert_eq!(s.mode, Mode::Normal);
+    let msg = s.status.as_ref().unwrap().1.clone();
+    assert!(
+        msg.contains("UNKNOWN") && msg.contains("! to force"),
+        "{msg}"
+    );
+    let _ = update(&mut s, key('!'));
+    let Mode::Confirm(p) = &s.mode else { panic!() };
+    assert!(p.warnings.iter().any(|w| w.contains("UNKNOWN")));
+    let _ = update(&mut s, key('n'));
+    // A failing flag backend blocks too.
+    let mut s = state_at(25);
+    let _ = update(
+        &mut s,
+        Msg::FlagRead {
+            rollout: 0,
+            at_ms: T0 + 500,
+            result: Err(FlagError::Transport("connection refused".into())),
+        },
+    );
+    let _ = update(&mut s, key('+'));
+    assert_eq!(s.mode, Mode::Normal);
+    assert!(s.status.as_ref().unwrap().1.contains("flag data ERROR"));
+}
+
+#[test]
+fn arming_is_confirmed_and_refused_while_the_flag_is_off() {
+    let mut s = state_at(25);
+    let _ = update(&mut s, key('a'));
+    assert_eq!(s.mode, Mode::ConfirmArm(0));
+    assert!(!s.rollouts[0].armed, "not armed before y");
+    let _ = update(&mut s, code(KeyCode::Enter));
+    assert!(!s.rollouts[0].armed, "Enter does not arm");
+    let _ = update(&mut s, key('y'));
+    assert!(s.rollouts[0].armed);
+    // Disarming needs no dialog.
+    let _ = update(&mut s, key('a'));
+    assert!(!s.rollouts[0].armed);
+    // Off: refused with the reason.
+    let _ = update(
+        &mut s,
+        Msg::FlagRead {
+            rollout: 0,
+            at_ms: T0 + 500,
+            result: Ok(FlagSnapshot::new(25, false)),
+        },
+    );
+    let _ = update(&mut s, key('a'));
+    assert_eq!(s.mode, Mode::Normal);
+    assert!(s.status.as_ref().unwrap().1.contains("flag is off"));
+}
+
+#[test]
+fn quitting_while_armed_asks_first() {
+    let mut s = state_at(25);
+    s.rollouts[0].armed = true;
+    let cmds = update(&mut s, key('q'));
+    assert!(!cmds.contains(&Command::Quit));
+    assert_eq!(s.mode, Mode::ConfirmQuit);
+    let _ = update(&mut s, key('n'));
+    assert!(!s.quit);
+    let _ = update(&mut s, key('q'));
+    assert!(update(&mut s, key('y')).contains(&Command::Quit));
+    // Not armed: q quits at once.
+    let mut s = state_at(25);
+    assert!(update(&mut s, key('q')).contains(&Command::Quit));
+}
+
+#[test]
+fn after_a_rollback_rules_on_the_new_path_are_idle_and_the_rollout_is_rolled_back() {
+    use rollwatch::app::lifecycle::{Lifecycle, lifecycle};
+    let (mut s, t) = firing_state();
+    let _ = update(
+        &mut s,
+        Msg::FlagRead {
+            rollout: 0,
+            at_ms: t + 1000,
+            result: Ok(FlagSnapshot::new(0, true)),
+        },
+    );
+    // The rate window still holds the old traffic: values straddle the change.
+    metrics_at(&mut s, t + 2000, breaching());
+    assert!(s.rollouts[0].straddles(0));
+    let _ = update(&mut s, Msg::Tick(t + 2000));
+    let j = rule_index(&s, "new-error-rate");
+    assert_eq!(s.rollouts[0].alerts[j].status, AlertStatus::Idle);
+    assert!(
+        s.rollouts[0]
+            .alerts
+            .iter()
+            .all(|a| a.status != AlertStatus::Unknown),
+        "no UNKNOWN after a rollback"
+    );
+    assert_eq!(
+        lifecycle(&s.rollouts[0], s.now_ms, false),
+        Lifecycle::RolledBack { at_ms: t + 1000 }
+    );
+    // A minute later the window no longer straddles.
+    metrics_at(&mut s, t + 62_000, breaching());
+    assert!(!s.rollouts[0].straddles(0));
+}
+
+#[test]
+fn at_100_percent_after_the_bake_the_rollout_is_complete() {
+    use rollwatch::app::lifecycle::{Lifecycle, lifecycle};
+    let mut s = state_at(100);
+    let _ = update(&mut s, Msg::Tick(T0 + 1000));
+    assert_eq!(
+        lifecycle(&s.rollouts[0], s.now_ms, false),
+        Lifecycle::Complete
+    );
+    assert!(
+        s.rollouts[0]
+            .alerts
+            .iter()
+            .all(|a| a.status != AlertStatus::Unknown),
+        "rules on legacy at 100 % are idle, not unknown"
+    );
+    let s = state_at(0);
+    assert_eq!(
+        lifecycle(&s.rollouts[0], s.now_ms, false),
+        Lifecycle::Shadow
     );
 }

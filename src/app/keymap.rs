@@ -13,12 +13,18 @@ pub enum Action {
     StepBack,
     /// Roll back to 0 %.
     Rollback,
-    /// Switch the flag (environment) off or on.
+    /// Switch the flag (environment) off or on (`K`: never a bare navigation letter).
     KillSwitch,
-    /// Confirm the dialog.
+    /// Confirm the dialog: only an explicit `y`.
     Yes,
     /// Cancel the dialog.
     No,
+    /// `Enter`: opens things; in a confirm dialog it never confirms.
+    Enter,
+    /// `j`, Down: move the selection down.
+    Down,
+    /// `k`, Up: move the selection up.
+    Up,
     /// Toggle help.
     Help,
     /// Next theme.
@@ -43,18 +49,24 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("!", "next step despite a firing hold rule (confirm)"),
     ("-  [", "previous step (confirm)"),
     ("r", "roll back to 0 % (confirm)"),
-    ("k", "kill switch: flag off / on (confirm)"),
-    ("a", "arm / disarm auto-advance after the bake time"),
+    ("K", "kill switch: flag off / on (confirm)"),
+    (
+        "a",
+        "arm / disarm auto-advance after the bake time (confirm)",
+    ),
     ("p", "pause / resume all automation"),
-    ("y  Enter", "confirm the dialog"),
+    ("y", "confirm the dialog (only y writes; Enter never does)"),
     ("n  Esc", "cancel the dialog"),
+    ("j k  arrows", "move (never writes)"),
     ("Tab  Shift-Tab", "next / previous rollout"),
     ("t", "next theme"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit"),
 ];
 
-/// Maps a key event to an action. Key releases and repeats of non-navigation keys are ignored.
+/// Maps a key event to an action. Key releases are ignored. Only `y` confirms a write and
+/// the kill switch sits on `K`: the keys people press by habit (`j`, `k`, arrows, `Enter`)
+/// never change a flag.
 #[must_use]
 pub fn action(key: &KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
@@ -68,10 +80,13 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
         KeyCode::Char('!') => Action::ForceBump,
         KeyCode::Char('-' | '[') => Action::StepBack,
         KeyCode::Char('r') => Action::Rollback,
-        KeyCode::Char('k') => Action::KillSwitch,
+        KeyCode::Char('K') => Action::KillSwitch,
         KeyCode::Char('a') => Action::Arm,
         KeyCode::Char('p') => Action::Pause,
-        KeyCode::Char('y' | 'Y') | KeyCode::Enter => Action::Yes,
+        KeyCode::Char('y') => Action::Yes,
+        KeyCode::Enter => Action::Enter,
+        KeyCode::Char('j') | KeyCode::Down => Action::Down,
+        KeyCode::Char('k') | KeyCode::Up => Action::Up,
         KeyCode::Char('n' | 'N') | KeyCode::Esc => Action::No,
         KeyCode::Char('?') => Action::Help,
         KeyCode::Char('t') => Action::Theme,

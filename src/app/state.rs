@@ -78,6 +78,11 @@ pub struct RolloutState {
     pub alerts: Vec<AlertState>,
     /// Since when the flag has been at its current percentage (first seen).
     pub step_since_ms: Option<i64>,
+    /// When rollwatch last saw the effective percentage change (clock ms); not set by the
+    /// first read. Values whose window reaches back past it mix two traffic splits.
+    pub flag_changed_ms: Option<i64>,
+    /// When the flag went from serving traffic to 0 % (clock ms); cleared when it serves again.
+    pub rolled_back_at_ms: Option<i64>,
     /// A write is under way.
     pub write_in_flight: bool,
     /// The newest backend event already seen (for marking new ones).
@@ -90,6 +95,8 @@ pub struct RolloutState {
     pub insecure_tls: bool,
     /// Auto-advance is armed (config `auto_advance`, key `a`).
     pub armed: bool,
+    /// The flag backend can switch the flag on and off (the kill switch key is offered).
+    pub kill_switch: bool,
     /// The next step is due (bake passed, all healthy): shown as READY when not armed.
     pub ready: Option<u8>,
     /// The firing episode (rule index, `since_ms`) auto-rollback already acted on, so a
@@ -117,12 +124,15 @@ impl RolloutState {
             metrics_at_ms: None,
             metrics_error: None,
             step_since_ms: None,
+            flag_changed_ms: None,
+            rolled_back_at_ms: None,
             write_in_flight: false,
             events_seen_ms: None,
             backend_events: Vec::new(),
             events_in_flight: false,
             insecure_tls: false,
             armed: def_auto_advance,
+            kill_switch: true,
             ready: None,
             auto_rolled_back: None,
         }
@@ -131,20 +141,48 @@ impl RolloutState {
     /// The worst state among this rollout's rules, for the compact overview line.
     #[must_use]
     pub fn worst(&self) -> (AlertStatus, Option<Severity>) {
-        let rank = |s: AlertStatus| match s {
-            AlertStatus::Firing => 4,
-            AlertStatus::Pending => 3,
-            AlertStatus::Unknown => 2,
-            AlertStatus::Resolved => 1,
-            AlertStatus::Inactive => 0,
-        };
         self.alerts
             .iter()
             .zip(&self.def.rules)
-            .max_by_key(|(a, r)| (rank(a.status), r.severity))
+            .max_by_key(|(a, r)| (a.status.rank(), r.severity))
             .map_or((AlertStatus::Inactive, None), |(a, r)| {
                 (a.status, Some(r.severity))
             })
+    }
+
+    /// Records a flag value read at `at`: the step clock, the last change and a rollback.
+    pub fn see_flag(&mut self, snap: &FlagSnapshot, at: i64) {
+        let before = self.flag.as_ref().map(FlagSnapshot::effective_percent);
+        let after = snap.effective_percent();
+        match before {
+            None => self.step_since_ms = Some(at),
+            Some(b) if b != after => {
+                self.step_since_ms = Some(at);
+                self.flag_changed_ms = Some(at);
+                if after == 0 {
+                    self.rolled_back_at_ms = Some(at);
+                }
+            }
+            Some(_) => {}
+        }
+        if after > 0 {
+            self.rolled_back_at_ms = None;
+        }
+        self.flag = Some(snap.clone());
+        self.flag_at_ms = Some(at);
+    }
+
+    /// Whether metric `k`'s current value covers a flag change (its window straddles it).
+    #[must_use]
+    pub fn straddles(&self, k: usize) -> bool {
+        let (Some(window), Some(changed), Some(at)) = (
+            self.def.metrics.get(k).and_then(|m| m.window_ms),
+            self.flag_changed_ms,
+            self.metrics.get(k).and_then(|m| m.last_at_ms),
+        ) else {
+            return false;
+        };
+        at >= changed && at - window < changed
     }
 
     /// The firing rule that blocks bumping, if any (hold or rollback action).
@@ -165,8 +203,12 @@ pub enum Mode {
     Normal,
     /// The help overlay.
     Help,
-    /// A write waiting for `y`/`Enter` or `n`/`Esc`.
+    /// A write waiting for `y` or `n`/`Esc` (`Enter` never confirms).
     Confirm(PendingWrite),
+    /// Arming auto-advance of a rollout, waiting for `y` or `n`/`Esc`.
+    ConfirmArm(usize),
+    /// Quitting while automation is armed, waiting for `y` or `n`/`Esc`.
+    ConfirmQuit,
 }
 
 /// A write intent shown in the confirm dialog.
@@ -176,8 +218,11 @@ pub struct PendingWrite {
     pub rollout: usize,
     /// The request, with the flag as the operator saw it.
     pub request: WriteRequest,
-    /// A warning shown in the dialog (forced past a hold, data stale).
-    pub warning: Option<String>,
+    /// What the change means for users, in words.
+    pub effect: String,
+    /// Warnings shown in the dialog, each naming its facts (bake time left, stale or failing
+    /// backends, pending/firing/unknown rules with value, severity and action).
+    pub warnings: Vec<String>,
 }
 
 /// Severity of a log line.

@@ -4,10 +4,11 @@
 
 use super::keymap::{Action, action};
 use super::msg::{Command, Msg};
-use super::state::{LogLevel, Mode, PendingWrite, State};
+use super::state::{LogLevel, Mode, State};
 use crate::alerts::{AlertStatus, Observation, Severity, observe, step};
 use crate::flags::write::{WriteKind, WriteOutcome, WriteRequest};
 use crate::metrics::CohortValues;
+use crate::model::Cohort;
 use crate::model::history::RAW_CAP;
 
 /// Back-off cap after failures (R1).
@@ -113,25 +114,19 @@ fn on_flag_read(
     state.dirty = true;
     match result {
         Ok(snap) => {
-            let prev = r.flag.replace(snap.clone());
-            r.flag_at_ms = Some(at);
+            let prev = r.flag.clone();
+            r.see_flag(&snap, at);
             r.flag_poll.failures = 0;
             r.flag_poll.next_at_ms = at + state.refresh_ms;
             let recovered = r.flag_error.take();
             let writing = r.write_in_flight;
             match prev {
-                None => {
-                    r.step_since_ms = Some(at);
-                    read_events(state, i, cmds);
-                }
+                None => read_events(state, i, cmds),
                 Some(p)
                     if p.version != snap.version
                         || p.percent != snap.percent
                         || p.enabled != snap.enabled =>
                 {
-                    if p.effective_percent() != snap.effective_percent() {
-                        r.step_since_ms = Some(at);
-                    }
                     read_events(state, i, cmds);
                     if !writing {
                         state.log(
@@ -353,10 +348,45 @@ fn replay_alerts(state: &mut State, i: usize, series: &crate::metrics::Backfill,
     }
 }
 
-/// The observation for rule `j` of rollout `i` at the state's time.
+/// Why a rule about rollout `r` has nothing to judge: a cohort it reads intentionally gets no
+/// traffic (the new path at 0 % or switched off, legacy at 100 %).
+fn idle_reason(r: &super::state::RolloutState, rule: &crate::alerts::Rule) -> Option<String> {
+    let flag = r.flag.as_ref()?;
+    let pct = flag.effective_percent();
+    if pct == 0 && rule.reads(Cohort::New) {
+        Some(if flag.enabled {
+            "the new path serves no traffic (0 %)".into()
+        } else {
+            "the new path serves no traffic (flag off)".into()
+        })
+    } else if pct >= 100 && rule.reads(Cohort::Legacy) {
+        Some("legacy serves no traffic (100 %)".into())
+    } else {
+        None
+    }
+}
+
+/// What was missing when a rule's values were incomplete, in words.
+fn missing(rule: &crate::alerts::Rule, legacy: Option<f64>, new: Option<f64>) -> String {
+    let need_legacy = rule.reads(Cohort::Legacy) || rule.rhs(None).is_none();
+    match (legacy, new) {
+        (_, None) if rule.reads(Cohort::New) => "no value for the new cohort".into(),
+        (None, _) if need_legacy => "no value for the legacy cohort".into(),
+        (Some(0.0), Some(_)) => "saving undefined: legacy is 0".into(),
+        _ => "no value".into(),
+    }
+}
+
+/// The observation for rule `j` of rollout `i` at the state's time. Missing data is never
+/// "no data" here: rollwatch's own path reports it as unknown, with what was missing, so a
+/// firing rule stays firing (the evaluator keeps PromQL's meaning of an absent series for
+/// the parity tests).
 fn observation(state: &State, i: usize, j: usize) -> Observation {
     let r = &state.rollouts[i];
     let rule = &r.def.rules[j];
+    if let Some(why) = idle_reason(r, rule) {
+        return Observation::Idle(why);
+    }
     let Some(k) = r.def.metric_index(&rule.metric) else {
         return Observation::Unknown(format!("no metric `{}`", rule.metric));
     };
@@ -379,7 +409,10 @@ fn observation(state: &State, i: usize, j: usize) -> Observation {
                 new,
                 counts,
             } = m.last;
-            let obs = observe(rule, legacy, new);
+            let obs = match observe(rule, legacy, new) {
+                Observation::NoData => Observation::Unknown(missing(rule, legacy, new)),
+                o => o,
+            };
             if !rule.significant {
                 return obs;
             }
@@ -438,22 +471,55 @@ fn evaluate(state: &mut State, i: usize) {
     }
 }
 
-fn on_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
-    if a == Action::Interrupt {
-        state.quit = true;
-        cmds.push(Command::Quit);
-        return;
+fn quit(state: &mut State, cmds: &mut Vec<Command>) {
+    state.quit = true;
+    cmds.push(Command::Quit);
+}
+
+/// Names of the rollouts whose automation would stop with the process (armed auto-advance or
+/// auto-rollback, not paused).
+fn automated(state: &State) -> Vec<String> {
+    if state.automation_paused || state.read_only {
+        return Vec::new();
     }
+    state
+        .rollouts
+        .iter()
+        .filter(|r| r.armed || r.def.automation.auto_rollback)
+        .map(|r| r.def.name.clone())
+        .collect()
+}
+
+fn on_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
     match state.mode.clone() {
         Mode::Help => match a {
-            Action::Quit => {
-                state.quit = true;
-                cmds.push(Command::Quit);
-            }
+            Action::Quit | Action::Interrupt => ask_quit(state, cmds),
             Action::Help | Action::No => {
                 state.mode = Mode::Normal;
                 state.dirty = true;
             }
+            _ => {}
+        },
+        Mode::ConfirmQuit => match a {
+            // A second Ctrl-C means it.
+            Action::Yes | Action::Interrupt => quit(state, cmds),
+            Action::No | Action::Quit => {
+                state.mode = Mode::Normal;
+                state.say(LogLevel::Info, "not quitting: automation keeps running");
+            }
+            _ => {}
+        },
+        Mode::ConfirmArm(i) => match a {
+            Action::Yes => {
+                state.mode = Mode::Normal;
+                set_armed(state, i, true);
+            }
+            Action::No => {
+                state.mode = Mode::Normal;
+                state.say(LogLevel::Info, "cancelled: auto-advance stays disarmed");
+            }
+            Action::Enter => enter_never_confirms(state),
+            Action::Interrupt => ask_quit(state, cmds),
             _ => {}
         },
         Mode::Confirm(p) => match a {
@@ -475,62 +541,113 @@ fn on_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
                 state.mode = Mode::Normal;
                 state.say(LogLevel::Info, "cancelled: nothing was written");
             }
+            Action::Enter => enter_never_confirms(state),
+            Action::Interrupt => {
+                state.mode = Mode::Normal;
+                state.say(LogLevel::Info, "cancelled: nothing was written");
+                ask_quit(state, cmds);
+            }
             _ => {}
         },
-        Mode::Normal => match a {
-            Action::Quit => {
-                state.quit = true;
-                cmds.push(Command::Quit);
-            }
-            Action::Help => {
-                state.mode = Mode::Help;
+        Mode::Normal => on_normal_action(state, a, cmds),
+    }
+}
+
+fn enter_never_confirms(state: &mut State) {
+    state.say(
+        LogLevel::Warn,
+        "Enter does not confirm: press y to confirm, n or Esc to cancel",
+    );
+}
+
+/// Quits, unless automation would silently stop with the process: then it asks first.
+fn ask_quit(state: &mut State, cmds: &mut Vec<Command>) {
+    if automated(state).is_empty() {
+        quit(state, cmds);
+    } else {
+        state.mode = Mode::ConfirmQuit;
+        state.dirty = true;
+    }
+}
+
+fn set_armed(state: &mut State, i: usize, armed: bool) {
+    let r = &mut state.rollouts[i];
+    r.armed = armed;
+    let name = r.def.name.clone();
+    let text = if armed {
+        format!(
+            "{name}: auto-advance ARMED: the next step is written when the bake time is done and all is healthy"
+        )
+    } else {
+        format!("{name}: auto-advance disarmed")
+    };
+    state.log(i, LogLevel::Warn, text.clone());
+    state.say(LogLevel::Warn, text);
+}
+
+fn on_normal_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
+    match a {
+        Action::Quit | Action::Interrupt => ask_quit(state, cmds),
+        Action::Help => {
+            state.mode = Mode::Help;
+            state.dirty = true;
+        }
+        Action::Theme => {
+            state.theme = (state.theme + 1) % state.themes.len().max(1);
+            let name = state.themes.get(state.theme).cloned().unwrap_or_default();
+            state.say(LogLevel::Info, format!("theme: {name}"));
+        }
+        Action::NextRollout | Action::PrevRollout => {
+            let n = state.rollouts.len();
+            state.selected = if a == Action::NextRollout {
+                (state.selected + 1) % n
+            } else {
+                (state.selected + n - 1) % n
+            };
+            state.dirty = true;
+        }
+        Action::Arm => {
+            let i = state.selected;
+            let r = &state.rollouts[i];
+            if r.armed {
+                set_armed(state, i, false);
+            } else if state.read_only {
+                state.say(
+                    LogLevel::Warn,
+                    "read-only: automation cannot write (--read-only)",
+                );
+            } else if !r.flag.as_ref().is_some_and(|f| f.enabled) {
+                let why = if r.flag.is_none() {
+                    "the flag has not been read yet"
+                } else {
+                    "the flag is off (kill switch)"
+                };
+                state.say(
+                    LogLevel::Warn,
+                    format!("cannot arm auto-advance of {}: {why}", r.def.name),
+                );
+            } else {
+                state.mode = Mode::ConfirmArm(i);
                 state.dirty = true;
             }
-            Action::Theme => {
-                state.theme = (state.theme + 1) % state.themes.len().max(1);
-                let name = state.themes.get(state.theme).cloned().unwrap_or_default();
-                state.say(LogLevel::Info, format!("theme: {name}"));
-            }
-            Action::NextRollout | Action::PrevRollout => {
-                let n = state.rollouts.len();
-                state.selected = if a == Action::NextRollout {
-                    (state.selected + 1) % n
-                } else {
-                    (state.selected + n - 1) % n
-                };
-                state.dirty = true;
-            }
-            Action::Arm => {
-                let r = &mut state.rollouts[state.selected];
-                r.armed = !r.armed;
-                let (name, armed) = (r.def.name.clone(), r.armed);
-                let text = if armed {
-                    format!(
-                        "{name}: auto-advance ARMED: the next step is written when the bake time is done and all is healthy"
-                    )
-                } else {
-                    format!("{name}: auto-advance disarmed")
-                };
-                state.log(state.selected, LogLevel::Warn, text.clone());
-                state.say(LogLevel::Warn, text);
-            }
-            Action::Pause => {
-                state.automation_paused = !state.automation_paused;
-                let text = if state.automation_paused {
-                    "automation PAUSED: no auto-advance, no auto-rollback"
-                } else {
-                    "automation resumed"
-                };
-                state.log(state.selected, LogLevel::Warn, text);
-                state.say(LogLevel::Warn, text);
-            }
-            Action::Bump
-            | Action::ForceBump
-            | Action::StepBack
-            | Action::Rollback
-            | Action::KillSwitch => propose(state, a),
-            Action::Yes | Action::No | Action::Interrupt => {}
-        },
+        }
+        Action::Pause => {
+            state.automation_paused = !state.automation_paused;
+            let text = if state.automation_paused {
+                "automation PAUSED: no auto-advance, no auto-rollback"
+            } else {
+                "automation resumed"
+            };
+            state.log(state.selected, LogLevel::Warn, text);
+            state.say(LogLevel::Warn, text);
+        }
+        Action::Bump
+        | Action::ForceBump
+        | Action::StepBack
+        | Action::Rollback
+        | Action::KillSwitch => super::propose::propose(state, a),
+        // Navigation arrives with the detail views; here it must only never write.
+        Action::Yes | Action::No | Action::Enter | Action::Up | Action::Down => {}
     }
 }
 
@@ -549,94 +666,6 @@ pub fn describe_change(req: &WriteRequest) -> String {
     }
 }
 
-fn propose(state: &mut State, a: Action) {
-    let i = state.selected;
-    let now = state.now_ms;
-    let stale_after = state.stale_after_ms();
-    let r = &state.rollouts[i];
-    if state.read_only {
-        state.say(
-            LogLevel::Warn,
-            "read-only: writes are disabled (--read-only)",
-        );
-        return;
-    }
-    if r.write_in_flight {
-        state.say(
-            LogLevel::Warn,
-            format!(
-                "a write to {} is in flight: wait for its result",
-                r.def.name
-            ),
-        );
-        return;
-    }
-    let Some(flag) = r.flag.clone() else {
-        state.say(
-            LogLevel::Warn,
-            "the flag has not been read yet: nothing to change",
-        );
-        return;
-    };
-    let mut warning = None;
-    let kind = match a {
-        Action::Bump | Action::ForceBump => {
-            let Some(next) = r.def.next_percent(flag.percent) else {
-                state.say(
-                    LogLevel::Info,
-                    format!("already at the last step ({}%)", flag.percent),
-                );
-                return;
-            };
-            if let Some(rule) = r.blocking_rule() {
-                if a == Action::Bump {
-                    let msg = format!(
-                        "bump blocked by firing rule `{}` ({}); press ! to bump anyway",
-                        rule.name,
-                        rule.action.label()
-                    );
-                    state.say(LogLevel::Warn, msg);
-                    return;
-                }
-                warning = Some(format!("forcing past firing rule `{}`", rule.name));
-            }
-            WriteKind::SetPercent(next)
-        }
-        Action::StepBack => {
-            let Some(prev) = r.def.prev_percent(flag.percent) else {
-                state.say(LogLevel::Info, "already at 0%");
-                return;
-            };
-            WriteKind::SetPercent(prev)
-        }
-        Action::Rollback => {
-            if flag.percent == 0 {
-                state.say(LogLevel::Info, "already at 0%");
-                return;
-            }
-            WriteKind::Rollback(0)
-        }
-        _ => WriteKind::SetEnabled(!flag.enabled),
-    };
-    if r.flag_error.is_some() || r.flag_at_ms.is_some_and(|t| now - t > stale_after) {
-        let w = "flag value is stale: if it moved, the write is refused as a conflict";
-        warning = Some(warning.map_or_else(|| w.to_owned(), |x| format!("{x}; {w}")));
-    }
-    let request = WriteRequest {
-        rollout: r.def.name.clone(),
-        environment: r.def.environment.clone(),
-        expected: flag,
-        kind,
-        reason: "operator".into(),
-    };
-    state.mode = Mode::Confirm(PendingWrite {
-        rollout: i,
-        request,
-        warning,
-    });
-    state.dirty = true;
-}
-
 fn on_write_done(
     state: &mut State,
     i: usize,
@@ -649,14 +678,7 @@ fn on_write_done(
     };
     r.write_in_flight = false;
     if let Some(after) = &res.after {
-        if r.flag
-            .as_ref()
-            .is_none_or(|f| f.effective_percent() != after.effective_percent())
-        {
-            r.step_since_ms = Some(at);
-        }
-        r.flag = Some(after.clone());
-        r.flag_at_ms = Some(at);
+        r.see_flag(after, at);
         r.flag_error = None;
         read_events(state, i, cmds);
     }

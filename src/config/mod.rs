@@ -565,6 +565,7 @@ fn metric(
         direction,
         savings_target,
         target,
+        window_ms: None,
     };
     Ok((def, src))
 }

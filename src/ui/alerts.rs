@@ -19,6 +19,7 @@ fn symbol(st: AlertStatus, g: &Glyphs) -> &'static str {
         AlertStatus::Pending => g.pending,
         AlertStatus::Unknown => g.unknown,
         AlertStatus::Inactive | AlertStatus::Resolved => g.ok,
+        AlertStatus::Idle => g.none,
     }
 }
 
@@ -121,7 +122,17 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
             ),
             Span::styled(describe(rule, a, label, unit, g), t.dim),
         ];
-        if let Some(reason) = &a.reason {
+        if let Some(lost) = a.data_lost_since_ms {
+            let reason = a.reason.as_deref().unwrap_or("no data");
+            spans.push(Span::styled(
+                format!(
+                    "  (last known, data lost {} ago: {})",
+                    duration(s.now_ms - lost),
+                    super::format::asciify(reason, s.ascii)
+                ),
+                t.warn,
+            ));
+        } else if let Some(reason) = &a.reason {
             spans.push(Span::styled(
                 format!("  ({})", super::format::asciify(reason, s.ascii)),
                 t.unknown,

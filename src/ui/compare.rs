@@ -122,19 +122,13 @@ fn delta_text(m: &MetricDef, v: &CohortValues, g: &Glyphs) -> String {
 
 /// The worst status among the rules on metric `id`, with its severity.
 fn metric_status(r: &RolloutState, id: &str) -> Option<(AlertStatus, crate::alerts::Severity)> {
-    let rank = |s: AlertStatus| match s {
-        AlertStatus::Firing => 4,
-        AlertStatus::Pending => 3,
-        AlertStatus::Unknown => 2,
-        AlertStatus::Resolved | AlertStatus::Inactive => 0,
-    };
     r.def
         .rules
         .iter()
         .zip(&r.alerts)
         .filter(|(rule, _)| rule.metric == id)
         .map(|(rule, a)| (a.status, rule.severity))
-        .max_by_key(|(s, sev)| (rank(*s), *sev))
+        .max_by_key(|(s, sev)| (s.rank(), *sev))
 }
 
 /// Draws the panel.
@@ -193,6 +187,11 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
         let val_style = |base: Style| if stale { t.unknown } else { base };
         let rules: Vec<&Rule> = r.def.rules.iter().filter(|x| x.metric == m.id).collect();
         let (status, st_style) = match (stale, metric_status(r, &m.id)) {
+            // A firing rule stays firing on its last known value while the data is lost.
+            (true, Some((AlertStatus::Firing, sev))) => (
+                format!("{} FIRING", g.fire),
+                status_style(AlertStatus::Firing, Some(sev), t),
+            ),
             (true, _) if ms.last_at_ms.is_some() => (format!("{} STALE", g.unknown), t.warn),
             (true, _) => (format!("{} NO DATA", g.unknown), t.unknown),
             (false, Some((AlertStatus::Firing, sev))) => (
@@ -206,6 +205,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
             (false, Some((AlertStatus::Unknown, _))) => {
                 (format!("{} UNKNOWN", g.unknown), t.unknown)
             }
+            (false, Some((AlertStatus::Idle, _))) => (format!("{} idle", g.none), t.dim),
             (false, _) if l.is_none() || n.is_none() => {
                 (format!("{} no data", g.unknown), t.unknown)
             }
@@ -216,16 +216,26 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
         } else {
             t.text
         };
+        // A value whose window reaches back past a flag change mixes two traffic splits:
+        // marked `~`, and said in the status column when nothing worse is.
+        let mixed = r.straddles(k);
+        let shown = |v: Option<f64>| {
+            let text = value(v, unit, g);
+            if mixed && v.is_some() {
+                format!("~{text}")
+            } else {
+                text
+            }
+        };
+        let (status, st_style) = if mixed && !stale && st_style == t.ok {
+            ("~ mixed split".to_owned(), t.warn)
+        } else {
+            (status, st_style)
+        };
         let mut row = vec![
             Span::styled(format!(" {}", pad(&m.label, W_LABEL - 1)), label_style),
-            Span::styled(
-                format!("{} ", rpad(&value(l, unit, g), W_VAL)),
-                val_style(t.legacy),
-            ),
-            Span::styled(
-                format!("{} ", rpad(&value(n, unit, g), W_VAL)),
-                val_style(t.new),
-            ),
+            Span::styled(format!("{} ", rpad(&shown(l), W_VAL)), val_style(t.legacy)),
+            Span::styled(format!("{} ", rpad(&shown(n), W_VAL)), val_style(t.new)),
             Span::styled(
                 format!(" {} ", pad(&delta_text(m, &ms.last, g), W_DELTA - 1)),
                 val_style(t.text),

@@ -10,7 +10,8 @@ use ratatui::widgets::Paragraph;
 use super::format::{age as age_text, duration, duration_coarse, glyphs};
 use super::theme::Theme;
 use crate::alerts::{AlertStatus, Severity};
-use crate::app::State;
+use crate::app::lifecycle::{Lifecycle, lifecycle};
+use crate::app::{RolloutState, State};
 
 /// Age of a reading in words with its style: `3s ago`, `STALE 45s`, `ERROR: reason`.
 pub fn age<'a>(s: &State, at: Option<i64>, error: Option<&str>, t: &Theme) -> Vec<Span<'a>> {
@@ -35,13 +36,41 @@ pub fn age<'a>(s: &State, at: Option<i64>, error: Option<&str>, t: &Theme) -> Ve
     out
 }
 
+/// The rollout's lifecycle state in words: `BAKING 3m left`, `READY → 50% (+)`,
+/// `ROLLED BACK 02:14`, `COMPLETE`.
+pub fn lifecycle_badge<'a>(s: &State, r: &RolloutState, t: &Theme) -> Span<'a> {
+    let g = glyphs(s.ascii);
+    let l = lifecycle(r, s.now_ms, s.automation_paused);
+    let (text, style) = match l {
+        Lifecycle::Baking { left_ms } => {
+            (format!("BAKING {} left", duration_coarse(left_ms)), t.text)
+        }
+        Lifecycle::Ready { next } if r.armed => {
+            (format!("READY {} {next}% (armed)", g.arrow), t.ok)
+        }
+        Lifecycle::Ready { next } => (format!("READY {} {next}% (+)", g.arrow), t.ok),
+        Lifecycle::RolledBack { at_ms } => (format!("ROLLED BACK {}", clock_time(at_ms)), t.warn),
+        Lifecycle::Held | Lifecycle::Paused | Lifecycle::Off => (l.name().to_owned(), t.warn),
+        Lifecycle::Unread => (l.name().to_owned(), t.unknown),
+        Lifecycle::Shadow | Lifecycle::Complete => (l.name().to_owned(), t.ok),
+    };
+    Span::styled(format!("[{text}]"), style)
+}
+
+/// `HH:MM` (UTC) of a clock time.
+fn clock_time(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map_or_else(|| "?".into(), |d| d.format("%H:%M").to_string())
+}
+
 /// Draws the three header lines.
 pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     let g = glyphs(s.ascii);
     let r = s.current();
     let mut l1 = vec![
         Span::styled(format!(" {} ", r.def.name), t.title),
-        Span::styled(format!("{} env {} ", g.sep, r.def.environment), t.text),
+        lifecycle_badge(s, r, t),
+        Span::styled(format!(" {} env {} ", g.sep, r.def.environment), t.text),
     ];
     if s.read_only {
         l1.push(Span::styled(" READ-ONLY ", t.warn));
@@ -61,12 +90,6 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         if r.def.automation.auto_rollback {
             l1.push(Span::styled(" AUTO-ROLLBACK ", t.warn));
         }
-    }
-    if let (Some(next), false) = (r.ready, r.armed) {
-        l1.push(Span::styled(
-            format!(" READY {} {next}% (+) ", g.arrow),
-            t.ok,
-        ));
     }
 
     let mut l2 = vec![Span::styled(" flag ", t.dim)];
@@ -185,6 +208,7 @@ pub fn status_style(status: AlertStatus, sev: Option<Severity>, t: &Theme) -> St
         (AlertStatus::Firing, _) => t.warn,
         (AlertStatus::Pending, _) => t.warn,
         (AlertStatus::Unknown, _) => t.unknown,
+        (AlertStatus::Idle, _) => t.dim,
         _ => t.ok,
     }
 }
@@ -208,7 +232,12 @@ pub fn draw_overview(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
             r.def.name.clone()
         };
         spans.push(Span::styled(format!("{mark}{name} {pct} "), name_style));
-        spans.push(Span::styled(st.label(), status_style(st, sev, t)));
+        if st.rank() >= AlertStatus::Unknown.rank() {
+            spans.push(Span::styled(st.label(), status_style(st, sev, t)));
+        } else {
+            let l = lifecycle(r, s.now_ms, s.automation_paused);
+            spans.push(Span::styled(l.name(), status_style(st, sev, t)));
+        }
         spans.push(Span::styled(format!(" {} ", g.sep), t.border));
     }
     if !narrow {

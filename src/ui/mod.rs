@@ -91,6 +91,8 @@ pub fn draw_in(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         Mode::Normal => {}
         Mode::Help => overlay::help(f, area, s, t),
         Mode::Confirm(p) => overlay::confirm(f, area, s, p, t),
+        Mode::ConfirmArm(i) => overlay::confirm_arm(f, area, s, *i, t),
+        Mode::ConfirmQuit => overlay::confirm_quit(f, area, s, t),
     }
 }
 
