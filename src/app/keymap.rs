@@ -72,6 +72,10 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
         return None;
     }
+    // Alt-letters (or Esc and a letter read together) are nobody's binding.
+    if key.modifiers.contains(KeyModifiers::ALT) {
+        return None;
+    }
     if key.modifiers.contains(KeyModifiers::CONTROL) {
         return matches!(key.code, KeyCode::Char('c')).then_some(Action::Interrupt);
     }
