@@ -99,6 +99,8 @@ pub struct RolloutState {
     pub kill_switch: bool,
     /// The next step is due (bake passed, all healthy): shown as READY when not armed.
     pub ready: Option<u8>,
+    /// Why the next step is not due, in words (`baking, 3m left`, `rule x is FIRING …`).
+    pub held_by: Option<String>,
     /// The firing episode (rule index, `since_ms`) auto-rollback already acted on, so a
     /// failed or refused rollback is not repeated every tick.
     pub auto_rolled_back: Option<(usize, i64)>,
@@ -134,6 +136,7 @@ impl RolloutState {
             armed: def_auto_advance,
             kill_switch: true,
             ready: None,
+            held_by: None,
             auto_rolled_back: None,
         }
     }

@@ -50,7 +50,11 @@ pub fn lifecycle_badge<'a>(s: &State, r: &RolloutState, t: &Theme) -> Span<'a> {
         }
         Lifecycle::Ready { next } => (format!("READY {} {next}% (+)", g.arrow), t.ok),
         Lifecycle::RolledBack { at_ms } => (format!("ROLLED BACK {}", clock_time(at_ms)), t.warn),
-        Lifecycle::Held | Lifecycle::Paused | Lifecycle::Off => (l.name().to_owned(), t.warn),
+        Lifecycle::Held => match &r.held_by {
+            Some(why) => (format!("HELD: {why}"), t.warn),
+            None => (l.name().to_owned(), t.warn),
+        },
+        Lifecycle::Paused | Lifecycle::Off => (l.name().to_owned(), t.warn),
         Lifecycle::Unread => (l.name().to_owned(), t.unknown),
         Lifecycle::Shadow | Lifecycle::Complete => (l.name().to_owned(), t.ok),
     };
