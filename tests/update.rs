@@ -215,6 +215,7 @@ fn a_conflict_shows_the_other_value_and_clears_in_flight() {
                 outcome: WriteOutcome::Conflict,
                 after: Some(theirs.clone()),
                 attempts: 1,
+                write_id: String::new(),
             }),
         },
     );
@@ -251,6 +252,7 @@ fn an_unknown_outcome_is_said_loudly() {
                 outcome: WriteOutcome::Unknown("timed out after 2000 ms".into()),
                 after: Some(FlagSnapshot::new(50, true)),
                 attempts: 1,
+                write_id: String::new(),
             }),
         },
     );
