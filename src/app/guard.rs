@@ -55,11 +55,7 @@ impl fmt::Display for Blocker {
                 severity,
                 action,
             } => {
-                write!(
-                    f,
-                    "rule `{rule}` is FIRING ({}, {action}",
-                    severity.as_str()
-                )?;
+                write!(f, "rule `{rule}` is FIRING ({}, {action}", severity.as_str())?;
                 if let Some(v) = value {
                     write!(f, ", value {}", short(*v))?;
                 }
