@@ -15,7 +15,10 @@ use crate::app::state::State;
 use crate::audit::AuditLog;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, wire};
-use crate::flags::write::{WriteKind, WriteOutcome, WriteRequest, guarded_write};
+use crate::flags::write::{
+    WriteKind, WriteOutcome, WriteRequest, WriteResult, guarded_write, refused_before_writing,
+    unreadable_outcome,
+};
 use crate::model::MetricDef;
 use crate::ui::theme::Theme;
 
@@ -31,7 +34,8 @@ pub mod exit {
     pub const UNREADABLE: i32 = 3;
     /// `set`/`rollback`: the flag moved; nothing was written.
     pub const CONFLICT: i32 = 4;
-    /// `set`/`rollback`: refused or failed.
+    /// `set`/`rollback`: refused (by the guard, the backend or an unreadable flag), failed,
+    /// or accepted but not applied (the re-read shows something else).
     pub const REFUSED: i32 = 5;
     /// `set`/`rollback`: no answer; the outcome is unknown (re-read shown).
     pub const UNKNOWN: i32 = 6;
@@ -292,7 +296,39 @@ pub async fn poll_once(setup: &Setup) -> State {
     d.state
 }
 
+/// One poll of every rollout for the guard of `set`, with automation paused: a headless
+/// command must not start an auto-rollback or auto-advance of its own while it looks.
+async fn poll_for_guard(setup: &Setup) -> State {
+    let mut d = Driver::new(setup);
+    d.state.automation_paused = true;
+    d.tick().await;
+    d.tick().await;
+    d.state
+}
+
+/// Whether `set` to `percent` steers forward from `current` (more traffic to the new path);
+/// an unknown current value counts as forward.
+fn steers_forward(current: Option<&crate::model::FlagSnapshot>, percent: u8) -> bool {
+    current.is_none_or(|f| percent > f.effective_percent())
+}
+
+/// The words for the blockers of a write, `; `-separated.
+fn blockers_text(blockers: &[crate::app::guard::Blocker]) -> String {
+    blockers
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// `set` and `rollback`: a guarded, audited write on one rollout.
+///
+/// `set` first polls every rollout (backfill and rules, as `status` does) and refuses to steer
+/// forward while [`crate::app::guard::forward_blockers`] names anything (a firing or unknown
+/// `hold`/`rollback` rule, a failing or stale backend), unless `force`; the audit record then
+/// says what it was forced past. `rollback` is never blocked. Every ending is audited with an
+/// intent and an outcome record, including a refusal by the guard and a flag that cannot be
+/// read before writing (a wrong token): both exit [`exit::REFUSED`].
 ///
 /// # Errors
 /// When the rollout cannot be chosen or built.
@@ -301,7 +337,7 @@ pub async fn write(
     rollout: Option<&str>,
     kind: WriteKind,
     expect: Option<u8>,
-    reason: &str,
+    force: bool,
 ) -> Result<(String, i32), String> {
     let idx = match rollout {
         Some(n) => setup
@@ -324,44 +360,110 @@ pub async fn write(
     };
     let (r, b) = &setup.rollouts[idx];
     let flag = crate::app::effects::FlagDeadline::new(b.flag.clone(), setup.deadline);
-    let mut expected = crate::flags::FlagBackend::read(&flag)
-        .await
-        .map_err(|e| format!("{}: cannot read the flag: {e}", r.name))?;
+    let desc = crate::flags::FlagBackend::describe(&flag);
+    let mut reason = "script".to_owned();
+    // Whether `request.expected` holds a value read from the flag (else a placeholder).
+    let mut seen = false;
+    let mut request = WriteRequest {
+        rollout: r.name.clone(),
+        environment: r.environment.clone(),
+        expected: crate::model::FlagSnapshot {
+            percent: 0,
+            enabled: false,
+            version: None,
+            details: Vec::new(),
+        },
+        kind,
+        reason: reason.clone(),
+    };
+    if let WriteKind::SetPercent(p) = kind {
+        let st = poll_for_guard(setup).await;
+        let rs = &st.rollouts[idx];
+        let blockers = if steers_forward(rs.flag.as_ref(), p) {
+            crate::app::guard::forward_blockers(rs, st.now_ms, st.stale_after_ms())
+        } else {
+            Vec::new()
+        };
+        if let Some(f) = &rs.flag {
+            request.expected = f.clone();
+            seen = true;
+        }
+        if !blockers.is_empty() {
+            let why = blockers_text(&blockers);
+            if !force {
+                request.reason = format!("script (blocked: {why})");
+                let res = refused_before_writing(
+                    &setup.audit,
+                    &desc,
+                    request,
+                    WriteOutcome::Refused(format!("{why}; --force to write anyway")),
+                );
+                return Ok(report(&r.name, &res, seen));
+            }
+            reason = format!("script (forced past: {why})");
+        }
+    }
+    request.reason.clone_from(&reason);
+    let mut expected = match crate::flags::FlagBackend::read(&flag).await {
+        Ok(s) => s,
+        Err(e) => {
+            let res = refused_before_writing(&setup.audit, &desc, request, unreadable_outcome(&e));
+            return Ok(report(&r.name, &res, seen));
+        }
+    };
     if let Some(p) = expect {
         expected.percent = p;
     }
-    let req = WriteRequest {
-        rollout: r.name.clone(),
-        environment: r.environment.clone(),
-        expected: expected.clone(),
-        kind,
-        reason: reason.into(),
+    request.expected = expected;
+    let res = guarded_write(&flag, &setup.audit, request, setup.read_only).await;
+    Ok(report(&r.name, &res, true))
+}
+
+/// The exit code of a write's outcome.
+#[must_use]
+pub fn exit_code(outcome: &WriteOutcome) -> i32 {
+    match outcome {
+        WriteOutcome::Ok => exit::OK,
+        WriteOutcome::Conflict => exit::CONFLICT,
+        WriteOutcome::Refused(_) | WriteOutcome::Error(_) | WriteOutcome::NotApplied { .. } => {
+            exit::REFUSED
+        }
+        WriteOutcome::Unknown(_) => exit::UNKNOWN,
+    }
+}
+
+/// The line `set`/`rollback` print for a write's result, and its exit code. `seen`: the
+/// request's expected value was read from the flag (else it is not shown).
+fn report(name: &str, res: &WriteResult, seen: bool) -> (String, i32) {
+    let what = if seen {
+        crate::app::update::describe_change(&res.request)
+    } else {
+        format!(
+            "{} → {}",
+            res.request.kind.action(),
+            crate::flags::write::asked(res.request.kind)
+        )
     };
-    let res = guarded_write(&flag, &setup.audit, req, setup.read_only).await;
-    let what = crate::app::update::describe_change(&res.request);
     let now = res
         .after
         .as_ref()
         .map_or_else(|| "unreadable".into(), |a| format!("{}%", a.percent));
-    let (msg, code) = match &res.outcome {
-        WriteOutcome::Ok => (format!("{}: {what}: ok (re-read: {now})", r.name), exit::OK),
-        WriteOutcome::Conflict => (
-            format!(
-                "{}: {what}: CONFLICT: the flag is at {now}, not {}%; nothing written",
-                r.name, expected.percent
-            ),
-            exit::CONFLICT,
+    let msg = match &res.outcome {
+        WriteOutcome::Ok => format!("{name}: {what}: ok (re-read: {now})"),
+        WriteOutcome::Conflict => format!(
+            "{name}: {what}: CONFLICT: the flag is at {now}, not {}%; nothing written",
+            res.request.expected.percent
         ),
         WriteOutcome::Refused(m) | WriteOutcome::Error(m) => {
-            (format!("{}: {what}: refused: {m}", r.name), exit::REFUSED)
+            format!("{name}: {what}: refused: {m}")
         }
-        WriteOutcome::Unknown(m) => (
-            format!(
-                "{}: {what}: UNKNOWN OUTCOME: {m}; re-read shows {now}; not retried",
-                r.name
-            ),
-            exit::UNKNOWN,
+        WriteOutcome::Unknown(m) => {
+            format!("{name}: {what}: UNKNOWN OUTCOME: {m}; re-read shows {now}; not retried")
+        }
+        WriteOutcome::NotApplied { asked, found } => format!(
+            "{name}: {what}: NOT APPLIED: the backend accepted it but the re-read shows \
+             {found}, not {asked}; not retried"
         ),
     };
-    Ok((msg, code))
+    (msg, exit_code(&res.outcome))
 }

@@ -226,6 +226,7 @@ fn a_conflict_shows_the_other_value_and_clears_in_flight() {
                 outcome: WriteOutcome::Conflict,
                 after: Some(theirs.clone()),
                 attempts: 1,
+                write_id: String::new(),
             }),
         },
     );
@@ -262,6 +263,7 @@ fn an_unknown_outcome_is_said_loudly() {
                 outcome: WriteOutcome::Unknown("timed out after 2000 ms".into()),
                 after: Some(FlagSnapshot::new(50, true)),
                 attempts: 1,
+                write_id: String::new(),
             }),
         },
     );

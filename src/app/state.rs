@@ -91,6 +91,9 @@ pub struct RolloutState {
     pub backend_events: Vec<FlagEvent>,
     /// A read of the backend's change history is under way.
     pub events_in_flight: bool,
+    /// This session's landed writes (newest last, bounded), to recognise them in
+    /// `backend_events`.
+    pub own_writes: Vec<crate::flags::own::OwnWrite>,
     /// TLS verification is off for one of its backends (`insecure_skip_verify`).
     pub insecure_tls: bool,
     /// Auto-advance is armed (config `auto_advance`, key `a`).
@@ -132,6 +135,7 @@ impl RolloutState {
             events_seen_ms: None,
             backend_events: Vec::new(),
             events_in_flight: false,
+            own_writes: Vec::new(),
             insecure_tls: false,
             armed: def_auto_advance,
             kill_switch: true,

@@ -677,6 +677,9 @@ fn on_write_done(
         return;
     };
     r.write_in_flight = false;
+    if let Some(own) = crate::flags::own::OwnWrite::landed(&res, at) {
+        crate::flags::own::remember(&mut r.own_writes, own);
+    }
     if let Some(after) = &res.after {
         r.see_flag(after, at);
         r.flag_error = None;
@@ -703,6 +706,13 @@ fn on_write_done(
         WriteOutcome::Unknown(m) => (
             LogLevel::Error,
             format!("UNKNOWN OUTCOME: {what}: {m}; re-read shows {now_value}; not retried"),
+        ),
+        WriteOutcome::NotApplied { asked, found } => (
+            LogLevel::Error,
+            format!(
+                "NOT APPLIED: {what}: the backend accepted it but the re-read shows {found}, \
+                 not {asked}; not retried"
+            ),
         ),
     };
     let name = state.rollouts[i].def.name.clone();
