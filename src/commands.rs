@@ -288,17 +288,9 @@ pub fn table(st: &StatusOut) -> String {
 }
 
 /// One poll of every rollout: backfill (which replays the rules over history, so `for`
-/// clocks are honest), then a live poll.
+/// clocks are honest), then a live poll. Automation is paused: a headless look (`status`,
+/// the guard of `set`) never starts an auto-rollback or auto-advance of its own.
 pub async fn poll_once(setup: &Setup) -> State {
-    let mut d = Driver::new(setup);
-    d.tick().await;
-    d.tick().await;
-    d.state
-}
-
-/// One poll of every rollout for the guard of `set`, with automation paused: a headless
-/// command must not start an auto-rollback or auto-advance of its own while it looks.
-async fn poll_for_guard(setup: &Setup) -> State {
     let mut d = Driver::new(setup);
     d.state.automation_paused = true;
     d.tick().await;
@@ -377,7 +369,7 @@ pub async fn write(
         reason: reason.clone(),
     };
     if let WriteKind::SetPercent(p) = kind {
-        let st = poll_for_guard(setup).await;
+        let st = poll_once(setup).await;
         let rs = &st.rollouts[idx];
         let blockers = if steers_forward(rs.flag.as_ref(), p) {
             crate::app::guard::forward_blockers(rs, st.now_ms, st.stale_after_ms())

@@ -664,11 +664,18 @@ async fn watch_in_tmux_bumps_the_real_flag() {
         let t = tmux::Tmux::start("unleash", 120, 40, &cmd);
         let flag = |s: &str| s.lines().nth(1).unwrap_or_default().to_owned();
         t.wait_for("the flag at 5%", wait, |s| flag(s).contains("  5% "));
+        // Metrics are unreachable: `+` is blocked, naming why; `!` forces with the warning.
         t.keys(&["+"]);
+        let s = t.wait_for("the blocked message", wait, |s| {
+            s.contains("next step blocked")
+        });
+        assert!(!s.contains("Confirm flag change"), "{s}");
+        t.keys(&["!"]);
         let s = t.wait_for("the confirm dialog", wait, |s| {
             s.contains("Confirm flag change")
         });
         assert!(s.contains("5% → 25%") && s.contains("development"), "{s}");
+        assert!(s.contains("FORCING"), "the dialog warns:\n{s}");
         // What will not change is shown: the strategy's constraints and stickiness.
         assert!(
             s.contains("Unchanged:") && s.contains("appName") && s.contains("userId"),

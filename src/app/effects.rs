@@ -81,6 +81,9 @@ impl FlagBackend for FlagDeadline {
     fn events(&self) -> BoxFuture<'_, Result<Vec<FlagEvent>, FlagError>> {
         self.limit(self.inner.events())
     }
+    fn can_set_enabled(&self) -> bool {
+        self.inner.can_set_enabled()
+    }
 }
 
 /// Closes every dangling intent of `rollout` with an `unknown` outcome and the flag as read

@@ -98,6 +98,7 @@ pub fn initial_state(setup: &Setup, now_ms: i64) -> State {
             let mut rs =
                 RolloutState::new(r.clone(), b.flag.describe(), b.metrics.describe(), now_ms);
             rs.insecure_tls = b.insecure_tls;
+            rs.kill_switch = b.flag.can_set_enabled();
             rs
         })
         .collect();
