@@ -22,15 +22,18 @@ use crate::flags::write::{
 use crate::model::MetricDef;
 use crate::ui::theme::Theme;
 
-/// Exit codes of `status`.
+/// Exit codes of `status`. A rule that could not be evaluated never leaves the code at 0:
+/// `status` answers "fine" only when every rule was checked and none fires.
 pub mod exit {
-    /// Nothing fires.
+    /// Every rule was evaluated and nothing fires.
     pub const OK: i32 = 0;
-    /// A warning rule fires.
+    /// A warning rule fires or breaches, or could not be evaluated (UNKNOWN), and nothing
+    /// worse holds.
     pub const WARNING: i32 = 1;
-    /// A critical rule fires.
+    /// A critical rule fires, or breaches on a source whose history cannot show its `for`.
     pub const CRITICAL: i32 = 2;
-    /// A backend could not be read (and no critical fires).
+    /// A backend could not be read or a critical rule could not be evaluated (UNKNOWN, no
+    /// data), and no critical rule fires.
     pub const UNREADABLE: i32 = 3;
     /// `set`/`rollback`: the flag moved; nothing was written.
     pub const CONFLICT: i32 = 4;
@@ -79,13 +82,15 @@ pub struct AlertOut {
     pub severity: &'static str,
     /// `notify`, `hold`, `rollback`, `cut to N%`.
     pub action: String,
-    /// `OK`, `PENDING`, `FIRING`, `RESOLVED`, `UNKNOWN`.
+    /// `OK`, `PENDING`, `FIRING`, `RESOLVED`, `UNKNOWN`, or `BREACHING`: the condition holds
+    /// now but the source keeps no history, so its `for` cannot be established; it counts as
+    /// firing for the exit code.
     pub state: &'static str,
     /// Since when, RFC 3339.
     pub since: String,
     /// Last left-hand value.
     pub value: Option<f64>,
-    /// Why unknown.
+    /// Why unknown (what was missing), or why `BREACHING`.
     pub reason: Option<String>,
 }
 
@@ -149,12 +154,63 @@ fn rfc3339(ms: i64) -> String {
         .map_or_else(String::new, |d| d.to_rfc3339())
 }
 
+/// The reason of a `BREACHING` rule.
+pub const FOR_NOT_OBSERVABLE: &str = "for not observable: the source keeps no history";
+
+/// How one rule counts for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Verdict {
+    Fine,
+    Unknown,
+    Fires,
+}
+
+/// What `status` reports for one rule: its state label, reason and verdict. A rule whose
+/// condition holds at the only sample there is (the source keeps no history, so the backfill
+/// brought nothing) cannot have its `for` established: it is `BREACHING` and counts as
+/// firing, since the dashboard, watching over time, would show it firing.
+fn judge(
+    r: &crate::app::state::RolloutState,
+    rule: &crate::alerts::Rule,
+    a: &crate::alerts::AlertState,
+) -> (&'static str, Option<String>, Verdict) {
+    let m = r
+        .def
+        .metric_index(&rule.metric)
+        .and_then(|k| r.metrics.get(k));
+    match a.status {
+        AlertStatus::Firing => (a.status.label(), a.reason.clone(), Verdict::Fires),
+        AlertStatus::Pending => {
+            let no_history =
+                m.is_none_or(|m| m.history.iter().all(|h| h.len() <= 1)) && !rule.for_.is_zero();
+            if no_history {
+                ("BREACHING", Some(FOR_NOT_OBSERVABLE.into()), Verdict::Fires)
+            } else {
+                (a.status.label(), a.reason.clone(), Verdict::Fine)
+            }
+        }
+        AlertStatus::Unknown => {
+            let reason = a.reason.clone().or_else(|| m.and_then(|m| m.error.clone()));
+            (
+                a.status.label(),
+                Some(reason.unwrap_or_else(|| "no data".into())),
+                Verdict::Unknown,
+            )
+        }
+        _ => (a.status.label(), a.reason.clone(), Verdict::Fine),
+    }
+}
+
 /// Collects the status document from a driven state.
+///
+/// The exit code is the worst of: a critical rule firing or breaching (2); a backend that
+/// could not be read or a critical rule UNKNOWN (3); a warning rule firing, breaching or
+/// UNKNOWN (1); otherwise 0.
 #[must_use]
 pub fn collect(s: &State) -> StatusOut {
-    let mut code = exit::OK;
     let mut unreadable = false;
-    let mut warning = false;
+    let mut critical = Verdict::Fine;
+    let mut warning = Verdict::Fine;
     let rollouts = s
         .rollouts
         .iter()
@@ -166,21 +222,21 @@ pub fn collect(s: &State) -> StatusOut {
                 .iter()
                 .zip(&r.alerts)
                 .map(|(rule, a)| {
-                    if a.status == AlertStatus::Firing {
-                        match rule.severity {
-                            Severity::Critical => code = exit::CRITICAL,
-                            Severity::Warning => warning = true,
-                        }
-                    }
+                    let (state, reason, verdict) = judge(r, rule, a);
+                    let worst = match rule.severity {
+                        Severity::Critical => &mut critical,
+                        Severity::Warning => &mut warning,
+                    };
+                    *worst = (*worst).max(verdict);
                     AlertOut {
                         rule: rule.name.clone(),
                         metric: rule.metric.clone(),
                         severity: rule.severity.as_str(),
                         action: rule.action.label(),
-                        state: a.status.label(),
+                        state,
                         since: rfc3339(a.since_ms),
                         value: a.value,
-                        reason: a.reason.clone(),
+                        reason,
                     }
                 })
                 .collect();
@@ -215,15 +271,15 @@ pub fn collect(s: &State) -> StatusOut {
             }
         })
         .collect();
-    if code != exit::CRITICAL {
-        code = if unreadable {
-            exit::UNREADABLE
-        } else if warning {
-            exit::WARNING
-        } else {
-            exit::OK
-        };
-    }
+    let code = if critical == Verdict::Fires {
+        exit::CRITICAL
+    } else if unreadable || critical == Verdict::Unknown {
+        exit::UNREADABLE
+    } else if warning != Verdict::Fine {
+        exit::WARNING
+    } else {
+        exit::OK
+    };
     StatusOut {
         time: rfc3339(s.now_ms),
         exit_code: code,
@@ -458,4 +514,197 @@ fn report(name: &str, res: &WriteResult, seen: bool) -> (String, i32) {
         ),
     };
     (msg, exit_code(&res.outcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::{Msg, RolloutState, update};
+    use crate::metrics::{CohortValues, MetricsError, Poll};
+    use crate::model::FlagSnapshot;
+
+    const T0: i64 = 1_700_000_000_000;
+
+    type Values = Vec<Result<CohortValues, MetricsError>>;
+
+    fn v(legacy: f64, new: f64) -> CohortValues {
+        CohortValues {
+            legacy: Some(legacy),
+            new: Some(new),
+            counts: None,
+        }
+    }
+
+    /// The demo checkout's metrics, healthy: error %, p95 ms, memory, queries, tokens.
+    fn healthy() -> Vec<CohortValues> {
+        vec![
+            v(0.08, 0.06),
+            v(380.0, 240.0),
+            v(2e8, 1.9e8),
+            v(200.0, 9.0),
+            v(1200.0, 840.0),
+        ]
+    }
+
+    fn ok(values: Vec<CohortValues>) -> Values {
+        values.into_iter().map(Ok).collect()
+    }
+
+    /// The demo checkout rollout (critical `new-error-rate` error_rate > 0.5 % for 30 s and
+    /// `memory`; warnings `p95-vs-legacy`, `query-savings`) at 25 %, as `status` drives it:
+    /// a backfill (`history` values every second over the last two minutes, or nothing: a
+    /// source that keeps no history), then one poll answering `now`.
+    fn status(history: Option<Vec<CohortValues>>, now: Values) -> StatusOut {
+        let (def, _) = crate::sim::demo::checkout();
+        let start = T0 - 120_000;
+        let r = RolloutState::new(def, "memory".into(), "test".into(), start);
+        let mut s = State::new(vec![r], 1000, start);
+        let _ = update(
+            &mut s,
+            Msg::FlagRead {
+                rollout: 0,
+                at_ms: T0,
+                result: Ok(FlagSnapshot::new(25, true)),
+            },
+        );
+        let series = history.map_or_else(
+            || vec![Vec::new(); 5],
+            |h| {
+                h.iter()
+                    .map(|x| (start..T0).step_by(1000).map(|t| (t, *x)).collect())
+                    .collect()
+            },
+        );
+        let _ = update(
+            &mut s,
+            Msg::Backfilled {
+                rollout: 0,
+                result: Ok(series),
+            },
+        );
+        let _ = update(&mut s, Msg::Tick(T0));
+        let _ = update(
+            &mut s,
+            Msg::MetricsPolled {
+                rollout: 0,
+                at_ms: T0,
+                result: Ok(Poll {
+                    metrics: now,
+                    warnings: Vec::new(),
+                }),
+            },
+        );
+        collect(&s)
+    }
+
+    fn rule<'a>(st: &'a StatusOut, name: &str) -> &'a AlertOut {
+        st.rollouts[0]
+            .alerts
+            .iter()
+            .find(|a| a.rule == name)
+            .expect("rule in the status")
+    }
+
+    #[test]
+    fn a_critical_rule_that_cannot_be_evaluated_is_3_never_0() {
+        // Every rule evaluated and quiet: 0.
+        let st = status(Some(healthy()), ok(healthy()));
+        assert!(
+            st.rollouts[0].alerts.iter().all(|a| a.state == "OK"),
+            "{st:?}"
+        );
+        assert_eq!(st.exit_code, exit::OK);
+        // The new cohort is missing from the error-ratio answer: plain no data.
+        let mut now = healthy();
+        now[0].new = None;
+        let st = status(Some(healthy()), ok(now));
+        let r = rule(&st, "new-error-rate");
+        assert_eq!((r.state, r.reason.as_deref()), ("UNKNOWN", Some("no data")));
+        assert_eq!(st.exit_code, exit::UNREADABLE);
+        // The source says what was missing: that is the rule's reason.
+        let mut now = ok(healthy());
+        now[0] = Err(MetricsError::NoData(
+            "the answer had version=v1,v2; new expects v3".into(),
+        ));
+        let st = status(Some(healthy()), now);
+        let r = rule(&st, "new-error-rate");
+        assert_eq!(r.state, "UNKNOWN");
+        assert_eq!(
+            r.reason.as_deref(),
+            Some("no data: the answer had version=v1,v2; new expects v3")
+        );
+        assert_eq!(
+            st.rollouts[0].metrics[0].error.as_deref(),
+            r.reason.as_deref()
+        );
+        assert_eq!(st.exit_code, exit::UNREADABLE);
+        assert!(table(&st).contains("UNKNOWN   critical rollback  new-error-rate (no data: the answer had version=v1,v2; new expects v3)"), "{}", table(&st));
+        // Unless a critical rule fires: that is 2.
+        let mut bad = healthy();
+        bad[0] = v(0.08, 3.0);
+        let mut now = bad.clone();
+        now[2].new = None; // memory: critical, unknown
+        let st = status(Some(bad), ok(now));
+        assert_eq!(rule(&st, "new-error-rate").state, "FIRING");
+        assert_eq!(rule(&st, "memory").state, "UNKNOWN");
+        assert_eq!(st.exit_code, exit::CRITICAL);
+    }
+
+    #[test]
+    fn every_query_without_the_cohort_label_is_3() {
+        let err = || {
+            Err(MetricsError::NoData(
+                "no series carries the cohort label `version`; labels seen: instance, job".into(),
+            ))
+        };
+        let st = status(Some(healthy()), (0..5).map(|_| err()).collect());
+        assert!(
+            st.rollouts[0].alerts.iter().all(|a| a.state == "UNKNOWN"),
+            "{st:?}"
+        );
+        assert_eq!(st.exit_code, exit::UNREADABLE);
+    }
+
+    #[test]
+    fn a_warning_rule_that_cannot_be_evaluated_is_1() {
+        let mut now = healthy();
+        now[1].new = None; // p95
+        let st = status(Some(healthy()), ok(now));
+        assert_eq!(rule(&st, "p95-vs-legacy").state, "UNKNOWN");
+        assert_eq!(rule(&st, "new-error-rate").state, "OK");
+        assert_eq!(st.exit_code, exit::WARNING);
+    }
+
+    #[test]
+    fn a_breach_on_a_source_without_history_counts_as_firing() {
+        let mut now = healthy();
+        now[0] = v(0.08, 3.0);
+        // With history, a breach that just started is pending: its `for` is running.
+        let st = status(Some(healthy()), ok(now.clone()));
+        assert_eq!(rule(&st, "new-error-rate").state, "PENDING");
+        assert_eq!(st.exit_code, exit::OK);
+        // Without history its `for` cannot be established.
+        let st = status(None, ok(now));
+        let r = rule(&st, "new-error-rate");
+        assert_eq!(
+            (r.state, r.reason.as_deref()),
+            ("BREACHING", Some(FOR_NOT_OBSERVABLE))
+        );
+        assert_eq!(st.exit_code, exit::CRITICAL);
+        assert!(
+            table(&st).contains(
+                "BREACHING critical rollback  new-error-rate (for not observable: the source keeps no history)"
+            ),
+            "{}",
+            table(&st)
+        );
+        let json = serde_json::to_value(&st).unwrap();
+        assert_eq!(json["rollouts"][0]["alerts"][0]["state"], "BREACHING");
+        // A warning rule breaching there is a warning.
+        let mut now = healthy();
+        now[1] = v(380.0, 900.0);
+        let st = status(None, ok(now));
+        assert_eq!(rule(&st, "p95-vs-legacy").state, "BREACHING");
+        assert_eq!(st.exit_code, exit::WARNING);
+    }
 }
