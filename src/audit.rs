@@ -141,6 +141,30 @@ impl AuditLog {
             .cloned()
             .collect()
     }
+
+    /// When the newest write of `rollout` that landed took it from serving traffic to none
+    /// (a rollback, a set to 0 %, the kill switch off), as Unix ms; `None` when the newest
+    /// landed write did not, or there is none. Lets a fresh process (`status`) name a rolled
+    /// back rollout ROLLED BACK rather than SHADOW.
+    #[must_use]
+    pub fn last_rollback_ms(&self, rollout: &str) -> Option<i64> {
+        let last = self
+            .read_all()
+            .into_iter()
+            .rev()
+            .find(|r| r.rollout == rollout && r.outcome.as_deref() == Some("ok"))?;
+        let to_zero = match last.action.as_str() {
+            "disable" => last.expected_enabled && last.expected_percent > 0,
+            "rollback" | "set" => last.new_value == 0 && last.expected_percent > 0,
+            _ => false,
+        };
+        if !to_zero {
+            return None;
+        }
+        chrono::DateTime::parse_from_rfc3339(&last.time)
+            .ok()
+            .map(|t| t.timestamp_millis())
+    }
 }
 
 /// The OS user name: the real uid looked up in `/etc/passwd`, else `USER`/`LOGNAME`, else

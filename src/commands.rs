@@ -126,6 +126,9 @@ pub struct RolloutOut {
     pub percent: Option<u8>,
     /// Enabled; null when unreadable.
     pub enabled: Option<bool>,
+    /// Lifecycle state: `SHADOW`, `BAKING`, `READY`, `HELD`, `PAUSED`, `ROLLED BACK`, `OFF`,
+    /// `COMPLETE` (or `UNREAD` when the flag could not be read).
+    pub lifecycle: &'static str,
     /// Flag read error.
     pub flag_error: Option<String>,
     /// Metrics source description.
@@ -261,6 +264,7 @@ pub fn collect(s: &State) -> StatusOut {
                 name: r.def.name.clone(),
                 environment: r.def.environment.clone(),
                 flag_backend: r.flag_backend.clone(),
+                lifecycle: crate::app::lifecycle::lifecycle(r, s.now_ms, false).name(),
                 percent: r.flag.as_ref().map(|f| f.percent),
                 enabled: r.flag.as_ref().map(|f| f.enabled),
                 flag_error: r.flag_error.clone(),
@@ -301,8 +305,8 @@ pub fn table(st: &StatusOut) -> String {
         };
         let _ = writeln!(
             out,
-            "{} [{}] {flag} via {}",
-            r.name, r.environment, r.flag_backend
+            "{} [{}] {} {flag} via {}",
+            r.name, r.environment, r.lifecycle, r.flag_backend
         );
         if let Some(e) = &r.metrics_error {
             let _ = writeln!(out, "  metrics ERROR: {e}");
