@@ -171,7 +171,8 @@ pub struct RollbackArgs {
 #[derive(Debug, Args, Clone)]
 pub struct DemoArgs {
     /// Scenario of the main rollout: healthy, regression (errors climb once the new path
-    /// serves ≥ 25 %), leak (new path memory grows).
+    /// serves ≥ 25 %), leak (new path memory grows), same (new path identical to legacy),
+    /// srm (new path gets half the share the flag says).
     #[arg(long, default_value = "regression")]
     pub scenario: String,
     /// Seed of the simulator: the same seed replays the same traffic.
@@ -200,7 +201,7 @@ pub struct SimulateArgs {
     /// Address to listen on (keep it on loopback unless you mean to expose it).
     #[arg(long, default_value = "127.0.0.1:9464")]
     pub listen: SocketAddr,
-    /// Scenario of the new path: healthy, regression, leak.
+    /// Scenario of the new path: healthy, regression, leak, same, srm.
     #[arg(long, default_value = "healthy")]
     pub scenario: String,
     /// Seed of the simulator.
