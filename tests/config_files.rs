@@ -39,7 +39,11 @@ const EXPECTED: &[(&str, usize, &str)] = &[
     ("wrong-type", 5, "sequence"),
     ("bake-too-long", 6, "more bake times than steps"),
     ("sim-field-missing", 15, "needs `sim`"),
-    ("bad-scenario", 13, "expected healthy, regression, leak, same or srm"),
+    (
+        "bad-scenario",
+        13,
+        "expected healthy, regression, leak, same or srm",
+    ),
     // What `watch` refused only when building the backends, now refused by `check-config`.
     (
         "http-pointer-without-slash",

@@ -580,7 +580,10 @@ fn metric(
         direction,
         savings_target,
         target,
-        window_ms: None,
+        window_ms: match source {
+            SourceSpec::Prometheus(_) => m.query.as_deref().and_then(duration::longest_range_ms),
+            _ => None,
+        },
     };
     Ok((def, src))
 }
