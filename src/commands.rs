@@ -218,7 +218,8 @@ pub fn collect(s: &State) -> StatusOut {
         .rollouts
         .iter()
         .map(|r| {
-            unreadable |= r.flag_error.is_some() || r.metrics_error.is_some() || r.flag.is_none();
+            unreadable |=
+                r.flag_feed.error.is_some() || r.metrics_feed.error.is_some() || r.flag.is_none();
             let alerts = r
                 .def
                 .rules
@@ -267,9 +268,9 @@ pub fn collect(s: &State) -> StatusOut {
                 lifecycle: crate::app::lifecycle::lifecycle(r, s.now_ms, false).name(),
                 percent: r.flag.as_ref().map(|f| f.percent),
                 enabled: r.flag.as_ref().map(|f| f.enabled),
-                flag_error: r.flag_error.clone(),
+                flag_error: r.flag_feed.error.clone(),
                 metrics_source: r.metrics_source.clone(),
-                metrics_error: r.metrics_error.clone(),
+                metrics_error: r.metrics_feed.error.clone(),
                 metrics,
                 alerts,
             }
@@ -623,7 +624,10 @@ mod tests {
         now[0].new = None;
         let st = status(Some(healthy()), ok(now));
         let r = rule(&st, "new-error-rate");
-        assert_eq!((r.state, r.reason.as_deref()), ("UNKNOWN", Some("no data")));
+        assert_eq!(
+            (r.state, r.reason.as_deref()),
+            ("UNKNOWN", Some("no value for the new cohort"))
+        );
         assert_eq!(st.exit_code, exit::UNREADABLE);
         // The source says what was missing: that is the rule's reason.
         let mut now = ok(healthy());

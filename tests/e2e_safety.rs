@@ -29,8 +29,11 @@ fn exec(tag: &str, w: u16, h: u16, args: &str) -> Tmux {
 /// The exit status of the pane's process once it has exited.
 fn exit_status(t: &Tmux) -> String {
     let s = t.wait_for("the process to exit", WAIT, |_| t.var("pane_dead") == "1");
-    let _ = s;
-    t.var("pane_dead_status")
+    let status = t.var("pane_dead_status");
+    if status != "0" {
+        eprintln!("exit status {status}; last screen:\n{s}");
+    }
+    status
 }
 
 fn audit_lines(path: &std::path::Path) -> Vec<serde_json::Value> {

@@ -317,7 +317,7 @@ fn data_older_than_two_intervals_is_stale_and_unknown() {
     let _ = update(&mut s, Msg::Tick(T0 + 1500));
     assert_eq!(s.rollouts[0].alerts[0].status, AlertStatus::Inactive);
     // Mark the poll as in flight so the tick does not start another; then let time pass.
-    s.rollouts[0].metrics_poll.in_flight = true;
+    s.rollouts[0].metrics_feed.poll.in_flight = true;
     let _ = update(&mut s, Msg::Tick(T0 + 2500));
     assert_eq!(s.rollouts[0].alerts[0].status, AlertStatus::Unknown);
     assert!(
@@ -357,13 +357,13 @@ fn one_poll_in_flight_per_backend_and_backoff_after_failure() {
             result: Err(FlagError::Transport("refused".into())),
         },
     );
-    let next = s.rollouts[0].flag_poll.next_at_ms;
+    let next = s.rollouts[0].flag_feed.poll.next_at_ms;
     assert!(
         next > T0 + 5000 && next <= T0 + 5000 + 2000,
         "1 s base, doubled, jittered: {next}"
     );
     for f in 2..12 {
-        let at = s.rollouts[0].flag_poll.next_at_ms;
+        let at = s.rollouts[0].flag_feed.poll.next_at_ms;
         let _ = update(&mut s, Msg::Tick(at));
         let _ = update(
             &mut s,
@@ -373,13 +373,13 @@ fn one_poll_in_flight_per_backend_and_backoff_after_failure() {
                 result: Err(FlagError::Transport("refused".into())),
             },
         );
-        let delay = s.rollouts[0].flag_poll.next_at_ms - at;
+        let delay = s.rollouts[0].flag_feed.poll.next_at_ms - at;
         assert!(
             delay <= 30_000,
             "capped at 30 s after {f} failures: {delay}"
         );
     }
-    assert!(s.rollouts[0].flag_error.is_some());
+    assert!(s.rollouts[0].flag_feed.error.is_some());
     // Only one log line for a repeated identical failure.
     let n = s
         .events

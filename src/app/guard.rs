@@ -95,27 +95,13 @@ pub fn forward_blockers(r: &RolloutState, now_ms: i64, stale_after_ms: i64) -> V
             _ => {}
         }
     }
-    if let Some(e) = &r.flag_error {
-        out.push(Blocker::Backend {
-            backend: "flag",
-            state: format!("ERROR: {e}"),
-        });
-    } else if let Some(t) = r.flag_at_ms.filter(|t| now_ms - t > stale_after_ms) {
-        out.push(Blocker::Backend {
-            backend: "flag",
-            state: format!("STALE {}s", (now_ms - t) / 1000),
-        });
-    }
-    if let Some(e) = &r.metrics_error {
-        out.push(Blocker::Backend {
-            backend: "metrics",
-            state: format!("ERROR: {e}"),
-        });
-    } else if let Some(t) = r.metrics_at_ms.filter(|t| now_ms - t > stale_after_ms) {
-        out.push(Blocker::Backend {
-            backend: "metrics",
-            state: format!("STALE {}s", (now_ms - t) / 1000),
-        });
+    for (backend, feed) in [("flag", &r.flag_feed), ("metrics", &r.metrics_feed)] {
+        let state = match (&feed.error, feed.stale_age(now_ms, stale_after_ms)) {
+            (Some(e), _) => format!("ERROR: {e}"),
+            (None, Some(age)) => format!("STALE {}s", age / 1000),
+            (None, None) => continue,
+        };
+        out.push(Blocker::Backend { backend, state });
     }
     out.sort_by_key(|b| match b {
         Blocker::Firing { .. } => 0,

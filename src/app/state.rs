@@ -23,6 +23,67 @@ pub struct PollSched {
     pub failures: u32,
 }
 
+/// One backend's feed, the same for the flag and the metrics: when it last answered, why it
+/// failed, and when to ask next. Staleness is decided here and nowhere else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Feed {
+    /// When the last good answer arrived (clock ms).
+    pub at_ms: Option<i64>,
+    /// Why the last request failed, while it keeps failing.
+    pub error: Option<String>,
+    /// The poll schedule.
+    pub poll: PollSched,
+}
+
+impl Feed {
+    /// How old the last good answer is at `now_ms` when that is older than
+    /// `stale_after_ms` (`None` while fresh, and before any answer).
+    #[must_use]
+    pub fn stale_age(&self, now_ms: i64, stale_after_ms: i64) -> Option<i64> {
+        self.at_ms
+            .map(|t| now_ms - t)
+            .filter(|age| *age > stale_after_ms)
+    }
+
+    /// Whether the data cannot be trusted as current: never read, stale or failing.
+    #[must_use]
+    pub fn is_stale(&self, now_ms: i64, stale_after_ms: i64) -> bool {
+        self.error.is_some()
+            || self.at_ms.is_none()
+            || self.stale_age(now_ms, stale_after_ms).is_some()
+    }
+
+    /// A request is due at `now_ms` and none is under way: marks it under way.
+    pub fn start_if_due(&mut self, now_ms: i64) -> bool {
+        let due = !self.poll.in_flight && now_ms >= self.poll.next_at_ms;
+        if due {
+            self.poll.in_flight = true;
+        }
+        due
+    }
+
+    /// A good answer at `at`: next poll one interval later. Returns the error it recovered
+    /// from, if any.
+    pub fn succeeded(&mut self, at: i64, refresh_ms: i64) -> Option<String> {
+        self.poll.in_flight = false;
+        self.poll.failures = 0;
+        self.poll.next_at_ms = at + refresh_ms;
+        self.at_ms = Some(at);
+        self.error.take()
+    }
+
+    /// A failure at `at`, retried after `delay_ms` (the caller's jittered back-off). Returns
+    /// whether the reason is new (worth a log line).
+    pub fn failed(&mut self, at: i64, reason: String, delay_ms: i64) -> bool {
+        self.poll.in_flight = false;
+        self.poll.failures += 1;
+        self.poll.next_at_ms = at + delay_ms;
+        let new = self.error.as_deref() != Some(reason.as_str());
+        self.error = Some(reason);
+        new
+    }
+}
+
 /// One metric's live data.
 #[derive(Debug, Clone, Default)]
 pub struct MetricState {
@@ -37,6 +98,22 @@ pub struct MetricState {
 }
 
 impl MetricState {
+    /// How old its last good value is at `now_ms` when older than `stale_after_ms`.
+    #[must_use]
+    pub fn stale_age(&self, now_ms: i64, stale_after_ms: i64) -> Option<i64> {
+        self.last_at_ms
+            .map(|t| now_ms - t)
+            .filter(|age| *age > stale_after_ms)
+    }
+
+    /// Whether its value cannot be trusted as current: never read, stale or failing.
+    #[must_use]
+    pub fn is_stale(&self, now_ms: i64, stale_after_ms: i64) -> bool {
+        self.error.is_some()
+            || self.last_at_ms.is_none()
+            || self.stale_age(now_ms, stale_after_ms).is_some()
+    }
+
     /// History of a cohort.
     #[must_use]
     pub fn history(&self, c: Cohort) -> &History {
@@ -58,22 +135,14 @@ pub struct RolloutState {
     pub metrics_source: String,
     /// The last flag read.
     pub flag: Option<FlagSnapshot>,
-    /// When it was read (clock ms).
-    pub flag_at_ms: Option<i64>,
-    /// Why the last flag read failed.
-    pub flag_error: Option<String>,
-    /// Flag poll schedule.
-    pub flag_poll: PollSched,
-    /// Metrics poll schedule.
-    pub metrics_poll: PollSched,
+    /// The flag backend's feed: last answer, failure, schedule.
+    pub flag_feed: Feed,
     /// The start-up backfill is done (or failed): live polling may start.
     pub backfilled: bool,
     /// One entry per metric of `def`.
     pub metrics: Vec<MetricState>,
-    /// When metrics were last read successfully (clock ms).
-    pub metrics_at_ms: Option<i64>,
-    /// Why the last metrics poll failed.
-    pub metrics_error: Option<String>,
+    /// The metrics source's feed: last good poll, failure, schedule.
+    pub metrics_feed: Feed,
     /// One entry per rule of `def`.
     pub alerts: Vec<AlertState>,
     /// Since when the flag has been at its current percentage (first seen).
@@ -121,13 +190,9 @@ impl RolloutState {
             flag_backend,
             metrics_source,
             flag: None,
-            flag_at_ms: None,
-            flag_error: None,
-            flag_poll: PollSched::default(),
-            metrics_poll: PollSched::default(),
+            flag_feed: Feed::default(),
             backfilled: false,
-            metrics_at_ms: None,
-            metrics_error: None,
+            metrics_feed: Feed::default(),
             step_since_ms: None,
             flag_changed_ms: None,
             rolled_back_at_ms: None,
@@ -176,7 +241,7 @@ impl RolloutState {
             self.rolled_back_at_ms = None;
         }
         self.flag = Some(snap.clone());
-        self.flag_at_ms = Some(at);
+        self.flag_feed.at_ms = Some(at);
     }
 
     /// Whether metric `k`'s current value covers a flag change (its window straddles it).

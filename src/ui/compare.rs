@@ -178,11 +178,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
     for (k, m) in r.def.metrics.iter().enumerate() {
         let ms = &r.metrics[k];
         let unit = m.kind.unit();
-        let stale = ms
-            .last_at_ms
-            .is_none_or(|at| s.now_ms - at > s.stale_after_ms())
-            || r.metrics_error.is_some()
-            || ms.error.is_some();
+        let stale = ms.is_stale(s.now_ms, s.stale_after_ms()) || r.metrics_feed.error.is_some();
         let (l, n) = (ms.last.legacy, ms.last.new);
         let val_style = |base: Style| if stale { t.unknown } else { base };
         let rules: Vec<&Rule> = r.def.rules.iter().filter(|x| x.metric == m.id).collect();

@@ -11,24 +11,19 @@ use super::format::{age as age_text, duration, duration_coarse, glyphs};
 use super::theme::Theme;
 use crate::alerts::{AlertStatus, Severity};
 use crate::app::lifecycle::{Lifecycle, lifecycle};
+use crate::app::state::Feed;
 use crate::app::{RolloutState, State};
 
 /// Age of a reading in words with its style: `3s ago`, `STALE 45s`, `ERROR: reason`.
-pub fn age<'a>(s: &State, at: Option<i64>, error: Option<&str>, t: &Theme) -> Vec<Span<'a>> {
+pub fn age<'a>(s: &State, feed: &Feed, error: Option<&str>, t: &Theme) -> Vec<Span<'a>> {
     let mut out = Vec::new();
-    match at {
-        None => out.push(Span::styled("no data yet", t.unknown)),
-        Some(at) => {
-            let a = s.now_ms - at;
-            if a > s.stale_after_ms() {
-                out.push(Span::styled(format!("STALE {}", duration(a)), t.warn));
-            } else {
-                out.push(Span::styled(
-                    format!("{} ago", age_text(s.refresh_ms, glyphs(s.ascii))),
-                    t.dim,
-                ));
-            }
-        }
+    match (feed.at_ms, feed.stale_age(s.now_ms, s.stale_after_ms())) {
+        (None, _) => out.push(Span::styled("no data yet", t.unknown)),
+        (Some(_), Some(a)) => out.push(Span::styled(format!("STALE {}", duration(a)), t.warn)),
+        (Some(_), None) => out.push(Span::styled(
+            format!("{} ago", age_text(s.refresh_ms, glyphs(s.ascii))),
+            t.dim,
+        )),
     }
     if let Some(e) = error {
         out.push(Span::styled(format!(" ERROR: {e}"), t.critical));
@@ -162,7 +157,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     }
 
     let mut l3 = vec![Span::styled(format!(" flag: {} ", r.flag_backend), t.dim)];
-    l3.extend(age(s, r.flag_at_ms, r.flag_error.as_deref(), t));
+    l3.extend(age(s, &r.flag_feed, r.flag_feed.error.as_deref(), t));
     l3.push(Span::styled(
         format!("  {} metrics: {} ", g.sep, r.metrics_source),
         t.dim,
@@ -173,13 +168,16 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         .flatten()
         .map(|e| format!("every metric failed: {e}"));
     let newest_good = r.metrics.iter().filter_map(|m| m.last_at_ms).max();
-    let metrics_err = r.metrics_error.clone().or(all_failed);
-    let metrics_at = if metrics_err.is_some() {
-        newest_good
-    } else {
-        r.metrics_at_ms
+    let metrics_err = r.metrics_feed.error.clone().or(all_failed);
+    let shown = Feed {
+        at_ms: if metrics_err.is_some() {
+            newest_good
+        } else {
+            r.metrics_feed.at_ms
+        },
+        ..Feed::default()
     };
-    l3.extend(age(s, metrics_at, metrics_err.as_deref(), t));
+    l3.extend(age(s, &shown, metrics_err.as_deref(), t));
     // What the backend reports beside the percentage (stickiness, constraints, …): shown,
     // never modified.
     if let Some(fl) = r.flag.as_ref().filter(|f| !f.details.is_empty()) {
