@@ -392,6 +392,7 @@ pub async fn write(
     expect: Option<u8>,
     force: bool,
 ) -> Result<(String, i32), String> {
+    let audit = setup.audit.clone().with_clock(setup.clock.clone());
     let idx = match rollout {
         Some(n) => setup
             .rollouts
@@ -446,7 +447,7 @@ pub async fn write(
             if !force {
                 request.reason = format!("script (blocked: {why})");
                 let res = refused_before_writing(
-                    &setup.audit,
+                    &audit,
                     &desc,
                     request,
                     WriteOutcome::Refused(format!("{why}; --force to write anyway")),
@@ -460,7 +461,7 @@ pub async fn write(
     let mut expected = match crate::flags::FlagBackend::read(&flag).await {
         Ok(s) => s,
         Err(e) => {
-            let res = refused_before_writing(&setup.audit, &desc, request, unreadable_outcome(&e));
+            let res = refused_before_writing(&audit, &desc, request, unreadable_outcome(&e));
             return Ok(report(&r.name, &res, seen));
         }
     };
@@ -468,7 +469,7 @@ pub async fn write(
         expected.percent = p;
     }
     request.expected = expected;
-    let res = guarded_write(&flag, &setup.audit, request, setup.read_only).await;
+    let res = guarded_write(&flag, &audit, request, setup.read_only).await;
     Ok(report(&r.name, &res, true))
 }
 

@@ -152,16 +152,20 @@ pub const ROLLBACK_FRESH_ATTEMPTS: u32 = 3;
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
-fn write_id() -> String {
+/// A write id: the audit clock's time, the process and a sequence number.
+fn write_id(audit: &AuditLog) -> String {
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    let at =
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(audit.now_ms()).unwrap_or_default();
     format!(
         "{}-{}-{n}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),
+        at.format("%Y%m%dT%H%M%S%.3f"),
         std::process::id()
     )
 }
 
 fn record(
+    audit: &AuditLog,
     req: &WriteRequest,
     backend: &str,
     expected: &FlagSnapshot,
@@ -178,7 +182,7 @@ fn record(
         None => (None, None),
     };
     AuditRecord {
-        time: chrono::Utc::now().to_rfc3339(),
+        time: audit.now_rfc3339(),
         write_id: id.to_owned(),
         phase: phase.into(),
         user: os_user(),
@@ -232,7 +236,7 @@ pub fn refused_before_writing(
     request: WriteRequest,
     outcome: WriteOutcome,
 ) -> WriteResult {
-    let id = write_id();
+    let id = write_id(audit);
     let detail = match &outcome {
         WriteOutcome::Refused(m) | WriteOutcome::Error(m) | WriteOutcome::Unknown(m) => {
             Some(format!("not attempted: {m}"))
@@ -240,8 +244,16 @@ pub fn refused_before_writing(
         _ => None,
     };
     // Best effort: nothing is written either way, so a failing audit log cannot hide a write.
-    let _ = audit.append(&record(&request, backend, &request.expected, &id, None));
     let _ = audit.append(&record(
+        audit,
+        &request,
+        backend,
+        &request.expected,
+        &id,
+        None,
+    ));
+    let _ = audit.append(&record(
+        audit,
         &request,
         backend,
         &request.expected,
@@ -281,9 +293,10 @@ pub async fn guarded_write(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let id = write_id();
+        let id = write_id(audit);
         let audit_err = audit
-            .append(&record(&request, &desc, &expected, &id, None))
+            .append_off_thread(record(audit, &request, &desc, &expected, &id, None))
+            .await
             .err();
         let res = if read_only {
             Err(FlagError::ReadOnly)
@@ -341,13 +354,16 @@ pub async fn guarded_write(
             _ => None,
         };
         // The outcome record is best effort: the intent is already on disk.
-        let _ = audit.append(&record(
-            &request,
-            &desc,
-            &expected,
-            &id,
-            Some((&outcome, detail)),
-        ));
+        let _ = audit
+            .append_off_thread(record(
+                audit,
+                &request,
+                &desc,
+                &expected,
+                &id,
+                Some((&outcome, detail)),
+            ))
+            .await;
 
         let retry = matches!(request.kind, WriteKind::Rollback(_))
             && outcome == WriteOutcome::Conflict
