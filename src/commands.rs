@@ -111,6 +111,9 @@ pub struct MetricOut {
     pub saving: Option<f64>,
     /// Why it could not be read.
     pub error: Option<String>,
+    /// Rates with counts since the step began: the always-valid verdict (`worse`, `not_worse`,
+    /// `inconclusive`), the interval on `new − legacy` (fractions) and the tolerance.
+    pub verdict: Option<crate::stats::Guardrail>,
 }
 
 /// One rollout, for `status --json`.
@@ -249,7 +252,8 @@ pub fn collect(s: &State) -> StatusOut {
                 .metrics
                 .iter()
                 .zip(&r.metrics)
-                .map(|(d, m)| MetricOut {
+                .enumerate()
+                .map(|(k, (d, m))| MetricOut {
                     id: d.id.clone(),
                     label: d.label.clone(),
                     unit: d.kind.unit(),
@@ -259,6 +263,7 @@ pub fn collect(s: &State) -> StatusOut {
                         .savings_target
                         .and_then(|_| MetricDef::saving(m.last.legacy, m.last.new)),
                     error: m.error.clone(),
+                    verdict: crate::app::verdicts::metric_guardrail(r, k),
                 })
                 .collect();
             RolloutOut {
@@ -616,7 +621,11 @@ mod tests {
         // Every rule evaluated and quiet: 0.
         let st = status(Some(healthy()), ok(healthy()));
         assert!(
-            st.rollouts[0].alerts.iter().all(|a| a.state == "OK"),
+            st.rollouts[0]
+                .alerts
+                .iter()
+                .filter(|a| a.rule != crate::app::verdicts::SPLIT_RULE)
+                .all(|a| a.state == "OK"),
             "{st:?}"
         );
         assert_eq!(st.exit_code, exit::OK);
@@ -668,7 +677,11 @@ mod tests {
         };
         let st = status(Some(healthy()), (0..5).map(|_| err()).collect());
         assert!(
-            st.rollouts[0].alerts.iter().all(|a| a.state == "UNKNOWN"),
+            st.rollouts[0]
+                .alerts
+                .iter()
+                .filter(|a| a.rule != crate::app::verdicts::SPLIT_RULE)
+                .all(|a| a.state == "UNKNOWN"),
             "{st:?}"
         );
         assert_eq!(st.exit_code, exit::UNREADABLE);

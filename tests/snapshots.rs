@@ -86,7 +86,7 @@ async fn any_size_renders_without_panicking() {
 async fn firing_200x60_shows_intervals() {
     let d = driven(Scenario::Regression, 90).await;
     let screen = render(&d, 200, 60);
-    assert!(screen.contains("new vs legacy 95% CI"));
+    assert!(screen.contains("new-legacy (always valid)"));
     insta::assert_snapshot!(screen);
 }
 

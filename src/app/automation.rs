@@ -6,9 +6,9 @@
 use super::guard::forward_blockers;
 use super::msg::Command;
 use super::state::{LogLevel, State};
+use super::verdicts;
 use crate::alerts::{Action, AlertStatus};
 use crate::flags::write::{WriteKind, WriteRequest};
-use crate::stats::{Verdict, verdict};
 
 /// Why the next step is not due yet, or `Ok(next percent)` when it is.
 fn readiness(state: &State, i: usize) -> Result<u8, String> {
@@ -48,12 +48,13 @@ fn readiness(state: &State, i: usize) -> Result<u8, String> {
     {
         return Err(format!("rule `{}` is {}", rule.name, a.status.label()));
     }
-    if r.metrics
-        .iter()
-        .filter_map(|m| m.last.counts)
-        .any(|c| verdict(c.legacy, c.new) == Verdict::Worse)
+    if let Some(why) = verdicts::any_worse(r) {
+        return Err(why);
+    }
+    if let (Some(n), Some(min)) = (verdicts::new_requests(r), verdicts::min_new_requests(r))
+        && n < min
     {
-        return Err("new is significantly worse".into());
+        return Err(format!("{n}/{min} requests on the new path at this step"));
     }
     Ok(next)
 }

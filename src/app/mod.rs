@@ -14,6 +14,7 @@ pub mod propose;
 pub mod run;
 pub mod state;
 pub mod update;
+pub mod verdicts;
 
 pub use msg::{Command, Msg};
 pub use state::{LogLevel, Mode, PendingWrite, RolloutState, State};

@@ -171,6 +171,10 @@ pub struct RolloutState {
     pub kill_switch: bool,
     /// The next step is due (bake passed, all healthy): shown as READY when not armed.
     pub ready: Option<u8>,
+    /// The tuning of this step's statistical tests, fixed once per step.
+    pub tuning: Option<crate::stats::Tuning>,
+    /// Requests per second over both cohorts, as last measured from counts.
+    pub traffic_rps: Option<f64>,
     /// Why the next step is not due, in words (`baking, 3m left`, `rule x is FIRING …`).
     pub held_by: Option<String>,
     /// The firing episode (rule index, `since_ms`) auto-rollback already acted on, so a
@@ -181,7 +185,19 @@ pub struct RolloutState {
 impl RolloutState {
     /// A rollout not yet read, at `now_ms`.
     #[must_use]
-    pub fn new(def: Rollout, flag_backend: String, metrics_source: String, now_ms: i64) -> Self {
+    pub fn new(
+        mut def: Rollout,
+        flag_backend: String,
+        metrics_source: String,
+        now_ms: i64,
+    ) -> Self {
+        if !def
+            .rules
+            .iter()
+            .any(|r| r.name == super::verdicts::SPLIT_RULE)
+        {
+            def.rules.push(split_rule());
+        }
         let def_auto_advance = def.automation.auto_advance;
         Self {
             metrics: vec![MetricState::default(); def.metrics.len()],
@@ -206,6 +222,8 @@ impl RolloutState {
             kill_switch: true,
             ready: None,
             held_by: None,
+            tuning: None,
+            traffic_rps: None,
             auto_rolled_back: None,
         }
     }
@@ -230,6 +248,8 @@ impl RolloutState {
             None => self.step_since_ms = Some(at),
             Some(b) if b != after => {
                 self.step_since_ms = Some(at);
+                // A new split: counts restart, and the tests get this step's tuning.
+                self.tuning = None;
                 self.flag_changed_ms = Some(at);
                 if after == 0 {
                     self.rolled_back_at_ms = Some(at);
@@ -265,6 +285,25 @@ impl RolloutState {
             .zip(&self.def.rules)
             .find(|(a, r)| a.status == AlertStatus::Firing && r.action.blocks_bump())
             .map(|(_, r)| r)
+    }
+}
+
+/// The built-in traffic-split rule: a `hold` warning when the new path's share of requests at
+/// this step differs from the flag's (sample-ratio mismatch); idle without request counts.
+fn split_rule() -> crate::alerts::Rule {
+    crate::alerts::Rule {
+        name: super::verdicts::SPLIT_RULE.into(),
+        metric: String::new(),
+        cohort: crate::model::Cohort::New,
+        condition: crate::alerts::Condition::Absolute {
+            op: crate::alerts::Op::Gt,
+            value: 0.0,
+        },
+        for_: std::time::Duration::ZERO,
+        keep_firing_for: std::time::Duration::ZERO,
+        severity: Severity::Warning,
+        action: crate::alerts::Action::Hold,
+        significant: false,
     }
 }
 

@@ -413,6 +413,7 @@ fn rollout(cx: &Ctx<'_>, r: &FileRollout) -> Result<RolloutConfig, ConfigError> 
             automation: crate::model::Automation {
                 auto_advance: r.auto_advance,
                 auto_rollback: r.auto_rollback,
+                min_new_requests: r.min_new_requests,
             },
         },
         flag,
@@ -580,6 +581,7 @@ fn metric(
         direction,
         savings_target,
         target,
+        tolerance: m.tolerance,
         window_ms: match source {
             SourceSpec::Prometheus(_) => m.query.as_deref().and_then(duration::longest_range_ms),
             _ => None,

@@ -102,6 +102,10 @@ pub struct MetricDef {
     /// flag change inside that window makes the value a mix of two traffic splits.
     #[serde(default)]
     pub window_ms: Option<i64>,
+    /// For rates with counts: how much worse the new path may be before the statistical
+    /// verdict calls it worse, in the metric's unit (percentage points for a ratio).
+    #[serde(default)]
+    pub tolerance: Option<f64>,
 }
 
 impl MetricDef {
@@ -116,6 +120,7 @@ impl MetricDef {
             savings_target: None,
             target: None,
             window_ms: None,
+            tolerance: None,
         }
     }
 

@@ -25,6 +25,9 @@ fn symbol(st: AlertStatus, g: &Glyphs) -> &'static str {
 
 /// The rule in words with the current value: `new Error rate 1.52% > 0.50%`.
 fn describe(rule: &Rule, a: &AlertState, label: &str, unit: Unit, g: &Glyphs) -> String {
+    if rule.name == crate::app::verdicts::SPLIT_RULE && rule.metric.is_empty() {
+        return "the new path's share of requests matches the flag".into();
+    }
     let v = |x| value(Some(x), unit, g);
     let cur = a.value.map_or_else(
         || g.none.to_owned(),
@@ -122,7 +125,18 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
             ),
             Span::styled(describe(rule, a, label, unit, g), t.dim),
         ];
-        if let Some(lost) = a.data_lost_since_ms {
+        if rule.name == crate::app::verdicts::SPLIT_RULE
+            && let Some(c) = crate::app::verdicts::split(r)
+        {
+            spans.push(Span::styled(
+                format!("  ({})", super::format::asciify(&c.describe(), s.ascii)),
+                if st == AlertStatus::Firing {
+                    t.warn
+                } else {
+                    t.dim
+                },
+            ));
+        } else if let Some(lost) = a.data_lost_since_ms {
             let reason = a.reason.as_deref().unwrap_or("no data");
             spans.push(Span::styled(
                 format!(

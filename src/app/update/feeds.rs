@@ -163,6 +163,7 @@ pub(super) fn on_metrics(
             for w in poll.warnings {
                 state.log(i, LogLevel::Warn, format!("metrics warning: {w}"));
             }
+            crate::app::verdicts::observe_traffic(&mut state.rollouts[i], at);
             recovered_log(state, i, Which::Metrics, recovered);
         }
         Err(e) => {

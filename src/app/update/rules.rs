@@ -3,8 +3,10 @@
 
 use crate::alerts::{AlertStatus, Observation, Severity, observe, step};
 use crate::app::state::{LogLevel, RolloutState, State};
+use crate::app::verdicts;
 use crate::metrics::CohortValues;
 use crate::model::Cohort;
+use crate::stats::{Safety, SplitStatus};
 
 /// Replays every rule over the backfilled history, so a restart does not reset `for` clocks:
 /// a rule that has been breaching for ten minutes shows as firing for ten minutes at once.
@@ -66,6 +68,21 @@ fn idle_reason(r: &RolloutState, rule: &crate::alerts::Rule) -> Option<String> {
     }
 }
 
+/// The built-in traffic-split rule: the new path's share of requests (percent) against the
+/// flag; it holds on a mismatch. Without counts there is nothing to check: idle.
+fn split_observation(r: &RolloutState) -> Observation {
+    match verdicts::split(r) {
+        Some(c) => match c.observed {
+            Some(share) => Observation::Value {
+                lhs: share * 100.0,
+                holds: c.status == SplitStatus::Mismatch,
+            },
+            None => Observation::Unknown("no requests yet at this step".into()),
+        },
+        None => Observation::Idle("no request counts to check the split".into()),
+    }
+}
+
 /// What was missing when a rule's values were incomplete, in words.
 fn missing(rule: &crate::alerts::Rule, legacy: Option<f64>, new: Option<f64>) -> String {
     let need_legacy = rule.reads(Cohort::Legacy) || rule.rhs(None).is_none();
@@ -87,6 +104,9 @@ fn observation(state: &State, i: usize, j: usize) -> Observation {
     if let Some(why) = idle_reason(r, rule) {
         return Observation::Idle(why);
     }
+    if rule.name == verdicts::SPLIT_RULE && rule.metric.is_empty() {
+        return split_observation(r);
+    }
     let Some(k) = r.def.metric_index(&rule.metric) else {
         return Observation::Unknown(format!("no metric `{}`", rule.metric));
     };
@@ -106,11 +126,7 @@ fn observation(state: &State, i: usize, j: usize) -> Observation {
             Observation::Unknown(format!("stale: last data {}s old", age / 1000))
         }
         (Some(_), None) => {
-            let CohortValues {
-                legacy,
-                new,
-                counts,
-            } = m.last;
+            let CohortValues { legacy, new, .. } = m.last;
             let obs = match observe(rule, legacy, new) {
                 Observation::NoData => Observation::Unknown(missing(rule, legacy, new)),
                 o => o,
@@ -118,12 +134,12 @@ fn observation(state: &State, i: usize, j: usize) -> Observation {
             if !rule.significant {
                 return obs;
             }
-            // The threshold alone is not enough: new must also be significantly worse.
-            match (obs, counts) {
-                (Observation::Value { lhs, holds }, Some(c)) => Observation::Value {
+            // The threshold alone is not enough: the always-valid guardrail on the step's
+            // counts must also call the new path worse.
+            match (obs, verdicts::metric_guardrail(r, k)) {
+                (Observation::Value { lhs, holds }, Some(g)) => Observation::Value {
                     lhs,
-                    holds: holds
-                        && crate::stats::verdict(c.legacy, c.new) == crate::stats::Verdict::Worse,
+                    holds: holds && g.safety == Safety::Worse,
                 },
                 (Observation::Value { .. }, None) => {
                     Observation::Unknown("no request counts for the significance test".into())
@@ -161,7 +177,14 @@ pub(super) fn evaluate(state: &mut State, i: usize) {
                     .unwrap_or_default()
             );
             // The first evaluation of a rule from "no data yet" to OK is not news.
-            let quiet = prev.status == AlertStatus::Unknown && next.status == AlertStatus::Inactive;
+            // Nor is a rule going idle or waking up from idle to OK.
+            let quiet = matches!(
+                (prev.status, next.status),
+                (
+                    AlertStatus::Unknown | AlertStatus::Idle,
+                    AlertStatus::Inactive | AlertStatus::Idle
+                )
+            );
             r.alerts[j] = next;
             if !quiet {
                 state.log(i, level, text);
