@@ -279,11 +279,14 @@ fn a_metrics_failure_makes_alerts_unknown_and_keeps_the_last_values() {
     let mut s = state_at(25);
     metrics_at(&mut s, T0, healthy());
     let _ = update(&mut s, Msg::Tick(T0 + 500));
+    let split = rollwatch::app::verdicts::SPLIT_RULE;
     assert!(
         s.rollouts[0]
             .alerts
             .iter()
-            .all(|a| a.status == AlertStatus::Inactive)
+            .zip(&s.rollouts[0].def.rules)
+            .filter(|(_, r)| r.name != split)
+            .all(|(a, _)| a.status == AlertStatus::Inactive)
     );
     let _ = update(
         &mut s,
@@ -294,7 +297,13 @@ fn a_metrics_failure_makes_alerts_unknown_and_keeps_the_last_values() {
         },
     );
     let r = &s.rollouts[0];
-    assert!(r.alerts.iter().all(|a| a.status == AlertStatus::Unknown));
+    assert!(
+        r.alerts
+            .iter()
+            .zip(&r.def.rules)
+            .filter(|(_, r)| r.name != split)
+            .all(|(a, _)| a.status == AlertStatus::Unknown)
+    );
     assert!(
         r.alerts[0]
             .reason
@@ -552,7 +561,14 @@ fn habit_keys_j_k_enter_never_open_a_dialog_or_write() {
         code(KeyCode::Down),
     ] {
         assert_eq!(writes(&update(&mut s, k)), 0);
-        assert_eq!(s.mode, Mode::Normal, "a habit key opened {:?}", s.mode);
+        assert!(
+            !matches!(
+                s.mode,
+                Mode::Confirm(_) | Mode::ConfirmArm(_) | Mode::ConfirmQuit
+            ),
+            "a habit key opened {:?}",
+            s.mode
+        );
     }
     assert!(s.rollouts[0].flag.as_ref().unwrap().enabled);
 }
@@ -799,4 +815,44 @@ fn at_100_percent_after_the_bake_the_rollout_is_complete() {
         lifecycle(&s.rollouts[0], s.now_ms, false),
         Lifecycle::Shadow
     );
+}
+
+#[test]
+fn navigation_selects_opens_and_returns_and_never_writes() {
+    let mut s = state_at(25);
+    assert_eq!(s.selected_metric, 0);
+    for k in [key('j'), code(KeyCode::Down), key('j')] {
+        assert_eq!(writes(&update(&mut s, k)), 0);
+    }
+    assert_eq!(s.selected_metric, 3);
+    let _ = update(&mut s, key('G'));
+    assert_eq!(s.selected_metric, 4, "G: the last metric");
+    let _ = update(&mut s, key('g'));
+    assert_eq!(s.selected_metric, 0, "g: the first");
+    let _ = update(&mut s, key('k'));
+    assert_eq!(s.selected_metric, 0, "clamped at the top");
+    // Enter opens the selected metric; in the detail view [ ] change the range, not the plan.
+    let _ = update(&mut s, key('j'));
+    let _ = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.mode, Mode::Detail(1));
+    let _ = update(&mut s, key(']'));
+    assert_eq!(s.range, 1);
+    assert_eq!(s.mode, Mode::Detail(1), "] did not propose a step");
+    let _ = update(&mut s, key('4'));
+    assert_eq!(s.range, 3);
+    let _ = update(&mut s, key('['));
+    assert_eq!(s.range, 2);
+    let _ = update(&mut s, key('j'));
+    assert_eq!(s.mode, Mode::Detail(2));
+    let _ = update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.mode, Mode::Normal);
+    assert_eq!(s.selected_metric, 2);
+    // Ctrl-L asks for a full repaint; an unknown key says where help is.
+    let _ = update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Char('l'), KeyModifiers::CONTROL)),
+    );
+    assert!(s.redraw_all);
+    let _ = update(&mut s, key('x'));
+    assert_eq!(s.status.as_ref().unwrap().1, "unknown key — ? for help");
 }

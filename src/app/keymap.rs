@@ -25,6 +25,16 @@ pub enum Action {
     Down,
     /// `k`, Up: move the selection up.
     Up,
+    /// `g`, Home: to the top.
+    Top,
+    /// `G`, End: to the bottom.
+    Bottom,
+    /// Ctrl-L: redraw the whole screen (text another program wrote to the terminal goes).
+    Redraw,
+    /// `1`…`4`: the detail chart's time range (5 m, 1 h, 6 h, 24 h).
+    Range(u8),
+    /// A key with no binding: says so, with where to look.
+    Unknown,
     /// Toggle help.
     Help,
     /// Next theme.
@@ -57,7 +67,14 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("p", "pause / resume all automation"),
     ("y", "confirm the dialog (only y writes; Enter never does)"),
     ("n  Esc", "cancel the dialog"),
-    ("j k  arrows", "move (never writes)"),
+    ("j k  arrows", "select a metric (never writes)"),
+    (
+        "Enter",
+        "open the selected metric's detail chart (Esc returns)",
+    ),
+    ("1-4  [ ]", "detail: time range 5m, 1h, 6h, 24h"),
+    ("g  G", "first / last metric"),
+    ("Ctrl-L", "redraw the whole screen"),
     ("Tab  Shift-Tab", "next / previous rollout"),
     ("t", "next theme"),
     ("?", "this help"),
@@ -77,7 +94,11 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
         return None;
     }
     if key.modifiers.contains(KeyModifiers::CONTROL) {
-        return matches!(key.code, KeyCode::Char('c')).then_some(Action::Interrupt);
+        return match key.code {
+            KeyCode::Char('c') => Some(Action::Interrupt),
+            KeyCode::Char('l') => Some(Action::Redraw),
+            _ => Some(Action::Unknown),
+        };
     }
     Some(match key.code {
         KeyCode::Char('+' | ']') => Action::Bump,
@@ -97,6 +118,11 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
         KeyCode::Tab => Action::NextRollout,
         KeyCode::BackTab => Action::PrevRollout,
         KeyCode::Char('q') => Action::Quit,
-        _ => return None,
+        KeyCode::Char('g') | KeyCode::Home => Action::Top,
+        KeyCode::Char('G') | KeyCode::End => Action::Bottom,
+        KeyCode::Char(c @ '1'..='4') => Action::Range(c as u8 - b'0'),
+        // Modifier keys alone and media keys are nobody's typing.
+        KeyCode::Modifier(_) | KeyCode::Media(_) | KeyCode::Null => return None,
+        _ => Action::Unknown,
     })
 }

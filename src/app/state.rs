@@ -9,6 +9,9 @@ use crate::metrics::CohortValues;
 use crate::model::{Cohort, FlagSnapshot, History, Rollout};
 use crate::sim::rng::Rng;
 
+/// Flag changes kept for the chart markers.
+pub const FLAG_CHANGES_CAP: usize = 100;
+
 /// Events kept in the log.
 pub const EVENT_CAP: usize = 200;
 
@@ -152,6 +155,9 @@ pub struct RolloutState {
     pub flag_changed_ms: Option<i64>,
     /// When the flag went from serving traffic to 0 % (clock ms); cleared when it serves again.
     pub rolled_back_at_ms: Option<i64>,
+    /// Changes of the effective percentage rollwatch saw (clock ms, from, to), oldest first,
+    /// at most [`FLAG_CHANGES_CAP`]: the markers on the charts.
+    pub flag_changes: VecDeque<(i64, u8, u8)>,
     /// A write is under way.
     pub write_in_flight: bool,
     /// The newest backend event already seen (for marking new ones).
@@ -212,6 +218,7 @@ impl RolloutState {
             step_since_ms: None,
             flag_changed_ms: None,
             rolled_back_at_ms: None,
+            flag_changes: VecDeque::new(),
             write_in_flight: false,
             events_seen_ms: None,
             backend_events: Vec::new(),
@@ -247,6 +254,10 @@ impl RolloutState {
         match before {
             None => self.step_since_ms = Some(at),
             Some(b) if b != after => {
+                if self.flag_changes.len() == FLAG_CHANGES_CAP {
+                    self.flag_changes.pop_front();
+                }
+                self.flag_changes.push_back((at, b, after));
                 self.step_since_ms = Some(at);
                 // A new split: counts restart, and the tests get this step's tuning.
                 self.tuning = None;
@@ -320,7 +331,17 @@ pub enum Mode {
     ConfirmArm(usize),
     /// Quitting while automation is armed, waiting for `y` or `n`/`Esc`.
     ConfirmQuit,
+    /// One metric full screen: its chart over the chosen range, values, interval, rules.
+    Detail(usize),
 }
+
+/// The time ranges of the detail chart, in ms, with their names.
+pub const RANGES: [(i64, &str); 4] = [
+    (5 * 60_000, "5m"),
+    (3_600_000, "1h"),
+    (6 * 3_600_000, "6h"),
+    (24 * 3_600_000, "24h"),
+];
 
 /// A write intent shown in the confirm dialog.
 #[derive(Debug, Clone, PartialEq)]
@@ -395,6 +416,14 @@ pub struct State {
     pub logged: u64,
     /// All automation (auto-advance, auto-rollback) paused (key `p`).
     pub automation_paused: bool,
+    /// The selected metric row of the shown rollout (`j`/`k`).
+    pub selected_metric: usize,
+    /// The detail chart's range, an index into [`RANGES`].
+    pub range: usize,
+    /// Lines the help overlay is scrolled by.
+    pub help_scroll: u16,
+    /// The next frame repaints every cell (Ctrl-L).
+    pub redraw_all: bool,
 }
 
 impl State {
@@ -418,6 +447,10 @@ impl State {
             rng: Rng::new(0x5eed),
             logged: 0,
             automation_paused: false,
+            selected_metric: 0,
+            range: 0,
+            help_scroll: 0,
+            redraw_all: false,
         }
     }
 

@@ -87,7 +87,8 @@ pub fn observe_traffic(r: &mut RolloutState, at: i64) {
         return;
     };
     let elapsed_s = (at - since) as f64 / 1000.0;
-    if elapsed_s >= 1.0 {
+    // A rate from the first seconds of a step is noise; wait for ten seconds of traffic.
+    if elapsed_s >= 10.0 {
         let total = (c.legacy.1 + c.new.1) as f64;
         r.traffic_rps = Some(total / elapsed_s);
     }

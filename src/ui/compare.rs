@@ -221,7 +221,9 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
             }
             (false, _) => (format!("{} ok", g.ok), t.ok),
         };
-        let label_style = if status.contains("FIRING") {
+        let label_style = if k == s.selected_metric {
+            t.selected
+        } else if status.contains("FIRING") {
             st_style
         } else {
             t.text

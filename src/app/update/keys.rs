@@ -29,12 +29,19 @@ pub(super) fn on_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
     match state.mode.clone() {
         Mode::Help => match a {
             Action::Quit | Action::Interrupt => ask_quit(state, cmds),
-            Action::Help | Action::No => {
+            Action::Help | Action::No | Action::Enter => {
                 state.mode = Mode::Normal;
+                state.help_scroll = 0;
                 state.dirty = true;
             }
+            Action::Down => scroll_help(state, 1),
+            Action::Up => scroll_help(state, -1),
+            Action::Top => scroll_help(state, -1000),
+            Action::Bottom => scroll_help(state, 1000),
+            Action::Redraw => redraw(state),
             _ => {}
         },
+        Mode::Detail(k) => on_detail_action(state, k, a, cmds),
         Mode::ConfirmQuit => match a {
             // A second Ctrl-C means it.
             Action::Yes | Action::Interrupt => quit(state, cmds),
@@ -85,6 +92,62 @@ pub(super) fn on_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
             _ => {}
         },
         Mode::Normal => on_normal_action(state, a, cmds),
+    }
+}
+
+fn scroll_help(state: &mut State, by: i32) {
+    let max = i32::try_from(crate::app::keymap::BINDINGS.len()).unwrap_or(0);
+    let next = (i32::from(state.help_scroll) + by).clamp(0, max);
+    state.help_scroll = u16::try_from(next).unwrap_or(0);
+    state.dirty = true;
+}
+
+fn redraw(state: &mut State) {
+    state.redraw_all = true;
+    state.dirty = true;
+}
+
+/// Moves the metric selection of the shown rollout by `by` rows (clamped).
+fn select_metric(state: &mut State, by: i64) {
+    let n = state.current().def.metrics.len();
+    if n == 0 {
+        return;
+    }
+    let last = i64::try_from(n - 1).unwrap_or(0);
+    let cur = i64::try_from(state.selected_metric).unwrap_or(0);
+    state.selected_metric = usize::try_from((cur + by).clamp(0, last)).unwrap_or(0);
+    state.dirty = true;
+}
+
+fn set_range(state: &mut State, r: usize) {
+    state.range = r.min(crate::app::state::RANGES.len() - 1);
+    state.dirty = true;
+}
+
+/// Keys of the detail view: `Esc` returns, `j`/`k` change the metric, `1`…`4` and `[`/`]` the
+/// range; write keys act as on the dashboard (dialogs first).
+fn on_detail_action(state: &mut State, k: usize, a: Action, cmds: &mut Vec<Command>) {
+    match a {
+        Action::No | Action::Enter => {
+            state.mode = Mode::Normal;
+            state.selected_metric = k;
+            state.dirty = true;
+        }
+        Action::Down | Action::Up | Action::Top | Action::Bottom => {
+            state.selected_metric = k;
+            match a {
+                Action::Down => select_metric(state, 1),
+                Action::Up => select_metric(state, -1),
+                Action::Top => select_metric(state, -1_000_000),
+                _ => select_metric(state, 1_000_000),
+            }
+            state.mode = Mode::Detail(state.selected_metric);
+        }
+        Action::Range(n) => set_range(state, usize::from(n.max(1)) - 1),
+        // In the detail view `[` and `]` move through the ranges, not the plan.
+        Action::StepBack => set_range(state, state.range.saturating_sub(1)),
+        Action::Bump => set_range(state, state.range + 1),
+        _ => on_normal_action(state, a, cmds),
     }
 }
 
@@ -139,6 +202,7 @@ fn on_normal_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
             } else {
                 (state.selected + n - 1) % n
             };
+            state.selected_metric = 0;
             state.dirty = true;
         }
         Action::Arm => {
@@ -181,7 +245,19 @@ fn on_normal_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
         | Action::StepBack
         | Action::Rollback
         | Action::KillSwitch => crate::app::propose::propose(state, a),
-        // Navigation arrives with the detail views; here it must only never write.
-        Action::Yes | Action::No | Action::Enter | Action::Up | Action::Down => {}
+        Action::Down => select_metric(state, 1),
+        Action::Up => select_metric(state, -1),
+        Action::Top => select_metric(state, -1_000_000),
+        Action::Bottom => select_metric(state, 1_000_000),
+        Action::Enter => {
+            if !state.current().def.metrics.is_empty() {
+                state.mode = Mode::Detail(state.selected_metric);
+                state.dirty = true;
+            }
+        }
+        Action::Redraw => redraw(state),
+        Action::Range(n) => set_range(state, usize::from(n.max(1)) - 1),
+        Action::Unknown => state.say(LogLevel::Info, "unknown key — ? for help"),
+        Action::Yes | Action::No => {}
     }
 }
