@@ -76,7 +76,24 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     if r.def.rules.is_empty() {
         lines.push(Line::styled("  no alert rules configured", t.dim));
     }
-    for (rule, a) in r.def.rules.iter().zip(&r.alerts) {
+    // FIRING, PENDING, UNKNOWN first (by severity), then the quiet ones; what does not fit
+    // is counted, and only quiet rules are ever left out (the layout gives every active
+    // rule its row).
+    let mut order: Vec<usize> = (0..r.def.rules.len().min(r.alerts.len())).collect();
+    order.sort_by_key(|&j| {
+        (
+            std::cmp::Reverse(r.alerts[j].status.rank()),
+            std::cmp::Reverse(r.def.rules[j].severity),
+            j,
+        )
+    });
+    let rows = usize::from(area.height.saturating_sub(1));
+    let hidden = order.len().saturating_sub(rows);
+    if hidden > 0 {
+        order.truncate(rows.saturating_sub(1));
+    }
+    for &j in &order {
+        let (rule, a) = (&r.def.rules[j], &r.alerts[j]);
         let st = a.status;
         let style = status_style(st, Some(rule.severity), t);
         let since = duration_coarse(s.now_ms - a.since_ms);
@@ -153,6 +170,15 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
             ));
         }
         lines.push(Line::from(spans));
+    }
+    if hidden > 0 {
+        lines.push(Line::styled(
+            format!(
+                "  +{} more rules, all quiet (OK, resolved or idle)",
+                hidden + 1
+            ),
+            t.dim,
+        ));
     }
     f.render_widget(Paragraph::new(lines), area);
 }

@@ -31,7 +31,8 @@ fn points(r: &RolloutState, k: usize, c: Cohort, from_ms: i64, now_ms: i64) -> V
         .collect()
 }
 
-/// Draws metric `k`'s chart over the last `range_ms` into `area` (nothing below 6 rows).
+/// Draws metric `k`'s chart over the last `range_ms` into `area`, with its legend (the
+/// detail view). Nothing below 6 rows.
 pub fn draw(
     f: &mut Frame<'_>,
     area: Rect,
@@ -40,6 +41,34 @@ pub fn draw(
     k: usize,
     range_ms: i64,
     t: &Theme,
+) {
+    chart(f, area, s, r, k, range_ms, t, false);
+}
+
+/// The same chart small, for the dashboard's grid: no legend box (the title names the lines
+/// by colour), two y labels.
+pub fn draw_compact(
+    f: &mut Frame<'_>,
+    area: Rect,
+    s: &State,
+    r: &RolloutState,
+    k: usize,
+    range_ms: i64,
+    t: &Theme,
+) {
+    chart(f, area, s, r, k, range_ms, t, true);
+}
+
+#[allow(clippy::too_many_arguments, clippy::too_many_lines)]
+fn chart(
+    f: &mut Frame<'_>,
+    area: Rect,
+    s: &State,
+    r: &RolloutState,
+    k: usize,
+    range_ms: i64,
+    t: &Theme,
+    compact: bool,
 ) {
     if area.height < 6 || area.width < 30 {
         return;
@@ -173,26 +202,51 @@ pub fn draw(
         Span::styled(format!("-{}", duration_coarse(range_ms / 2)), t.dim),
         Span::styled("now", t.dim),
     ];
-    let y_labels = vec![
-        Span::styled(value(Some(lo), unit, g), t.dim),
-        Span::styled(value(Some((lo + hi) / 2.0), unit, g), t.dim),
-        Span::styled(value(Some(hi), unit, g), t.dim),
-    ];
+    let y_labels = if compact {
+        vec![
+            Span::styled(value(Some(lo), unit, g), t.dim),
+            Span::styled(value(Some(hi), unit, g), t.dim),
+        ]
+    } else {
+        vec![
+            Span::styled(value(Some(lo), unit, g), t.dim),
+            Span::styled(value(Some((lo + hi) / 2.0), unit, g), t.dim),
+            Span::styled(value(Some(hi), unit, g), t.dim),
+        ]
+    };
     let mut block = Block::default().borders(Borders::ALL);
     if s.ascii {
         block = block.border_set(ASCII_BORDER);
     }
-    let block = block.border_style(t.border).title(Span::styled(
-        format!(" {} over the last {span} ", m.label),
-        t.title,
-    ));
+    let title = if compact {
+        ratatui::text::Line::from(vec![
+            Span::styled(format!(" {} ", m.label), t.title),
+            Span::styled("legacy ", t.legacy),
+            Span::styled("new ", t.new),
+            Span::styled(
+                if thresholds.is_empty() {
+                    ""
+                } else {
+                    "threshold "
+                },
+                t.warn,
+            ),
+            Span::styled(format!("{span} "), t.dim),
+        ])
+    } else {
+        ratatui::text::Line::from(Span::styled(
+            format!(" {} over the last {span} ", m.label),
+            t.title,
+        ))
+    };
+    let block = block.border_style(t.border).title(title);
     let chart = Chart::new(datasets)
         .block(block)
         .style(Style::default())
         .x_axis(Axis::default().bounds([x0, 0.0]).labels(x_labels))
         .y_axis(Axis::default().bounds([lo, hi]).labels(y_labels))
         // Top left: the newest data, on the right, is what the operator reads.
-        .legend_position(Some(ratatui::widgets::LegendPosition::TopLeft))
+        .legend_position((!compact).then_some(ratatui::widgets::LegendPosition::TopLeft))
         .hidden_legend_constraints((
             ratatui::layout::Constraint::Ratio(1, 2),
             ratatui::layout::Constraint::Ratio(1, 2),

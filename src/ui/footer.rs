@@ -1,7 +1,7 @@
 //! Footer: key hints and the status line.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -24,17 +24,15 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
             " + next  - prev  r rollback  K kill  Enter detail  Tab rollout  ? help  q quit"
         }
     };
-    // The status message wins over the hints: it is what just happened. It stays for
-    // STATUS_TTL_MS (at least 15 polls), the event log keeps it longer.
+    f.render_widget(Paragraph::new(Line::styled(hints, t.dim)), area);
+}
+
+/// Draws the status line: what just happened, on a line of its own (the event log keeps it).
+pub fn draw_status(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     let status = s
         .status
         .as_ref()
         .filter(|(_, _, at)| s.now_ms - at < STATUS_TTL_MS.max(s.refresh_ms * 15));
-    let status_w = status.map_or(0, |(_, text, _)| text.chars().count() + 1);
-    let status_w = u16::try_from(status_w).unwrap_or(u16::MAX).min(area.width);
-    let [left, right] =
-        Layout::horizontal([Constraint::Fill(1), Constraint::Length(status_w)]).areas(area);
-    f.render_widget(Paragraph::new(Line::styled(hints, t.dim)), left);
     if let Some((level, text, _)) = status {
         let style = match level {
             LogLevel::Info => t.text,
@@ -43,11 +41,10 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         };
         f.render_widget(
             Paragraph::new(Line::from(Span::styled(
-                super::format::asciify(text, s.ascii).into_owned(),
+                format!(" {}", super::format::asciify(text, s.ascii)),
                 style,
-            )))
-            .alignment(ratatui::layout::Alignment::Right),
-            right,
+            ))),
+            area,
         );
     }
 }

@@ -10,9 +10,9 @@ use ratatui::widgets::Paragraph;
 use super::format::{age as age_text, duration, duration_coarse, glyphs};
 use super::theme::Theme;
 use crate::alerts::{AlertStatus, Severity};
-use crate::app::lifecycle::{Lifecycle, lifecycle};
+use crate::app::State;
+use crate::app::lifecycle::lifecycle;
 use crate::app::state::Feed;
-use crate::app::{RolloutState, State};
 
 /// Age of a reading in words with its style: `3s ago`, `STALE 45s`, `ERROR: reason`.
 pub fn age<'a>(s: &State, feed: &Feed, error: Option<&str>, t: &Theme) -> Vec<Span<'a>> {
@@ -31,45 +31,13 @@ pub fn age<'a>(s: &State, feed: &Feed, error: Option<&str>, t: &Theme) -> Vec<Sp
     out
 }
 
-/// The rollout's lifecycle state in words: `BAKING 3m left`, `READY → 50% (+)`,
-/// `ROLLED BACK 02:14`, `COMPLETE`.
-pub fn lifecycle_badge<'a>(s: &State, r: &RolloutState, t: &Theme) -> Span<'a> {
-    let g = glyphs(s.ascii);
-    let l = lifecycle(r, s.now_ms, s.automation_paused);
-    let (text, style) = match l {
-        Lifecycle::Baking { left_ms } => {
-            (format!("BAKING {} left", duration_coarse(left_ms)), t.text)
-        }
-        Lifecycle::Ready { next } if r.armed => {
-            (format!("READY {} {next}% (armed)", g.arrow), t.ok)
-        }
-        Lifecycle::Ready { next } => (format!("READY {} {next}% (+)", g.arrow), t.ok),
-        Lifecycle::RolledBack { at_ms } => (format!("ROLLED BACK {}", clock_time(at_ms)), t.warn),
-        Lifecycle::Held => match &r.held_by {
-            Some(why) => (format!("HELD: {why}"), t.warn),
-            None => (l.name().to_owned(), t.warn),
-        },
-        Lifecycle::Paused | Lifecycle::Off => (l.name().to_owned(), t.warn),
-        Lifecycle::Unread => (l.name().to_owned(), t.unknown),
-        Lifecycle::Shadow | Lifecycle::Complete => (l.name().to_owned(), t.ok),
-    };
-    Span::styled(format!("[{text}]"), style)
-}
-
-/// `HH:MM` (UTC) of a clock time.
-fn clock_time(ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .map_or_else(|| "?".into(), |d| d.format("%H:%M").to_string())
-}
-
 /// Draws the three header lines.
 pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     let g = glyphs(s.ascii);
     let r = s.current();
     let mut l1 = vec![
         Span::styled(format!(" {} ", r.def.name), t.title),
-        lifecycle_badge(s, r, t),
-        Span::styled(format!(" {} env {} ", g.sep, r.def.environment), t.text),
+        Span::styled(format!("{} env {} ", g.sep, r.def.environment), t.text),
     ];
     if s.read_only {
         l1.push(Span::styled(" READ-ONLY ", t.warn));
@@ -156,12 +124,18 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         }
     }
 
-    let mut l3 = vec![Span::styled(format!(" flag: {} ", r.flag_backend), t.dim)];
-    l3.extend(age(s, &r.flag_feed, r.flag_feed.error.as_deref(), t));
-    l3.push(Span::styled(
-        format!("  {} metrics: {} ", g.sep, r.metrics_source),
-        t.dim,
-    ));
+    // Backend health first, in words, so a narrow terminal cuts the descriptions, never the
+    // state: ` flag ≤2s ago │ metrics STALE 47s │ memory · prometheus http://…`.
+    let mut l3 = vec![Span::styled(" flag ", t.dim)];
+    let (flag_state, flag_errors): (Vec<_>, Vec<_>) =
+        age(s, &r.flag_feed, r.flag_feed.error.as_deref(), t)
+            .into_iter()
+            .partition(|sp| !sp.content.starts_with(" ERROR"));
+    l3.extend(flag_state);
+    if !flag_errors.is_empty() {
+        l3.push(Span::styled(" ERROR", t.critical));
+    }
+    l3.push(Span::styled(format!("  {} metrics ", g.sep), t.dim));
     // The source answered, but if no metric could be read that is a failure too.
     let all_failed = (!r.metrics.is_empty() && r.metrics.iter().all(|m| m.error.is_some()))
         .then(|| r.metrics.iter().find_map(|m| m.error.clone()))
@@ -177,7 +151,29 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         },
         ..Feed::default()
     };
-    l3.extend(age(s, &shown, metrics_err.as_deref(), t));
+    let metrics_state = age(s, &shown, metrics_err.as_deref(), t);
+    // Errors go after both descriptions: the words STALE/ERROR stay in the first columns.
+    let (states, errors): (Vec<_>, Vec<_>) = metrics_state
+        .into_iter()
+        .partition(|sp| !sp.content.starts_with(" ERROR"));
+    l3.extend(states);
+    if !errors.is_empty() {
+        l3.push(Span::styled(" ERROR", t.critical));
+    }
+    // The reasons, flag first, after the states.
+    for e in flag_errors {
+        l3.push(Span::styled(format!("  flag{}", e.content), t.critical));
+    }
+    for e in errors {
+        l3.push(Span::styled(format!("  metrics{}", e.content), t.critical));
+    }
+    l3.push(Span::styled(
+        format!(
+            "  {} {} {} {}",
+            g.sep, r.flag_backend, g.sep, r.metrics_source
+        ),
+        t.dim,
+    ));
     // What the backend reports beside the percentage (stickiness, constraints, …): shown,
     // never modified.
     if let Some(fl) = r.flag.as_ref().filter(|f| !f.details.is_empty()) {

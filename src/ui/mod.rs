@@ -28,6 +28,7 @@ pub mod format;
 pub mod header;
 pub mod overlay;
 pub mod theme;
+pub mod verdict;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -63,38 +64,50 @@ pub fn draw_in(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         return;
     }
     if let Mode::Detail(k) = s.mode {
-        let [body, ftr] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+        let [vrd, body, status, ftr] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        verdict::draw(f, vrd, s, t);
         detail::draw(f, body, s, k, t);
+        footer::draw_status(f, status, s, t);
         footer::draw(f, ftr, s, t);
         return;
     }
     let r = s.current();
     let wide = area.width >= WIDE;
-    let n_metrics = u16::try_from(r.def.metrics.len()).unwrap_or(u16::MAX);
-    let n_rules = u16::try_from(r.def.rules.len()).unwrap_or(u16::MAX);
-    let overview = u16::from(s.rollouts.len() > 1);
-    let compare_h = 1 + n_metrics + if wide { 0 } else { n_metrics };
-    // Alerts get their rows but leave the event log its title and at least one line.
-    let fixed = 3 + overview + compare_h + 1;
-    let room = area.height.saturating_sub(fixed);
-    let alerts_h = (1 + n_rules.max(1)).min(room.saturating_sub(2).max(2));
-    let [hdr, ovw, cmp, alr, evt, ftr] = Layout::vertical([
+    let l = plan(s, area);
+    let [vrd, hdr, ovw, cmp, alr, charts, evt, status, ftr] = Layout::vertical([
+        Constraint::Length(1),
         Constraint::Length(3),
-        Constraint::Length(overview),
-        Constraint::Length(compare_h),
-        Constraint::Length(alerts_h),
-        Constraint::Min(1),
+        Constraint::Length(l.overview),
+        Constraint::Length(l.compare),
+        Constraint::Length(l.alerts),
+        Constraint::Length(l.charts),
+        Constraint::Min(0),
+        Constraint::Length(1),
         Constraint::Length(1),
     ])
     .areas(area);
+    verdict::draw(f, vrd, s, t);
     header::draw(f, hdr, s, t);
-    if overview > 0 {
+    if l.overview > 0 {
         header::draw_overview(f, ovw, s, t);
     }
     compare::draw(f, cmp, s, t, wide);
     alerts::draw(f, alr, s, t);
-    events::draw(f, evt, s, t);
+    if l.charts > 0 {
+        draw_charts(f, charts, s, l.chart_cols, t);
+    }
+    if evt.height > 0 {
+        events::draw(f, evt, s, t);
+    }
+    footer::draw_status(f, status, s, t);
     footer::draw(f, ftr, s, t);
+    let _ = r;
     match &s.mode {
         Mode::Normal => {}
         Mode::Help => overlay::help(f, area, s, t),
@@ -102,6 +115,107 @@ pub fn draw_in(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         Mode::ConfirmArm(i) => overlay::confirm_arm(f, area, s, *i, t),
         Mode::ConfirmQuit => overlay::confirm_quit(f, area, s, t),
         Mode::Detail(_) => {}
+    }
+}
+
+/// The rows each part of the dashboard gets: the verdict line, the header, the comparison
+/// table, the FIRING/PENDING/UNKNOWN rules, the status line and the key hints always;
+/// then, as room allows and in this order, the overview, the OK rules, the trend rows, the
+/// charts (from about 40 rows) and the event log. Nothing important is ever cut for
+/// something less important.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Overview line rows.
+    pub overview: u16,
+    /// Comparison rows (table, and trend rows below it when narrow).
+    pub compare: u16,
+    /// Sparklines shown (beside the table when wide, below it when narrow).
+    pub sparks: bool,
+    /// Alerts panel rows.
+    pub alerts: u16,
+    /// Chart area rows (0: no charts).
+    pub charts: u16,
+    /// Charts per row of the chart grid.
+    pub chart_cols: u16,
+}
+
+/// Rows of one chart in the dashboard grid, at the least.
+const CHART_MIN_H: u16 = 8;
+/// Rows the event log keeps beside the charts.
+const EVENTS_MIN_H: u16 = 4;
+
+/// The layout plan of the dashboard for `area`.
+#[must_use]
+pub fn plan(s: &State, area: Rect) -> Plan {
+    let r = s.current();
+    let wide = area.width >= WIDE;
+    let n_metrics = u16::try_from(r.def.metrics.len()).unwrap_or(u16::MAX);
+    let n_rules = u16::try_from(r.def.rules.len()).unwrap_or(u16::MAX);
+    let active = u16::try_from(
+        r.alerts
+            .iter()
+            .filter(|a| a.status.rank() >= crate::alerts::AlertStatus::Unknown.rank())
+            .count(),
+    )
+    .unwrap_or(u16::MAX);
+    // verdict 1, header 3, table, alerts title + active rules, status 1, hints 1.
+    let essential = 1 + 3 + (1 + n_metrics) + (1 + active.max(1)) + 2;
+    let mut room = area.height.saturating_sub(essential);
+    let take = |room: &mut u16, want: u16| {
+        let got = want.min(*room);
+        *room -= got;
+        got
+    };
+    let overview = if s.rollouts.len() > 1 {
+        take(&mut room, 1)
+    } else {
+        0
+    };
+    let quiet = take(&mut room, n_rules.saturating_sub(active.max(1)));
+    let sparks = wide || (room >= n_metrics && take(&mut room, n_metrics) == n_metrics);
+    let chart_cols = (area.width / 40).clamp(1, n_metrics.max(1));
+    let grid_rows = n_metrics.div_ceil(chart_cols).max(1);
+    let charts =
+        if n_metrics > 0 && area.height >= 40 && room >= grid_rows * CHART_MIN_H + EVENTS_MIN_H {
+            let per = (room - EVENTS_MIN_H) / grid_rows;
+            take(&mut room, per * grid_rows)
+        } else {
+            0
+        };
+    Plan {
+        overview,
+        compare: 1 + n_metrics + if !wide && sparks { n_metrics } else { 0 },
+        sparks,
+        alerts: 1 + active.max(1) + quiet,
+        charts,
+        chart_cols,
+    }
+}
+
+/// Every metric's chart in a grid over the chosen range.
+fn draw_charts(f: &mut Frame<'_>, area: Rect, s: &State, cols: u16, t: &Theme) {
+    let r = s.current();
+    let n = u16::try_from(r.def.metrics.len()).unwrap_or(u16::MAX);
+    let rows = n.div_ceil(cols.max(1)).max(1);
+    let (range_ms, _) = crate::app::state::RANGES[s.range.min(3)];
+    let row_areas = Layout::vertical(vec![
+        Constraint::Ratio(1, u32::from(rows));
+        usize::from(rows)
+    ])
+    .split(area);
+    for (k, _) in r.def.metrics.iter().enumerate() {
+        let k16 = u16::try_from(k).unwrap_or(0);
+        let row = usize::from(k16 / cols);
+        let col = usize::from(k16 % cols);
+        let Some(ra) = row_areas.get(row) else { break };
+        let cells = Layout::horizontal(vec![
+            Constraint::Ratio(1, u32::from(cols));
+            usize::from(cols)
+        ])
+        .split(*ra);
+        if let Some(cell) = cells.get(col) {
+            chart::draw_compact(f, *cell, s, r, k, range_ms, t);
+        }
     }
 }
 
