@@ -310,63 +310,48 @@ async fn prometheus_behind_mtls_and_basic_auth_is_read_only_with_the_right_ca_ce
         "memory legacy {legacy}, new {new}"
     );
 
-    // Without `ca_file` the system roots do not know the private CA.
+    // Each case that must fail: what is left out, and what its error must say.
     let no_ca = Case { ca: false, ..good };
-    let (doc, out) = status(
-        config(dir.path(), "no-ca", &prom.url, &pki, no_ca),
-        no_ca.password,
-        state.clone(),
-    )
-    .await;
-    let e = metrics_error(&doc);
-    assert!(
-        e.contains("certificate is not signed by a trusted CA")
-            && e.contains("set `ca_file`")
-            && e.contains("UnknownIssuer"),
-        "without ca_file: {e}"
-    );
-    assert!(
-        doc["rollouts"][0]["metrics"][0]["legacy"].is_null(),
-        "{doc}"
-    );
-    printed.push(out);
-
-    // Without the client certificate the server ends the handshake (mTLS required).
     let no_cert = Case {
         client_cert: false,
         ..good
     };
-    let (doc, out) = status(
-        config(dir.path(), "no-cert", &prom.url, &pki, no_cert),
-        no_cert.password,
-        state.clone(),
-    )
-    .await;
-    let e = metrics_error(&doc);
-    assert!(
-        e.starts_with("transport:") && e.contains("set `client_cert_file` and `client_key_file`"),
-        "without a client certificate: {e}"
-    );
-    assert!(
-        doc["rollouts"][0]["metrics"][0]["legacy"].is_null(),
-        "{doc}"
-    );
-    printed.push(out);
-
-    // A wrong password passes TLS and is refused by basic authentication.
     let wrong = Case {
         password: WRONG_PASSWORD,
         ..good
     };
-    let (doc, out) = status(
-        config(dir.path(), "wrong-password", &prom.url, &pki, wrong),
-        wrong.password,
-        state.clone(),
-    )
-    .await;
-    let e = metrics_error(&doc);
-    assert!(e.starts_with("HTTP 401"), "wrong password: {e}");
-    printed.push(out);
+    let failing: [(&str, Case, &[&str]); 3] = [
+        // The system roots do not know the private CA.
+        (
+            "no-ca",
+            no_ca,
+            &[
+                "transport: the server's TLS certificate is not signed by a trusted CA",
+                "set `ca_file`",
+                "UnknownIssuer",
+            ],
+        ),
+        // The server ends the handshake without a client certificate (mTLS required).
+        (
+            "no-cert",
+            no_cert,
+            &["transport:", "set `client_cert_file` and `client_key_file`"],
+        ),
+        // A wrong password passes TLS and is refused by basic authentication.
+        ("wrong-password", wrong, &["HTTP 401"]),
+    ];
+    for (name, case, says) in failing {
+        let cfg = config(dir.path(), name, &prom.url, &pki, case);
+        let (doc, out) = status(cfg, case.password, state.clone()).await;
+        let e = metrics_error(&doc);
+        assert!(e.starts_with(says[0]), "{name}: {e}");
+        for s in says {
+            assert!(e.contains(s), "{name}: `{s}` not in: {e}");
+        }
+        let m = &doc["rollouts"][0]["metrics"][0];
+        assert!(m["legacy"].is_null() && m["new"].is_null(), "{name}: {doc}");
+        printed.push(out);
+    }
 
     // No password, right or wrong, in anything the process printed.
     for out in &printed {

@@ -21,9 +21,7 @@ use serde_json::Value;
 
 use super::{FlagBackend, FlagError};
 use crate::model::FlagSnapshot;
-use crate::net::{
-    Answer, Auth, AuthKeys, Endpoint, EndpointError, EndpointKeys, NetError, TlsFiles, policy,
-};
+use crate::net::{Answer, Auth, AuthKeys, Endpoint, EndpointError, EndpointKeys, NetError, policy};
 use crate::secret::Secret;
 
 impl From<NetError> for FlagError {
@@ -135,26 +133,13 @@ impl HttpFlagConfig {
     /// The credential keys (a bearer token).
     #[must_use]
     pub fn auth_keys(&self) -> AuthKeys<'_> {
-        AuthKeys {
-            token_env: self.token_env.as_deref(),
-            token_file: self.token_file.as_deref(),
-            ..AuthKeys::default()
-        }
+        AuthKeys::token(self.token_env.as_deref(), self.token_file.as_deref())
     }
 
     /// The endpoint keys: URL, TLS, deadline.
     #[must_use]
     pub fn endpoint_keys(&self) -> EndpointKeys<'_> {
-        EndpointKeys {
-            url: &self.url,
-            tls: TlsFiles {
-                ca_file: self.ca_file.clone(),
-                client_cert_file: self.client_cert_file.clone(),
-                client_key_file: self.client_key_file.clone(),
-                insecure_skip_verify: self.insecure_skip_verify,
-            },
-            timeout_ms: Some(self.timeout_ms),
-        }
+        crate::net::endpoint_keys!(self, Some(self.timeout_ms))
     }
 
     /// Why the kill switch cannot work with this config, or `None` when it can: it needs an

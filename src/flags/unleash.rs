@@ -38,7 +38,7 @@ use serde_json::{Value, json};
 use super::http::json;
 use super::{FlagBackend, FlagError, FlagEvent};
 use crate::model::FlagSnapshot;
-use crate::net::{Answer, Auth, AuthKeys, Endpoint, EndpointKeys, TlsFiles, policy};
+use crate::net::{Answer, Auth, AuthKeys, Endpoint, EndpointKeys, policy};
 use crate::secret::Secret;
 
 /// How many events one `events()` call asks for.
@@ -102,26 +102,15 @@ impl UnleashConfig {
     #[must_use]
     pub fn auth_keys(&self) -> AuthKeys<'_> {
         AuthKeys {
-            token_env: self.token_env.as_deref(),
-            token_file: self.token_file.as_deref(),
             token_required: true,
-            ..AuthKeys::default()
+            ..AuthKeys::token(self.token_env.as_deref(), self.token_file.as_deref())
         }
     }
 
     /// The endpoint keys: URL, TLS, deadline.
     #[must_use]
     pub fn endpoint_keys(&self) -> EndpointKeys<'_> {
-        EndpointKeys {
-            url: &self.url,
-            tls: TlsFiles {
-                ca_file: self.ca_file.clone(),
-                client_cert_file: self.client_cert_file.clone(),
-                client_key_file: self.client_key_file.clone(),
-                insecure_skip_verify: self.insecure_skip_verify,
-            },
-            timeout_ms: Some(self.timeout_ms),
-        }
+        crate::net::endpoint_keys!(self, Some(self.timeout_ms))
     }
 }
 

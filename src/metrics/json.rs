@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::units::{self, ValueUnit};
 use super::{Backfill, CohortValues, MetricsError, MetricsSource, Poll};
-use crate::net::{Auth, AuthKeys, Endpoint, EndpointError, EndpointKeys, TlsFiles, policy};
+use crate::net::{Auth, AuthKeys, Endpoint, EndpointError, EndpointKeys, policy};
 
 /// Where the JSON document is.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -55,26 +55,13 @@ impl JsonMetricsConfig {
     /// The credential keys (a bearer token).
     #[must_use]
     pub fn auth_keys(&self) -> AuthKeys<'_> {
-        AuthKeys {
-            token_env: self.token_env.as_deref(),
-            token_file: self.token_file.as_deref(),
-            ..AuthKeys::default()
-        }
+        AuthKeys::token(self.token_env.as_deref(), self.token_file.as_deref())
     }
 
     /// The endpoint keys: URL, TLS, deadline.
     #[must_use]
     pub fn endpoint_keys(&self) -> EndpointKeys<'_> {
-        EndpointKeys {
-            url: &self.url,
-            tls: TlsFiles {
-                ca_file: self.ca_file.clone(),
-                client_cert_file: self.client_cert_file.clone(),
-                client_key_file: self.client_key_file.clone(),
-                insecure_skip_verify: self.insecure_skip_verify,
-            },
-            timeout_ms: self.timeout_ms,
-        }
+        crate::net::endpoint_keys!(self, self.timeout_ms)
     }
 }
 

@@ -26,7 +26,7 @@ use serde_json::Value;
 use super::{Backfill, CohortValues, MetricsError, MetricsSource, Poll};
 use crate::clock::{Clock, SystemClock};
 use crate::model::Cohort;
-use crate::net::{Auth, AuthKeys, Endpoint, EndpointError, EndpointKeys, TlsFiles, policy};
+use crate::net::{Auth, AuthKeys, Endpoint, EndpointError, EndpointKeys, policy};
 
 /// Prometheus caps a range query at this many points per series.
 pub const MAX_POINTS: i64 = 11_000;
@@ -101,16 +101,7 @@ impl PrometheusConfig {
     /// The endpoint keys: URL, TLS, deadline.
     #[must_use]
     pub fn endpoint_keys(&self) -> EndpointKeys<'_> {
-        EndpointKeys {
-            url: &self.url,
-            tls: TlsFiles {
-                ca_file: self.ca_file.clone(),
-                client_cert_file: self.client_cert_file.clone(),
-                client_key_file: self.client_key_file.clone(),
-                insecure_skip_verify: self.insecure_skip_verify,
-            },
-            timeout_ms: self.timeout_ms,
-        }
+        crate::net::endpoint_keys!(self, self.timeout_ms)
     }
 }
 

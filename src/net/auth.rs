@@ -125,7 +125,17 @@ fn one_of<'a>(
     }
 }
 
-impl AuthKeys<'_> {
+impl<'a> AuthKeys<'a> {
+    /// Keys offering only a token (`token_env` / `token_file`).
+    #[must_use]
+    pub fn token(token_env: Option<&'a str>, token_file: Option<&'a std::path::Path>) -> Self {
+        AuthKeys {
+            token_env,
+            token_file,
+            ..AuthKeys::default()
+        }
+    }
+
     /// Checks that the keys do not contradict each other, without reading any secret (what
     /// `check-config` can know on any machine).
     ///

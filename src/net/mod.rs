@@ -83,6 +83,25 @@ pub struct EndpointKeys<'a> {
     pub timeout_ms: Option<u64>,
 }
 
+/// The [`EndpointKeys`] of an adapter config whose endpoint fields carry their file names
+/// (`url`, `ca_file`, `client_cert_file`, `client_key_file`, `insecure_skip_verify`), with
+/// `timeout_ms` given as an `Option<u64>`: one mapping for every adapter.
+macro_rules! endpoint_keys {
+    ($c:expr, $timeout_ms:expr) => {
+        $crate::net::EndpointKeys {
+            url: &$c.url,
+            tls: $crate::net::TlsFiles {
+                ca_file: $c.ca_file.clone(),
+                client_cert_file: $c.client_cert_file.clone(),
+                client_key_file: $c.client_key_file.clone(),
+                insecure_skip_verify: $c.insecure_skip_verify,
+            },
+            timeout_ms: $timeout_ms,
+        }
+    };
+}
+pub(crate) use endpoint_keys;
+
 impl EndpointKeys<'_> {
     /// Builds the endpoint with credentials already resolved ([`AuthKeys::resolve`]).
     /// `default_timeout` is the deadline when `timeout_ms` is not set (before the 5 s cap).
