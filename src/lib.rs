@@ -15,6 +15,7 @@ pub mod config;
 pub mod flags;
 pub mod metrics;
 pub mod model;
+pub mod net;
 pub mod paths;
 pub mod record;
 pub mod replay;

@@ -87,6 +87,27 @@ const EXPECTED: &[(&str, usize, &str)] = &[
         17,
         "no `password_env` or `password_file`",
     ),
+    // TLS files are read when the config is checked: missing, unreadable, not PEM, half a pair.
+    (
+        "tls-ca-file-missing",
+        16,
+        "`ca_file` = \"/nonexistent/rollwatch-test-ca.pem\": cannot read",
+    ),
+    (
+        "tls-ca-file-unreadable",
+        12,
+        "flag (http): `ca_file` = \"/\": cannot read",
+    ),
+    (
+        "tls-ca-file-not-pem",
+        14,
+        "`ca_file` = \"/dev/null\": no PEM certificate in it",
+    ),
+    (
+        "tls-client-cert-without-key",
+        13,
+        "`client_cert_file` needs `client_key_file`",
+    ),
 ];
 
 fn check(path: &Path) -> (bool, String) {

@@ -322,7 +322,7 @@ fn flag_expect(flag: Flag, fault: &Fault) -> &'static str {
         (Flag::Unleash, Fault::WrongTypes) => "environments",
         (Flag::Unleash, Fault::NaN) => "environments",
         (_, Fault::Truncated) => "transport",
-        (_, Fault::Huge) => "larger than",
+        (_, Fault::Huge) => "larger than 8 mib",
         (_, Fault::PromError) => "http 422",
         (_, Fault::PromOverloaded) => "http 503",
         (_, f) => panic!("no expectation for {f:?}"),
@@ -673,7 +673,7 @@ async fn a_huge_answer_is_refused_without_reading_it_all() {
     let me = h.r().metrics_feed.error.clone().unwrap_or_default();
     assert!(me.contains("larger than 8 MiB"), "{me}");
     let fe = h.r().flag_feed.error.clone().unwrap_or_default();
-    assert!(fe.contains("larger than"), "{fe}");
+    assert!(fe.contains("larger than 8 MiB"), "{fe}");
     let written = server.huge_written();
     assert!(
         written < 40 * 1024 * 1024,

@@ -112,8 +112,10 @@ async fn write_flag(
     StatusCode::NO_CONTENT
 }
 
+/// A document just past the one body cap every adapter shares.
 async fn huge() -> String {
-    format!("{{\"pad\":\"{}\"}}", "x".repeat(3 * 1024 * 1024))
+    let pad = rollwatch::net::policy::MAX_BODY + 1024;
+    format!("{{\"pad\":\"{}\"}}", "x".repeat(pad))
 }
 
 async fn garbage() -> &'static str {
@@ -171,6 +173,9 @@ fn config(base: &str, mode: Mode) -> HttpFlagConfig {
         token_file: None,
         timeout_ms: 2000,
         insecure_skip_verify: false,
+        ca_file: None,
+        client_cert_file: None,
+        client_key_file: None,
     }
 }
 
@@ -309,7 +314,7 @@ async fn a_wrong_token_is_unauthorized_and_not_echoed() {
 async fn huge_malformed_and_wrong_typed_answers_are_clear_errors() {
     let (base, _svc) = serve(Mode::Plain, 10).await;
     for (path, needle) in [
-        ("/huge", "larger than"),
+        ("/huge", "larger than 8 MiB"),
         ("/garbage", "not JSON"),
         ("/wrong", "not a percentage"),
         ("/nowhere", "404"),
@@ -490,6 +495,9 @@ async fn the_kill_switch_the_backend_ignores_is_not_applied_and_audited() {
             token_file: None,
             timeout_ms: 2000,
             insecure_skip_verify: false,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
         },
         None,
     )

@@ -8,10 +8,10 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use rollwatch::metrics::http::HttpAuth;
 use rollwatch::metrics::json::{JsonMetric, JsonMetricsConfig, JsonSource};
 use rollwatch::metrics::units::ValueUnit;
 use rollwatch::metrics::{CohortValues, MetricsError, MetricsSource};
+use rollwatch::net::Auth;
 use rollwatch::secret::Secret;
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
@@ -105,12 +105,15 @@ fn metrics() -> Vec<JsonMetric> {
     ]
 }
 
-fn source(addr: SocketAddr, path: &str, auth: HttpAuth) -> JsonSource {
+fn source(addr: SocketAddr, path: &str, auth: Auth) -> JsonSource {
     let cfg = JsonMetricsConfig {
         url: format!("http://{addr}{path}"),
         token_env: None,
         token_file: None,
         insecure_skip_verify: false,
+        ca_file: None,
+        client_cert_file: None,
+        client_key_file: None,
         timeout_ms: Some(2000),
     };
     JsonSource::new(&cfg, metrics(), auth, Duration::from_secs(1)).expect("source")
@@ -127,7 +130,7 @@ fn close(v: &Result<CohortValues, MetricsError>, legacy: Option<f64>, new: Optio
 #[tokio::test]
 async fn reads_a_patch_mode_single_mode_document_into_display_units() {
     let addr = app().await;
-    let p = source(addr, "/stats", HttpAuth::None)
+    let p = source(addr, "/stats", Auth::None)
         .poll()
         .await
         .expect("poll");
@@ -162,7 +165,7 @@ async fn reads_a_patch_mode_single_mode_document_into_display_units() {
 #[tokio::test]
 async fn missing_null_nan_and_zero_divisors_are_no_data() {
     let addr = app().await;
-    let p = source(addr, "/idle", HttpAuth::None)
+    let p = source(addr, "/idle", Auth::None)
         .poll()
         .await
         .expect("poll");
@@ -175,7 +178,7 @@ async fn missing_null_nan_and_zero_divisors_are_no_data() {
 #[tokio::test]
 async fn bad_answers_are_clear_errors() {
     let addr = app().await;
-    let e = source(addr, "/malformed", HttpAuth::None)
+    let e = source(addr, "/malformed", Auth::None)
         .poll()
         .await
         .unwrap_err();
@@ -184,10 +187,7 @@ async fn bad_answers_are_clear_errors() {
         "{e}"
     );
 
-    let e = source(addr, "/boom", HttpAuth::None)
-        .poll()
-        .await
-        .unwrap_err();
+    let e = source(addr, "/boom", Auth::None).poll().await.unwrap_err();
     assert_eq!(
         e,
         MetricsError::Http {
@@ -196,17 +196,14 @@ async fn bad_answers_are_clear_errors() {
         }
     );
 
-    let e = source(addr, "/huge", HttpAuth::None)
-        .poll()
-        .await
-        .unwrap_err();
+    let e = source(addr, "/huge", Auth::None).poll().await.unwrap_err();
     assert!(
         matches!(&e, MetricsError::Parse(m) if m.contains("larger than")),
         "{e}"
     );
 
     // Wrong types fail per metric and name the pointer; the poll itself succeeds.
-    let p = source(addr, "/wrong-types", HttpAuth::None)
+    let p = source(addr, "/wrong-types", Auth::None)
         .poll()
         .await
         .expect("poll");
@@ -220,22 +217,19 @@ async fn bad_answers_are_clear_errors() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port");
-    let e = source(dead, "/stats", HttpAuth::None)
-        .poll()
-        .await
-        .unwrap_err();
+    let e = source(dead, "/stats", Auth::None).poll().await.unwrap_err();
     assert!(matches!(e, MetricsError::Transport(_)), "{e}");
 }
 
 #[tokio::test]
 async fn sends_the_bearer_token_and_never_shows_it() {
     let addr = app().await;
-    let e = source(addr, "/private", HttpAuth::None)
+    let e = source(addr, "/private", Auth::None)
         .poll()
         .await
         .unwrap_err();
     assert!(matches!(e, MetricsError::Http { status: 401, .. }), "{e}");
-    let src = source(addr, "/private", HttpAuth::Bearer(Secret::new(TOKEN)));
+    let src = source(addr, "/private", Auth::Bearer(Secret::new(TOKEN)));
     assert!(!format!("{src:?}").contains(TOKEN));
     let p = src.poll().await.expect("poll with token");
     assert!(close(&p.metrics[1], Some(1200.0), Some(183.0)));

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use prom_engine::{Prometheus, available_or_skip, eventually};
 use prom_fake::{Canned, Fake};
-use rollwatch::metrics::http::HttpAuth;
 use rollwatch::metrics::prometheus::{PrometheusConfig, PrometheusQuery, PrometheusSource};
 use rollwatch::metrics::{CohortValues, MetricsError, MetricsSource, Poll};
 use rollwatch::model::Cohort;
+use rollwatch::net::Auth;
 use rollwatch::secret::Secret;
 use rollwatch::sim::server::{SimHandle, SimServer, SimServerOptions};
 use rollwatch::sim::{Profile, Scenario};
@@ -34,6 +34,9 @@ fn config(url: &str) -> PrometheusConfig {
         password_env: None,
         password_file: None,
         insecure_skip_verify: false,
+        ca_file: None,
+        client_cert_file: None,
+        client_key_file: None,
         timeout_ms: None,
     }
 }
@@ -119,7 +122,7 @@ async fn real_prometheus_values_shift_backfill_and_one_query_per_metric() {
     let source = PrometheusSource::new(
         &config(&proxy.url),
         queries(),
-        HttpAuth::None,
+        Auth::None,
         Duration::from_secs(2),
     )
     .expect("source");
@@ -276,7 +279,7 @@ fn vector(legacy: &str, new: &str) -> String {
     )
 }
 
-fn source(url: &str, n: usize, auth: HttpAuth) -> PrometheusSource {
+fn source(url: &str, n: usize, auth: Auth) -> PrometheusSource {
     let qs = (0..n)
         .map(|i| PrometheusQuery::new(format!("m{i}"), 1.0))
         .collect();
@@ -311,7 +314,7 @@ async fn fake_faults_map_to_typed_errors_per_metric() {
     })
     .await;
     let token = "tok-SECRET-123";
-    let src = source(&fake.url, 10, HttpAuth::Bearer(Secret::new(token)));
+    let src = source(&fake.url, 10, Auth::Bearer(Secret::new(token)));
     let p = src.poll().await.expect("a poll with some answers succeeds");
     let m = &p.metrics;
     assert_eq!(
@@ -387,7 +390,7 @@ async fn an_unreachable_server_fails_the_whole_poll_and_backfill() {
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port");
-    let src = source(&format!("http://{addr}"), 3, HttpAuth::None);
+    let src = source(&format!("http://{addr}"), 3, Auth::None);
     match src.poll().await {
         Err(MetricsError::Transport(m)) => assert!(m.contains("refused"), "{m}"),
         other => panic!("expected connection refused, got {other:?}"),
@@ -398,7 +401,7 @@ async fn an_unreachable_server_fails_the_whole_poll_and_backfill() {
     ));
 
     let down = Fake::reply(|_| Canned::status(502, "bad gateway")).await;
-    let src = source(&down.url, 2, HttpAuth::None);
+    let src = source(&down.url, 2, Auth::None);
     assert!(matches!(
         src.poll().await,
         Err(MetricsError::Http { status: 502, .. })
@@ -415,7 +418,7 @@ async fn backfill_clamps_the_step_to_the_point_cap_and_merges_cohorts() {
         )
     })
     .await;
-    let src = source(&fake.url, 2, HttpAuth::None);
+    let src = source(&fake.url, 2, Auth::None);
     let day = 86_400_000;
     let h = src.backfill(0, day, 1000).await.expect("backfill");
     assert_eq!(h.len(), 2);

@@ -32,10 +32,10 @@ use rollwatch::flags::FlagBackend;
 use rollwatch::flags::http::HttpFlag;
 use rollwatch::flags::unleash::UnleashFlag;
 use rollwatch::metrics::MetricsSource;
-use rollwatch::metrics::http::HttpAuth;
 use rollwatch::metrics::json::{JsonMetric, JsonSource};
 use rollwatch::metrics::prometheus::{PrometheusQuery, PrometheusSource};
 use rollwatch::metrics::units::ValueUnit;
+use rollwatch::net::Auth;
 use rollwatch::secret::Secret;
 use rollwatch::ui::theme;
 
@@ -301,7 +301,7 @@ async fn errors_configs_adapters_and_state_never_show_the_token() {
     let prom = PrometheusSource::new(
         pc,
         vec![PrometheusQuery::new("sum by (cohort)(x)", 1.0)],
-        HttpAuth::Bearer(secret.clone()),
+        Auth::Bearer(secret.clone()),
         refresh,
     )
     .unwrap();
@@ -314,7 +314,7 @@ async fn errors_configs_adapters_and_state_never_show_the_token() {
             legacy_per: None,
             new_per: None,
         }],
-        HttpAuth::Bearer(secret.clone()),
+        Auth::Bearer(secret.clone()),
         refresh,
     )
     .unwrap();

@@ -197,6 +197,9 @@ fn config(url: &str, feature: &str) -> UnleashConfig {
         token_file: None,
         timeout_ms: 5000,
         insecure_skip_verify: false,
+        ca_file: None,
+        client_cert_file: None,
+        client_key_file: None,
     }
 }
 

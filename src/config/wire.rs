@@ -1,4 +1,5 @@
-//! Turns a validated config into live backends: resolves secrets, builds adapters.
+//! Turns a validated config into live backends: resolves secrets (through
+//! [`crate::net::AuthKeys::resolve`], the one place they are read), builds adapters.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use crate::metrics::sim::SimSource;
 use crate::metrics::units::ValueUnit;
 use crate::model::MetricKind;
 use crate::model::Rollout;
-use crate::secret::Secret;
+use crate::net::Auth;
 use crate::sim::{Profile, Simulator};
 
 /// Why a simulator metrics source cannot go with a flag other than `memory`.
@@ -72,23 +73,20 @@ pub fn wire(cfg: &Config, clock: &Arc<dyn Clock>) -> Result<Vec<(Rollout, Backen
                 (Arc::new(f.clone()), Some(f))
             }
             FlagSpec::Unleash(uc) => {
-                let token = uc.resolve_token().map_err(|e| ctx(format!("flag: {e}")))?;
+                let token = match uc.auth_keys().resolve() {
+                    Ok(Auth::Bearer(t)) => t,
+                    Ok(_) => return Err(ctx("flag: set `token_env` or `token_file`".into())),
+                    Err(e) => return Err(ctx(format!("flag: {e}"))),
+                };
                 let f =
                     UnleashFlag::new(uc.clone(), token).map_err(|e| ctx(format!("flag: {e}")))?;
                 (Arc::new(f), None)
             }
             FlagSpec::Http(hc) => {
-                let token = match (&hc.token_env, &hc.token_file) {
-                    (Some(_), Some(_)) => {
-                        return Err(ctx("flag: give token_env or token_file, not both".into()));
-                    }
-                    (Some(v), None) => {
-                        Some(Secret::from_env(v).map_err(|e| ctx(format!("flag: {e}")))?)
-                    }
-                    (None, Some(p)) => {
-                        Some(Secret::from_file(p).map_err(|e| ctx(format!("flag: {e}")))?)
-                    }
-                    (None, None) => None,
+                let token = match hc.auth_keys().resolve() {
+                    Ok(Auth::Bearer(t)) => Some(t),
+                    Ok(_) => None,
+                    Err(e) => return Err(ctx(format!("flag: {e}"))),
                 };
                 let f = HttpFlag::new(hc.clone(), token).map_err(|e| ctx(format!("flag: {e}")))?;
                 (Arc::new(f), None)
@@ -111,7 +109,8 @@ pub fn wire(cfg: &Config, clock: &Arc<dyn Clock>) -> Result<Vec<(Rollout, Backen
             }
             SourceSpec::Prometheus(pc) => {
                 let auth = pc
-                    .resolve_auth()
+                    .auth_keys()
+                    .resolve()
                     .map_err(|e| ctx(format!("metrics: {e}")))?;
                 let queries = prometheus_queries(rc);
                 Arc::new(
@@ -122,7 +121,8 @@ pub fn wire(cfg: &Config, clock: &Arc<dyn Clock>) -> Result<Vec<(Rollout, Backen
             }
             SourceSpec::Json(jc) => {
                 let auth = jc
-                    .resolve_auth()
+                    .auth_keys()
+                    .resolve()
                     .map_err(|e| ctx(format!("metrics: {e}")))?;
                 let metrics = json_metrics(rc);
                 Arc::new(
@@ -152,8 +152,9 @@ pub fn wire(cfg: &Config, clock: &Arc<dyn Clock>) -> Result<Vec<(Rollout, Backen
     Ok(out)
 }
 
-/// The total deadline of each request: min(poll interval, 5 s) (R1).
+/// The total deadline of each request: min(poll interval, 5 s) (R1), as
+/// [`crate::net::policy::poll_deadline`] defines it.
 #[must_use]
 pub fn deadline(refresh: Duration) -> Duration {
-    refresh.min(Duration::from_secs(5))
+    crate::net::policy::poll_deadline(refresh)
 }

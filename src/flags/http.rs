@@ -11,155 +11,41 @@
 //!   value moved. A change landing in the few milliseconds between that re-read and the write
 //!   cannot be seen by any client of such an API; prefer an API with ETags or versions.
 //!
-//! Also home of the small HTTP helpers the Unleash adapter shares (client with deadlines,
-//! capped bodies, error mapping that never echoes the token).
-
-use std::time::Duration;
+//! Transport, credentials, TLS and limits are [`crate::net`]'s, as for every adapter.
 
 use futures::future::BoxFuture;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, HeaderValue, IF_MATCH};
+use reqwest::header::{CONTENT_TYPE, HeaderValue, IF_MATCH};
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::{FlagBackend, FlagError};
 use crate::model::FlagSnapshot;
+use crate::net::{Answer, Auth, AuthKeys, Endpoint, EndpointError, EndpointKeys, NetError, policy};
 use crate::secret::Secret;
 
-/// Largest response body read from a flag backend; larger answers are refused.
-pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
-
-/// The longest deadline rollwatch uses for one request (R1: total <= 5 s).
-pub const MAX_TIMEOUT_MS: u64 = 5_000;
-
-/// The connect deadline (R1: <= 2 s), shorter when the total deadline is shorter.
-pub const CONNECT_TIMEOUT_MS: u64 = 2_000;
-
-/// Builds a client with a connect deadline and a total deadline per request.
-pub(crate) fn build_client(
-    timeout_ms: u64,
-    insecure_skip_verify: bool,
-) -> Result<reqwest::Client, FlagError> {
-    let total = timeout_ms.clamp(1, MAX_TIMEOUT_MS);
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_millis(total.min(CONNECT_TIMEOUT_MS)))
-        .timeout(Duration::from_millis(total))
-        .danger_accept_invalid_certs(insecure_skip_verify)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("rollwatch/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| FlagError::Misconfigured(format!("cannot build the HTTP client: {e}")))
-}
-
-/// Parses a configured base URL, accepting only http and https.
-pub(crate) fn parse_url(what: &str, url: &str) -> Result<Url, FlagError> {
-    let u = Url::parse(url.trim())
-        .map_err(|e| FlagError::Misconfigured(format!("{what} {url:?} is not a URL: {e}")))?;
-    match u.scheme() {
-        "http" | "https" if u.host().is_some() => Ok(u),
-        _ => Err(FlagError::Misconfigured(format!(
-            "{what} {url:?} must be an http:// or https:// URL with a host"
-        ))),
-    }
-}
-
-/// Maps a failed request to a typed error: deadline → `Timeout`, the rest → `Transport`.
-/// The text is redacted (a URL with a token in its query must not leak).
-pub(crate) fn send_error(e: &reqwest::Error, timeout_ms: u64, token: Option<&Secret>) -> FlagError {
-    if e.is_timeout() {
-        return FlagError::Timeout(timeout_ms.clamp(1, MAX_TIMEOUT_MS));
-    }
-    // Walk the source chain: reqwest's own Display is terse ("error sending request").
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    FlagError::Transport(redact(token, &msg))
-}
-
-/// Removes the token from a text, when there is one.
-pub(crate) fn redact(token: Option<&Secret>, text: &str) -> String {
-    token.map_or_else(|| text.to_owned(), |t| t.redact(text))
-}
-
-/// A status, its `ETag` and a body read up to [`MAX_BODY_BYTES`].
-pub(crate) struct Answer {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// The `ETag` header, when present and readable.
-    pub etag: Option<String>,
-    /// The body bytes.
-    pub body: Vec<u8>,
-}
-
-impl Answer {
-    /// The body as JSON, or a `Protocol` error saying what was wrong.
-    pub fn json(&self, what: &str) -> Result<Value, FlagError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| FlagError::Protocol(format!("{what}: the answer is not JSON ({e})")))
-    }
-
-    /// The first few hundred characters of the body, for error messages.
-    pub fn snippet(&self, token: Option<&Secret>) -> String {
-        snippet(&self.body, token)
-    }
-}
-
-/// The first few hundred characters of a body, redacted, on one line.
-pub(crate) fn snippet(body: &[u8], token: Option<&Secret>) -> String {
-    let text = String::from_utf8_lossy(body);
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(300)
-        .collect();
-    redact(token, one_line.trim())
-}
-
-/// Sends a request and reads the answer, never more than [`MAX_BODY_BYTES`].
-pub(crate) async fn send(
-    req: reqwest::RequestBuilder,
-    timeout_ms: u64,
-    token: Option<&Secret>,
-) -> Result<Answer, FlagError> {
-    let mut resp = req
-        .send()
-        .await
-        .map_err(|e| send_error(&e, timeout_ms, token))?;
-    let status = resp.status();
-    let etag = resp
-        .headers()
-        .get(ETAG)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| send_error(&e, timeout_ms, token))?
-    {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(too_large());
+impl From<NetError> for FlagError {
+    fn from(e: NetError) -> Self {
+        match e {
+            NetError::Timeout(ms) => FlagError::Timeout(ms),
+            NetError::Transport(m) => FlagError::Transport(m),
+            e @ (NetError::TooLarge | NetError::Redirect { .. }) => {
+                FlagError::Protocol(e.to_string())
+            }
         }
-        body.extend_from_slice(&chunk);
     }
-    Ok(Answer { status, etag, body })
 }
 
-fn too_large() -> FlagError {
-    FlagError::Protocol(format!(
-        "the answer is larger than {} KiB; refusing to read it",
-        MAX_BODY_BYTES / 1024
-    ))
+impl From<EndpointError> for FlagError {
+    fn from(e: EndpointError) -> Self {
+        FlagError::Misconfigured(e.to_string())
+    }
+}
+
+/// The body of an answer as JSON, or a `Protocol` error saying what was wrong.
+pub(crate) fn json(ans: &Answer, what: &str) -> Result<Value, FlagError> {
+    serde_json::from_slice(&ans.body)
+        .map_err(|e| FlagError::Protocol(format!("{what}: the answer is not JSON ({e})")))
 }
 
 /// How the generic backend writes.
@@ -223,10 +109,20 @@ pub struct HttpFlagConfig {
     /// Accept any TLS certificate. Only for test installations.
     #[serde(default)]
     pub insecure_skip_verify: bool,
+    /// PEM file of the private CA that signs the server's certificate; when set, only it is
+    /// trusted for this flag API.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// PEM file of a client certificate for mutual TLS (with `client_key_file`).
+    #[serde(default)]
+    pub client_cert_file: Option<std::path::PathBuf>,
+    /// PEM file of the client certificate's private key.
+    #[serde(default)]
+    pub client_key_file: Option<std::path::PathBuf>,
 }
 
 fn default_timeout_ms() -> u64 {
-    MAX_TIMEOUT_MS
+    policy::MAX_TIMEOUT_MS
 }
 
 /// The template placeholders.
@@ -234,6 +130,18 @@ const PERCENT: &str = "{{percent}}";
 const ENABLED: &str = "{{enabled}}";
 
 impl HttpFlagConfig {
+    /// The credential keys (a bearer token).
+    #[must_use]
+    pub fn auth_keys(&self) -> AuthKeys<'_> {
+        AuthKeys::token(self.token_env.as_deref(), self.token_file.as_deref())
+    }
+
+    /// The endpoint keys: URL, TLS, deadline.
+    #[must_use]
+    pub fn endpoint_keys(&self) -> EndpointKeys<'_> {
+        crate::net::endpoint_keys!(self, Some(self.timeout_ms))
+    }
+
     /// Why the kill switch cannot work with this config, or `None` when it can: it needs an
     /// `enabled_pointer` to read the switch and `{{enabled}}` in the body template to write it.
     #[must_use]
@@ -255,9 +163,9 @@ impl HttpFlagConfig {
     /// # Errors
     /// The first problem, in words.
     pub fn validate(&self) -> Result<(), String> {
-        parse_url("`url`", &self.url).map_err(|e| e.to_string())?;
+        policy::parse_url("url", &self.url).map_err(|e| e.to_string())?;
         if let Some(w) = &self.write_url {
-            parse_url("`write_url`", w).map_err(|e| e.to_string())?;
+            policy::parse_url("write_url", w).map_err(|e| e.to_string())?;
         }
         for (name, p) in [
             ("percent_pointer", Some(&self.percent_pointer)),
@@ -289,10 +197,7 @@ impl HttpFlagConfig {
                     .into(),
             );
         }
-        if self.token_env.is_some() && self.token_file.is_some() {
-            return Err("give `token_env` or `token_file`, not both".into());
-        }
-        Ok(())
+        self.auth_keys().check().map_err(|e| e.to_string())
     }
 }
 
@@ -302,8 +207,7 @@ pub struct HttpFlag {
     config: HttpFlagConfig,
     read_url: Url,
     write_url: Url,
-    token: Option<Secret>,
-    client: reqwest::Client,
+    endpoint: Endpoint,
 }
 
 /// A fresh read: the snapshot and the raw ETag to send back.
@@ -321,42 +225,26 @@ impl HttpFlag {
     /// `Misconfigured` when a URL, a pointer or the body template is unusable.
     pub fn new(config: HttpFlagConfig, token: Option<Secret>) -> Result<Self, FlagError> {
         config.validate().map_err(FlagError::Misconfigured)?;
-        let read_url = parse_url("url", &config.url)?;
+        let auth = token.map_or(Auth::None, Auth::Bearer);
+        let endpoint = config.endpoint_keys().endpoint(auth, policy::MAX_TIMEOUT)?;
+        let read_url = endpoint.url.clone();
         let write_url = match &config.write_url {
-            Some(w) => parse_url("write_url", w)?,
+            Some(w) => policy::parse_url("write_url", w)?,
             None => read_url.clone(),
         };
-        let client = build_client(config.timeout_ms, config.insecure_skip_verify)?;
         Ok(Self {
             config,
             read_url,
             write_url,
-            token,
-            client,
+            endpoint,
         })
     }
 
-    fn auth(&self, req: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder, FlagError> {
-        match &self.token {
-            Some(t) => {
-                let mut v =
-                    HeaderValue::from_str(&format!("Bearer {}", t.expose())).map_err(|_| {
-                        FlagError::Misconfigured(
-                            "the token has characters a header cannot hold".into(),
-                        )
-                    })?;
-                v.set_sensitive(true);
-                Ok(req.header(AUTHORIZATION, v))
-            }
-            None => Ok(req),
-        }
-    }
-
     async fn fetch(&self) -> Result<Fresh, FlagError> {
-        let req = self.auth(self.client.get(self.read_url.clone()))?;
-        let ans = send(req, self.config.timeout_ms, self.token.as_ref()).await?;
+        let req = self.endpoint.request(Method::GET, self.read_url.clone());
+        let ans = self.endpoint.send(req).await?;
         self.check_status(&ans, "read")?;
-        let doc = ans.json("read")?;
+        let doc = json(&ans, "read")?;
         let snapshot = self.parse(&doc, ans.etag.as_deref())?;
         Ok(Fresh {
             snapshot,
@@ -370,16 +258,16 @@ impl HttpFlag {
             StatusCode::UNAUTHORIZED => Err(FlagError::Unauthorized),
             StatusCode::FORBIDDEN => Err(FlagError::Forbidden(format!(
                 "the token may not {what} this flag: {}",
-                ans.snippet(self.token.as_ref())
+                self.endpoint.snippet(&ans.body)
             ))),
             StatusCode::NOT_FOUND => Err(FlagError::NotFound(format!(
                 "{} answered 404 to the {what}",
-                redact(self.token.as_ref(), self.read_url.as_str())
+                self.endpoint.redact(self.read_url.as_str())
             ))),
             s => Err(FlagError::Protocol(format!(
                 "{what} answered HTTP {}: {}",
                 s.as_u16(),
-                ans.snippet(self.token.as_ref())
+                self.endpoint.snippet(&ans.body)
             ))),
         }
     }
@@ -472,7 +360,7 @@ impl HttpFlag {
             .and(expected.version.as_deref().or(s.version.as_deref()));
         let body = render(&self.config.body_template, percent, enabled, version_json);
         let mut req = self
-            .client
+            .endpoint
             .request(self.config.method.method(), self.write_url.clone())
             .header(CONTENT_TYPE, "application/json")
             .body(body);
@@ -481,8 +369,7 @@ impl HttpFlag {
         {
             req = req.header(IF_MATCH, v);
         }
-        let req = self.auth(req)?;
-        let ans = send(req, self.config.timeout_ms, self.token.as_ref()).await?;
+        let ans = self.endpoint.send(req).await?;
         if matches!(
             ans.status,
             StatusCode::CONFLICT | StatusCode::PRECONDITION_FAILED
@@ -588,6 +475,9 @@ mod tests {
             token_file: None,
             timeout_ms: 1000,
             insecure_skip_verify: false,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
         }
     }
 

@@ -30,14 +30,15 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use futures::future::BoxFuture;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, IF_NONE_MATCH};
-use reqwest::{StatusCode, Url};
+use reqwest::header::{CONTENT_TYPE, HeaderValue, IF_NONE_MATCH};
+use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{Answer, build_client, parse_url, send};
+use super::http::json;
 use super::{FlagBackend, FlagError, FlagEvent};
 use crate::model::FlagSnapshot;
+use crate::net::{Answer, Auth, AuthKeys, Endpoint, EndpointKeys, policy};
 use crate::secret::Secret;
 
 /// How many events one `events()` call asks for.
@@ -76,6 +77,16 @@ pub struct UnleashConfig {
     /// Accept any TLS certificate. Only for test installations.
     #[serde(default)]
     pub insecure_skip_verify: bool,
+    /// PEM file of the private CA that signs the server's certificate; when set, only it is
+    /// trusted for this server.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// PEM file of a client certificate for mutual TLS (with `client_key_file`).
+    #[serde(default)]
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM file of the client certificate's private key.
+    #[serde(default)]
+    pub client_key_file: Option<PathBuf>,
 }
 
 fn default_project() -> String {
@@ -83,22 +94,23 @@ fn default_project() -> String {
 }
 
 fn default_timeout_ms() -> u64 {
-    super::http::MAX_TIMEOUT_MS
+    policy::MAX_TIMEOUT_MS
 }
 
 impl UnleashConfig {
-    /// Reads the token from `token_env` or `token_file` (exactly one must be set).
-    ///
-    /// # Errors
-    /// A message naming the variable or file (never a value) when it is missing or empty, or
-    /// when neither or both are configured.
-    pub fn resolve_token(&self) -> Result<Secret, String> {
-        match (&self.token_env, &self.token_file) {
-            (Some(v), None) => Secret::from_env(v),
-            (None, Some(f)) => Secret::from_file(f),
-            (None, None) => Err("unleash: set token_env or token_file".into()),
-            (Some(_), Some(_)) => Err("unleash: set token_env or token_file, not both".into()),
+    /// The credential keys: a token is required (`Authorization: <token>`).
+    #[must_use]
+    pub fn auth_keys(&self) -> AuthKeys<'_> {
+        AuthKeys {
+            token_required: true,
+            ..AuthKeys::token(self.token_env.as_deref(), self.token_file.as_deref())
         }
+    }
+
+    /// The endpoint keys: URL, TLS, deadline.
+    #[must_use]
+    pub fn endpoint_keys(&self) -> EndpointKeys<'_> {
+        crate::net::endpoint_keys!(self, Some(self.timeout_ms))
     }
 }
 
@@ -121,9 +133,7 @@ struct Parsed {
 pub struct UnleashFlag {
     config: UnleashConfig,
     base: Url,
-    token: Secret,
-    auth: HeaderValue,
-    client: reqwest::Client,
+    endpoint: Endpoint,
     cache: Mutex<Option<Cached>>,
 }
 
@@ -133,7 +143,10 @@ impl UnleashFlag {
     /// # Errors
     /// `Misconfigured` when the URL is unusable, a name is empty or the token cannot be sent.
     pub fn new(config: UnleashConfig, token: Secret) -> Result<Self, FlagError> {
-        let mut base = parse_url("unleash url", &config.url)?;
+        let endpoint = config
+            .endpoint_keys()
+            .endpoint(Auth::Raw(token), policy::MAX_TIMEOUT)?;
+        let mut base = endpoint.url.clone();
         base.set_query(None);
         base.set_fragment(None);
         for (name, v) in [
@@ -145,17 +158,10 @@ impl UnleashFlag {
                 return Err(FlagError::Misconfigured(format!("unleash {name} is empty")));
             }
         }
-        let mut auth = HeaderValue::from_str(token.expose()).map_err(|_| {
-            FlagError::Misconfigured("the Unleash token has characters a header cannot hold".into())
-        })?;
-        auth.set_sensitive(true);
-        let client = build_client(config.timeout_ms, config.insecure_skip_verify)?;
         Ok(Self {
             config,
             base,
-            token,
-            auth,
-            client,
+            endpoint,
             cache: Mutex::new(None),
         })
     }
@@ -199,12 +205,7 @@ impl UnleashFlag {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<Answer, FlagError> {
-        send(
-            req.header(AUTHORIZATION, self.auth.clone()),
-            self.config.timeout_ms,
-            Some(&self.token),
-        )
-        .await
+        Ok(self.endpoint.send(req).await?)
     }
 
     /// Unleash's own error message from an error answer, redacted and cut short.
@@ -213,15 +214,8 @@ impl UnleashFlag {
             .ok()
             .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned));
         match msg {
-            Some(m) => {
-                let one: String = m
-                    .chars()
-                    .map(|c| if c.is_control() { ' ' } else { c })
-                    .take(300)
-                    .collect();
-                self.token.redact(one.trim())
-            }
-            None => ans.snippet(Some(&self.token)),
+            Some(m) => self.endpoint.snippet(m.as_bytes()),
+            None => self.endpoint.snippet(&ans.body),
         }
     }
 
@@ -255,7 +249,7 @@ impl UnleashFlag {
         } else {
             None
         };
-        let mut req = self.client.get(self.feature_url(&[]));
+        let mut req = self.endpoint.request(Method::GET, self.feature_url(&[]));
         if let Some(c) = &cached
             && let Ok(v) = HeaderValue::from_str(&c.etag)
         {
@@ -270,7 +264,7 @@ impl UnleashFlag {
         if !ans.status.is_success() {
             return Err(self.status_error(&ans, false));
         }
-        let doc = ans.json("Unleash feature")?;
+        let doc = json(&ans, "Unleash feature")?;
         let read = parse_feature(&doc, &self.config)?;
         *self.cache() = ans.etag.map(|etag| Cached {
             etag,
@@ -307,8 +301,8 @@ impl UnleashFlag {
             &fresh.strategy_id,
         ]);
         let req = self
-            .client
-            .patch(url)
+            .endpoint
+            .request(Method::PATCH, url)
             .header(CONTENT_TYPE, "application/json")
             .body(patch.to_string());
         let ans = self.send(req).await;
@@ -333,7 +327,7 @@ impl UnleashFlag {
             &self.config.environment,
             if enabled { "on" } else { "off" },
         ]);
-        let ans = self.send(self.client.post(url)).await;
+        let ans = self.send(self.endpoint.request(Method::POST, url)).await;
         *self.cache() = None;
         let ans = ans?;
         if ans.status.is_success() {
@@ -348,11 +342,11 @@ impl UnleashFlag {
         url.query_pairs_mut()
             .append_pair("feature", &format!("IS:{}", self.config.feature))
             .append_pair("limit", &EVENT_LIMIT.to_string());
-        let ans = self.send(self.client.get(url)).await?;
+        let ans = self.send(self.endpoint.request(Method::GET, url)).await?;
         if !ans.status.is_success() {
             return Err(self.status_error(&ans, false));
         }
-        let doc = ans.json("Unleash events")?;
+        let doc = json(&ans, "Unleash events")?;
         let strategy = self.cache().as_ref().map(|c| c.read.strategy_id.clone());
         parse_events(&doc, &self.config.environment, strategy.as_deref())
     }
@@ -673,6 +667,9 @@ mod tests {
             token_file: None,
             timeout_ms: 1000,
             insecure_skip_verify: false,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
         }
     }
 

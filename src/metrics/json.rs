@@ -16,9 +16,9 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::http::{self, HttpAuth, SourceConfigError};
 use super::units::{self, ValueUnit};
 use super::{Backfill, CohortValues, MetricsError, MetricsSource, Poll};
+use crate::net::{Auth, AuthKeys, Endpoint, EndpointError, EndpointKeys, policy};
 
 /// Where the JSON document is.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -35,24 +35,33 @@ pub struct JsonMetricsConfig {
     /// Accept any TLS certificate. Off by default: certificates are verified.
     #[serde(default)]
     pub insecure_skip_verify: bool,
-    /// Total deadline of one request in milliseconds; default min(refresh interval, 5000).
+    /// PEM file of the private CA that signs the server's certificate; when set, only it is
+    /// trusted for this source.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// PEM file of a client certificate for mutual TLS (with `client_key_file`).
+    #[serde(default)]
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM file of the client certificate's private key.
+    #[serde(default)]
+    pub client_key_file: Option<PathBuf>,
+    /// Total deadline of one request in milliseconds; default min(refresh interval, 5000),
+    /// at most 5000.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
 }
 
 impl JsonMetricsConfig {
-    /// Reads the bearer token the config names, if any.
-    ///
-    /// # Errors
-    /// When the named variable or file is missing or empty, or both are set.
-    pub fn resolve_auth(&self) -> Result<HttpAuth, SourceConfigError> {
-        http::resolve_auth(
-            self.token_env.as_deref(),
-            self.token_file.as_deref(),
-            None,
-            None,
-            None,
-        )
+    /// The credential keys (a bearer token).
+    #[must_use]
+    pub fn auth_keys(&self) -> AuthKeys<'_> {
+        AuthKeys::token(self.token_env.as_deref(), self.token_file.as_deref())
+    }
+
+    /// The endpoint keys: URL, TLS, deadline.
+    #[must_use]
+    pub fn endpoint_keys(&self) -> EndpointKeys<'_> {
+        crate::net::endpoint_keys!(self, self.timeout_ms)
     }
 }
 
@@ -78,28 +87,24 @@ pub struct JsonMetric {
 
 /// A JSON-document metrics source.
 pub struct JsonSource {
-    client: reqwest::Client,
-    url: String,
+    endpoint: Endpoint,
     metrics: Vec<JsonMetric>,
-    auth: HttpAuth,
-    timeout: Duration,
 }
 
 impl std::fmt::Debug for JsonSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JsonSource")
-            .field("url", &self.url)
             .field("metrics", &self.metrics.len())
-            .field("auth", &self.auth)
+            .field("endpoint", &self.endpoint)
             .finish_non_exhaustive()
     }
 }
 
-fn check_pointer(p: &str, i: usize) -> Result<(), SourceConfigError> {
+fn check_pointer(p: &str, i: usize) -> Result<(), EndpointError> {
     if p.is_empty() || p.starts_with('/') {
         Ok(())
     } else {
-        Err(SourceConfigError::Invalid(format!(
+        Err(EndpointError::Invalid(format!(
             "metric {}: `{p}` is not a JSON pointer (it must start with `/`)",
             i + 1
         )))
@@ -108,17 +113,19 @@ fn check_pointer(p: &str, i: usize) -> Result<(), SourceConfigError> {
 
 impl JsonSource {
     /// A source reading `metrics` (one per rollout metric, in order) from `config.url`.
-    /// `auth` is [`JsonMetricsConfig::resolve_auth`]'s answer; `refresh` is the poll interval.
+    /// `auth` is what [`AuthKeys::resolve`] read; `refresh` is the poll interval.
     ///
     /// # Errors
     /// When the URL or a pointer is invalid.
     pub fn new(
         config: &JsonMetricsConfig,
         metrics: Vec<JsonMetric>,
-        auth: HttpAuth,
+        auth: Auth,
         refresh: Duration,
-    ) -> Result<Self, SourceConfigError> {
-        let url = http::base_url(&config.url)?;
+    ) -> Result<Self, EndpointError> {
+        let endpoint = config
+            .endpoint_keys()
+            .endpoint(auth, policy::poll_deadline(refresh))?;
         for (i, m) in metrics.iter().enumerate() {
             for p in [
                 Some(&m.legacy),
@@ -132,41 +139,23 @@ impl JsonSource {
                 check_pointer(p, i)?;
             }
         }
-        let timeout = http::deadline(config.timeout_ms, refresh);
-        if timeout.is_zero() || timeout > Duration::from_secs(60) {
-            return Err(SourceConfigError::Invalid(
-                "the request deadline (timeout_ms, default min(refresh, 5 s)) must be between 1 ms and 60 s".into(),
-            ));
-        }
-        Ok(Self {
-            client: http::client(timeout, config.insecure_skip_verify)?,
-            url,
-            metrics,
-            auth,
-            timeout,
-        })
+        Ok(Self { endpoint, metrics })
     }
 
     async fn fetch(&self) -> Result<Value, MetricsError> {
         let req = self
-            .client
-            .get(&self.url)
+            .endpoint
+            .request(reqwest::Method::GET, self.endpoint.url.clone())
             .header(reqwest::header::ACCEPT, "application/json");
-        let resp = self
-            .auth
-            .apply(req)
-            .send()
-            .await
-            .map_err(|e| http::transport_error(e, self.timeout, &self.auth))?;
-        let status = resp.status().as_u16();
-        let body = http::read_capped(resp, self.timeout, &self.auth).await?;
+        let ans = self.endpoint.send(req).await?;
+        let status = ans.status.as_u16();
         if !(200..300).contains(&status) {
             return Err(MetricsError::Http {
                 status,
-                message: http::snippet(&body, &self.auth),
+                message: self.endpoint.snippet(&ans.body),
             });
         }
-        serde_json::from_slice(&body).map_err(|e| MetricsError::Parse(format!("not JSON: {e}")))
+        serde_json::from_slice(&ans.body).map_err(|e| MetricsError::Parse(format!("not JSON: {e}")))
     }
 }
 
@@ -350,7 +339,7 @@ fn read_metric(doc: &Value, m: &JsonMetric) -> Result<CohortValues, MetricsError
 
 impl MetricsSource for JsonSource {
     fn describe(&self) -> String {
-        format!("json {}", self.url)
+        format!("json {}", self.endpoint.url.as_str().trim_end_matches('/'))
     }
 
     fn poll(&self) -> BoxFuture<'_, Result<Poll, MetricsError>> {
@@ -532,12 +521,12 @@ mod tests {
     #[test]
     fn config_rejects_unknown_fields_and_bad_pointers() {
         let c: JsonMetricsConfig = toml::from_str("url = \"http://127.0.0.1:1/stats\"").unwrap();
-        assert_eq!(c.resolve_auth().unwrap(), HttpAuth::None);
+        assert_eq!(c.auth_keys().resolve().unwrap(), Auth::None);
         assert!(toml::from_str::<JsonMetricsConfig>("url = \"x\"\npassword = \"p\"").is_err());
         let m: JsonMetric = toml::from_str("legacy = \"/a\"\nnew = \"/b\"\nunit = \"ms\"").unwrap();
         assert_eq!(m.unit, ValueUnit::Millis);
         let bad = metric("a/b", "/b", ValueUnit::Count);
-        let e = JsonSource::new(&c, vec![bad], HttpAuth::None, Duration::from_secs(1)).unwrap_err();
+        let e = JsonSource::new(&c, vec![bad], Auth::None, Duration::from_secs(1)).unwrap_err();
         assert!(e.to_string().contains("JSON pointer"), "{e}");
     }
 }

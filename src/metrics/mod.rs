@@ -4,7 +4,6 @@
 //! metric, in the same order. A metric that failed alone does not fail the poll; a source that
 //! cannot be reached at all fails the whole poll.
 
-pub mod http;
 pub mod json;
 pub mod prometheus;
 pub mod sim;
@@ -69,6 +68,24 @@ pub enum MetricsError {
     /// numerator has no series): the message says what was missing, on one line.
     #[error("no data: {0}")]
     NoData(String),
+}
+
+impl From<crate::net::NetError> for MetricsError {
+    fn from(e: crate::net::NetError) -> Self {
+        use crate::net::NetError;
+        match e {
+            NetError::Timeout(ms) => MetricsError::Timeout(ms),
+            NetError::Transport(m) => MetricsError::Transport(m),
+            NetError::TooLarge => MetricsError::Parse(e.to_string()),
+            NetError::Redirect { status, location } => MetricsError::Http {
+                status,
+                message: format!(
+                    "redirect to {location} refused: {}",
+                    crate::net::policy::REDIRECTS
+                ),
+            },
+        }
+    }
 }
 
 /// The answer to one poll.

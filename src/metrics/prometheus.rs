@@ -23,10 +23,10 @@ use futures::future::{BoxFuture, join_all};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::http::{self, HttpAuth, SourceConfigError};
 use super::{Backfill, CohortValues, MetricsError, MetricsSource, Poll};
 use crate::clock::{Clock, SystemClock};
 use crate::model::Cohort;
+use crate::net::{Auth, AuthKeys, Endpoint, EndpointError, EndpointKeys, policy};
 
 /// Prometheus caps a range query at this many points per series.
 pub const MAX_POINTS: i64 = 11_000;
@@ -68,25 +68,40 @@ pub struct PrometheusConfig {
     /// roots). Only for test servers with self-signed certificates.
     #[serde(default)]
     pub insecure_skip_verify: bool,
-    /// Total deadline of one request in milliseconds; default min(refresh interval, 5000).
-    /// Connecting has at most 2 s of it.
+    /// PEM file of the private CA that signs the server's certificate; when set, only it is
+    /// trusted for this source.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// PEM file of a client certificate for mutual TLS (with `client_key_file`).
+    #[serde(default)]
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM file of the client certificate's private key.
+    #[serde(default)]
+    pub client_key_file: Option<PathBuf>,
+    /// Total deadline of one request in milliseconds; default min(refresh interval, 5000),
+    /// at most 5000. Connecting has at most 2 s of it.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
 }
 
 impl PrometheusConfig {
-    /// Reads the credentials the config names (environment variables, files).
-    ///
-    /// # Errors
-    /// When a named secret is missing or the fields contradict each other.
-    pub fn resolve_auth(&self) -> Result<HttpAuth, SourceConfigError> {
-        http::resolve_auth(
-            self.token_env.as_deref(),
-            self.token_file.as_deref(),
-            self.user.as_deref(),
-            self.password_env.as_deref(),
-            self.password_file.as_deref(),
-        )
+    /// The credential keys (bearer token or basic authentication).
+    #[must_use]
+    pub fn auth_keys(&self) -> AuthKeys<'_> {
+        AuthKeys {
+            token_env: self.token_env.as_deref(),
+            token_file: self.token_file.as_deref(),
+            user: self.user.as_deref(),
+            password_env: self.password_env.as_deref(),
+            password_file: self.password_file.as_deref(),
+            token_required: false,
+        }
+    }
+
+    /// The endpoint keys: URL, TLS, deadline.
+    #[must_use]
+    pub fn endpoint_keys(&self) -> EndpointKeys<'_> {
+        crate::net::endpoint_keys!(self, self.timeout_ms)
     }
 }
 
@@ -120,14 +135,12 @@ impl PrometheusQuery {
 
 /// A Prometheus-API metrics source.
 pub struct PrometheusSource {
-    client: reqwest::Client,
+    endpoint: Endpoint,
     base: String,
     label: String,
     legacy: Vec<String>,
     new: Vec<String>,
     queries: Vec<PrometheusQuery>,
-    auth: HttpAuth,
-    timeout: Duration,
     clock: Arc<dyn Clock>,
 }
 
@@ -137,14 +150,14 @@ impl std::fmt::Debug for PrometheusSource {
             .field("base", &self.base)
             .field("label", &self.label)
             .field("queries", &self.queries.len())
-            .field("auth", &self.auth)
+            .field("endpoint", &self.endpoint)
             .finish_non_exhaustive()
     }
 }
 
 impl PrometheusSource {
     /// A source for `queries` (one per metric, in the rollout's order). `auth` holds the
-    /// secrets the config names, already resolved ([`PrometheusConfig::resolve_auth`]);
+    /// secrets the config names, already resolved ([`AuthKeys::resolve`]);
     /// `refresh` is the poll interval, which bounds the default deadline.
     ///
     /// # Errors
@@ -152,11 +165,14 @@ impl PrometheusSource {
     pub fn new(
         config: &PrometheusConfig,
         queries: Vec<PrometheusQuery>,
-        auth: HttpAuth,
+        auth: Auth,
         refresh: Duration,
-    ) -> Result<Self, SourceConfigError> {
-        let base = http::base_url(&config.url)?;
-        let invalid = |m: String| Err(SourceConfigError::Invalid(m));
+    ) -> Result<Self, EndpointError> {
+        let endpoint = config
+            .endpoint_keys()
+            .endpoint(auth, policy::poll_deadline(refresh))?;
+        let base = endpoint.url.as_str().trim_end_matches('/').to_owned();
+        let invalid = |m: String| Err(EndpointError::Invalid(m));
         if config.cohort_label.trim().is_empty() {
             return invalid("cohort_label is empty".into());
         }
@@ -180,19 +196,13 @@ impl PrometheusSource {
         if let Some(i) = queries.iter().position(|q| q.query.trim().is_empty()) {
             return invalid(format!("metric {}: the query is empty", i + 1));
         }
-        let timeout = http::deadline(config.timeout_ms, refresh);
-        if timeout.is_zero() || timeout > Duration::from_secs(60) {
-            return invalid("the request deadline (timeout_ms, default min(refresh, 5 s)) must be between 1 ms and 60 s".into());
-        }
         Ok(Self {
-            client: http::client(timeout, config.insecure_skip_verify)?,
+            endpoint,
             base,
             label: config.cohort_label.clone(),
             legacy: config.legacy.clone(),
             new: config.new.clone(),
             queries,
-            auth,
-            timeout,
             clock: Arc::new(SystemClock),
         })
     }
@@ -207,7 +217,7 @@ impl PrometheusSource {
     /// The total deadline of one request.
     #[must_use]
     pub fn timeout(&self) -> Duration {
-        self.timeout
+        self.endpoint.timeout
     }
 
     fn mapping(&self) -> Mapping<'_> {
@@ -224,19 +234,12 @@ impl PrometheusSource {
         params: &[(&str, String)],
     ) -> Result<(Value, Vec<String>), MetricsError> {
         let req = self
-            .client
-            .get(format!("{}{path}", self.base))
+            .endpoint
+            .request(reqwest::Method::GET, format!("{}{path}", self.base))
             .query(params)
             .header(reqwest::header::ACCEPT, "application/json");
-        let resp = self
-            .auth
-            .apply(req)
-            .send()
-            .await
-            .map_err(|e| http::transport_error(e, self.timeout, &self.auth))?;
-        let status = resp.status().as_u16();
-        let body = http::read_capped(resp, self.timeout, &self.auth).await?;
-        decode(status, &body, &self.auth)
+        let ans = self.endpoint.send(req).await?;
+        decode(ans.status.as_u16(), &ans.body, &self.endpoint.auth)
     }
 
     async fn instant(
@@ -461,15 +464,11 @@ impl Mapping<'_> {
 /// # Errors
 /// `status:"error"` → [`MetricsError::Query`]; an HTTP error without that envelope →
 /// [`MetricsError::Http`]; anything else unexpected → [`MetricsError::Parse`].
-pub fn decode(
-    status: u16,
-    body: &[u8],
-    auth: &HttpAuth,
-) -> Result<(Value, Vec<String>), MetricsError> {
+pub fn decode(status: u16, body: &[u8], auth: &Auth) -> Result<(Value, Vec<String>), MetricsError> {
     let ok = (200..300).contains(&status);
     let http_err = || MetricsError::Http {
         status,
-        message: http::snippet(body, auth),
+        message: crate::net::answer::snippet(body, auth),
     };
     let json: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
@@ -902,7 +901,7 @@ mod tests {
 
     /// The `data` of an exact API answer, through the same envelope check as a poll.
     fn answer(body: &str) -> Value {
-        decode(200, body.as_bytes(), &HttpAuth::None).unwrap().0
+        decode(200, body.as_bytes(), &Auth::None).unwrap().0
     }
 
     fn mapped<T>(legacy: &[&str], new: &[&str], f: impl FnOnce(&Mapping<'_>) -> T) -> T {
@@ -1075,7 +1074,7 @@ mod tests {
 
     #[test]
     fn decode_maps_errors() {
-        let auth = HttpAuth::Bearer(crate::secret::Secret::new("tok123"));
+        let auth = Auth::Bearer(crate::secret::Secret::new("tok123"));
         let body = br#"{"status":"error","errorType":"bad_data","error":"parse error at tok123"}"#;
         assert_eq!(
             decode(400, body, &auth).unwrap_err(),
@@ -1168,7 +1167,7 @@ mod tests {
             status in 100u16..600,
             body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
         ) {
-            if let Ok((data, _)) = decode(status, &body, &HttpAuth::None) {
+            if let Ok((data, _)) = decode(status, &body, &Auth::None) {
                 let _ = with(|m| parse_vector(&data, m, 1.0));
                 let _ = with(|m| parse_matrix(&data, m, 1.0));
             }
@@ -1185,7 +1184,7 @@ mod tests {
                 r#"{{"status":"success","data":{{"resultType":"{kind}","result":[
                 {{"metric":{{"version":"{label}"}},"value":[{ts},{val}],"values":[[{ts},{val}]]}}]}}}}"#
             );
-            let (data, _) = decode(200, body.as_bytes(), &HttpAuth::None).unwrap();
+            let (data, _) = decode(200, body.as_bytes(), &Auth::None).unwrap();
             let _ = with(|m| parse_vector(&data, m, 1.0));
             let _ = with(|m| parse_matrix(&data, m, 1.0));
         }
@@ -1205,7 +1204,7 @@ mod tests {
                 .unwrap();
         assert_eq!(c.cohort_label, "cohort");
         assert!(!c.insecure_skip_verify);
-        assert_eq!(c.resolve_auth().unwrap(), HttpAuth::None);
+        assert_eq!(c.auth_keys().resolve().unwrap(), Auth::None);
         assert!(
             toml::from_str::<PrometheusConfig>("url = \"x\"\nlegacy = []\nnew = []\ntoken = \"t\"")
                 .is_err()
@@ -1227,6 +1226,9 @@ mod tests {
             password_env: None,
             password_file: None,
             insecure_skip_verify: false,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
             timeout_ms: None,
         };
         let q = || vec![PrometheusQuery::new("up", 1.0)];
@@ -1234,7 +1236,7 @@ mod tests {
         let ok = PrometheusSource::new(
             &c("http://127.0.0.1:9090/", &["a"], &["b"]),
             q(),
-            HttpAuth::None,
+            Auth::None,
             refresh,
         )
         .unwrap();
@@ -1254,7 +1256,7 @@ mod tests {
                 vec![PrometheusQuery::new(" ", 1.0)],
             ),
         ] {
-            assert!(PrometheusSource::new(&cfg, queries, HttpAuth::None, refresh).is_err());
+            assert!(PrometheusSource::new(&cfg, queries, Auth::None, refresh).is_err());
         }
     }
 }

@@ -69,6 +69,17 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// Prometheus's own web endpoint served through `--web.config.file` (TLS, client
+/// certificates, basic authentication), and how the readiness check gets through it.
+pub struct WebConfig {
+    /// The web config YAML (`tls_server_config`, `basic_auth_users`, ...).
+    pub yaml: String,
+    /// A client that passes its TLS settings (trusts the CA, carries a client certificate).
+    pub client: reqwest::Client,
+    /// Basic-authentication user and password for the readiness check, if it asks for one.
+    pub basic_auth: Option<(String, String)>,
+}
+
 /// A running Prometheus scraping one target every second.
 pub struct Prometheus {
     /// Base URL, `http://127.0.0.1:PORT`.
@@ -88,6 +99,11 @@ impl Drop for Prometheus {
 impl Prometheus {
     /// Starts Prometheus scraping `target` (job `sim`) and waits until it is ready.
     pub async fn start(target: SocketAddr) -> Self {
+        Self::start_with(target, None).await
+    }
+
+    /// [`Prometheus::start`], serving its API through `web` (then over https) when given.
+    pub async fn start_with(target: SocketAddr, web: Option<WebConfig>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let cfg = dir.path().join("prometheus.yml");
         std::fs::write(
@@ -102,7 +118,13 @@ impl Prometheus {
         let log = dir.path().join("prometheus.log");
         let out = std::fs::File::create(&log).expect("log file");
         let err = out.try_clone().expect("log file");
-        let child = Command::new("prometheus")
+        let mut cmd = Command::new("prometheus");
+        if let Some(w) = &web {
+            let web_file = dir.path().join("web.yml");
+            std::fs::write(&web_file, &w.yaml).expect("write web.yml");
+            cmd.arg(format!("--web.config.file={}", web_file.display()));
+        }
+        let child = cmd
             .arg(format!("--config.file={}", cfg.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg(format!(
@@ -114,28 +136,34 @@ impl Prometheus {
             .stderr(err)
             .spawn()
             .expect("spawn prometheus");
+        let scheme = if web.is_some() { "https" } else { "http" };
         let mut p = Self {
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             child,
             log,
             _dir: dir,
         };
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .expect("client");
+        let (client, basic) = match web {
+            Some(w) => (w.client, w.basic_auth),
+            None => (
+                reqwest::Client::builder()
+                    .timeout(Duration::from_secs(2))
+                    .build()
+                    .expect("client"),
+                None,
+            ),
+        };
         let ready = format!("{}/-/ready", p.url);
         let until = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = p.child.try_wait() {
                 panic!("prometheus exited early ({status}):\n{}", p.log_tail());
             }
-            if client
-                .get(&ready)
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
+            let mut req = client.get(&ready);
+            if let Some((user, password)) = &basic {
+                req = req.basic_auth(user, Some(password));
+            }
+            if req.send().await.is_ok_and(|r| r.status().is_success()) {
                 return p;
             }
             assert!(

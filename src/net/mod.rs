@@ -1,0 +1,183 @@
+//! The one HTTP, TLS and credentials layer every network adapter uses (Prometheus, JSON
+//! metrics, the generic HTTP flag, Unleash). An adapter describes where it talks to as an
+//! [`Endpoint`] (URL, credentials, TLS, deadline) and sends through [`Endpoint::send`]; what
+//! is decided here is decided once for all of them:
+//!
+//! - **URLs** ([`policy::parse_url`]): `http` or `https` with a host; credentials in the URL
+//!   are refused (they would show up in every message that names the URL).
+//! - **Redirects** are refused ([`policy::REDIRECTS`]).
+//! - **Deadlines** ([`policy::deadline`]): one total deadline per request, at most 5 s, of which
+//!   connecting has at most 2 s.
+//! - **Bodies** are read up to [`policy::MAX_BODY`]; error texts quote at most
+//!   [`policy::SNIPPET_CHARS`] characters of a body, on one line, with the secret removed.
+//! - **Secrets** are read in one place ([`AuthKeys::resolve`]) and never appear in errors,
+//!   `Debug` output or logs ([`Auth::redact`], [`crate::secret::Secret`]).
+//! - **TLS** ([`TlsFiles`]): rustls with the system's roots, or only a private CA
+//!   (`ca_file`); a client certificate (`client_cert_file` + `client_key_file`) for mTLS;
+//!   `insecure_skip_verify` for test servers.
+
+pub mod answer;
+pub mod auth;
+pub mod policy;
+pub mod tls;
+
+use std::time::Duration;
+
+use reqwest::{Method, Url};
+use thiserror::Error;
+
+pub use answer::{Answer, NetError};
+pub use auth::{Auth, AuthKeys};
+pub use tls::TlsFiles;
+
+/// Why an endpoint could not be built from its configuration. Each message names the config
+/// key it is about in backticks, so `check-config` can point at it.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum EndpointError {
+    /// The URL is not an absolute http(s) URL without credentials.
+    #[error("`{key}` = {url:?}: {reason}")]
+    Url {
+        /// The key (`url`, `write_url`).
+        key: String,
+        /// The URL as configured.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Another field does not fit (the deadline, an adapter's own check).
+    #[error("{0}")]
+    Invalid(String),
+    /// A token or password could not be read, or the credential keys contradict each other.
+    #[error("credentials: {0}")]
+    Secret(String),
+    /// A TLS file is missing, unreadable or not the PEM it should be.
+    #[error("{0}")]
+    Tls(String),
+}
+
+/// Where an adapter talks to and how: URL, credentials, TLS and deadline, with the client
+/// built from them. Cheap to share; its `Debug` never shows a secret.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The base URL (checked by [`policy::parse_url`]).
+    pub url: Url,
+    /// The credentials sent with every request.
+    pub auth: Auth,
+    /// The TLS settings the client was built with.
+    pub tls: TlsFiles,
+    /// The total deadline of one request.
+    pub timeout: Duration,
+    client: reqwest::Client,
+}
+
+/// The endpoint keys of an adapter's config table, as written (borrowed). Every adapter's
+/// config hands these to [`EndpointKeys::endpoint`], the one place that turns them into an
+/// [`Endpoint`].
+#[derive(Debug, Clone)]
+pub struct EndpointKeys<'a> {
+    /// `url`.
+    pub url: &'a str,
+    /// `ca_file`, `client_cert_file`, `client_key_file`, `insecure_skip_verify`.
+    pub tls: TlsFiles,
+    /// `timeout_ms`.
+    pub timeout_ms: Option<u64>,
+}
+
+/// The [`EndpointKeys`] of an adapter config whose endpoint fields carry their file names
+/// (`url`, `ca_file`, `client_cert_file`, `client_key_file`, `insecure_skip_verify`), with
+/// `timeout_ms` given as an `Option<u64>`: one mapping for every adapter.
+macro_rules! endpoint_keys {
+    ($c:expr, $timeout_ms:expr) => {
+        $crate::net::EndpointKeys {
+            url: &$c.url,
+            tls: $crate::net::TlsFiles {
+                ca_file: $c.ca_file.clone(),
+                client_cert_file: $c.client_cert_file.clone(),
+                client_key_file: $c.client_key_file.clone(),
+                insecure_skip_verify: $c.insecure_skip_verify,
+            },
+            timeout_ms: $timeout_ms,
+        }
+    };
+}
+pub(crate) use endpoint_keys;
+
+impl EndpointKeys<'_> {
+    /// Builds the endpoint with credentials already resolved ([`AuthKeys::resolve`]).
+    /// `default_timeout` is the deadline when `timeout_ms` is not set (before the 5 s cap).
+    ///
+    /// # Errors
+    /// When the URL, the deadline or a TLS file is unusable.
+    pub fn endpoint(
+        &self,
+        auth: Auth,
+        default_timeout: Duration,
+    ) -> Result<Endpoint, EndpointError> {
+        let url = policy::parse_url("url", self.url)?;
+        let timeout = policy::deadline(self.timeout_ms, default_timeout)?;
+        Endpoint::new(url, auth, self.tls.clone(), timeout)
+    }
+}
+
+impl Endpoint {
+    /// An endpoint for `url` (already checked) with its client.
+    ///
+    /// # Errors
+    /// When a TLS file cannot be loaded or the client cannot be built.
+    pub fn new(
+        url: Url,
+        auth: Auth,
+        tls: TlsFiles,
+        timeout: Duration,
+    ) -> Result<Self, EndpointError> {
+        auth.check_header()?;
+        let client = client(&tls, timeout)?;
+        Ok(Self {
+            url,
+            auth,
+            tls,
+            timeout,
+            client,
+        })
+    }
+
+    /// A request to `url` (normally derived from [`Endpoint::url`]); send it with
+    /// [`Endpoint::send`], which adds the credentials.
+    pub fn request(&self, method: Method, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+        self.client.request(method, url)
+    }
+
+    /// Adds the credentials, sends, refuses redirects and reads the body up to
+    /// [`policy::MAX_BODY`]. Every error text is redacted.
+    ///
+    /// # Errors
+    /// [`NetError`]: deadline, transport (TLS included), a redirect, a body past the cap.
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Result<Answer, NetError> {
+        answer::send(self.auth.apply(req), self.timeout, &self.auth).await
+    }
+
+    /// The first [`policy::SNIPPET_CHARS`] characters of a text or body, on one line, without
+    /// the secret: the only way a body reaches an error message.
+    #[must_use]
+    pub fn snippet(&self, body: &[u8]) -> String {
+        answer::snippet(body, &self.auth)
+    }
+
+    /// Removes the secret from a text.
+    #[must_use]
+    pub fn redact(&self, text: &str) -> String {
+        self.auth.redact(text)
+    }
+}
+
+/// The one client builder: deadlines, no redirects, the TLS settings, a user agent.
+fn client(tls: &TlsFiles, total: Duration) -> Result<reqwest::Client, EndpointError> {
+    let builder = reqwest::Client::builder()
+        .connect_timeout(policy::connect_deadline(total))
+        .timeout(total)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("rollwatch/", env!("CARGO_PKG_VERSION")));
+    tls.apply(builder)?
+        .build()
+        .map_err(|e| EndpointError::Tls(tls.build_error(&e)))
+}
