@@ -98,7 +98,7 @@ async fn header_marks_read_only_and_insecure_tls() {
     d.state.rollouts[0].insecure_tls = true;
     d.state.read_only = true;
     let marked = render(&d, 120, 40);
-    let header = marked.lines().next().unwrap();
+    let header = marked.lines().nth(1).unwrap();
     assert!(
         header.contains("INSECURE TLS") && header.contains("READ-ONLY"),
         "{header}"

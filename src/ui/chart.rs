@@ -42,7 +42,62 @@ pub fn draw(
     range_ms: i64,
     t: &Theme,
 ) {
-    chart(f, area, s, r, k, range_ms, t, false);
+    if s.ascii {
+        ascii_trend(f, area, s, r, k, range_ms, t);
+    } else {
+        chart(f, area, s, r, k, range_ms, t, false);
+    }
+}
+
+/// ASCII mode has no braille or box drawing: the range as one trend row per cohort on a
+/// shared scale from zero, with the scale and span in words.
+fn ascii_trend(
+    f: &mut Frame<'_>,
+    area: Rect,
+    s: &State,
+    r: &RolloutState,
+    k: usize,
+    range_ms: i64,
+    t: &Theme,
+) {
+    let g = glyphs(true);
+    let m = &r.def.metrics[k];
+    let unit = m.kind.unit();
+    let w = usize::from(area.width.saturating_sub(12)).max(1);
+    let from = s.now_ms - range_ms;
+    let series = |c: Cohort| -> Vec<Option<f64>> {
+        let pts = r.metrics[k].history(c).since(from);
+        let skip = pts.len().saturating_sub(w);
+        pts.iter().skip(skip).map(|p| p.value.map(f64::from)).collect()
+    };
+    let (l, n) = (series(Cohort::Legacy), series(Cohort::New));
+    let hi = l
+        .iter()
+        .chain(&n)
+        .flatten()
+        .copied()
+        .fold(0.0_f64, f64::max)
+        .max(f64::MIN_POSITIVE);
+    let lines = vec![
+        ratatui::text::Line::styled(
+            format!(
+                " {} over the last {}, scale 0 to {}",
+                m.label,
+                duration_coarse(range_ms),
+                value(Some(hi), unit, g)
+            ),
+            t.title,
+        ),
+        ratatui::text::Line::from(vec![
+            Span::styled(" legacy ", t.dim),
+            Span::styled(super::format::sparkline(&l, 0.0, hi, g), t.legacy),
+        ]),
+        ratatui::text::Line::from(vec![
+            Span::styled(" new    ", t.dim),
+            Span::styled(super::format::sparkline(&n, 0.0, hi, g), t.new),
+        ]),
+    ];
+    f.render_widget(ratatui::widgets::Paragraph::new(lines), area);
 }
 
 /// The same chart small, for the dashboard's grid: no legend box (the title names the lines
