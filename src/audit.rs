@@ -6,6 +6,9 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
 
 use serde::{Deserialize, Serialize};
 
@@ -46,10 +49,21 @@ pub struct AuditRecord {
     pub detail: Option<String>,
 }
 
-/// Where audit records go. `None` path disables the log (tests of pure logic only).
-#[derive(Debug, Clone)]
+/// Where audit records go. `None` path disables the log (tests of pure logic only). Record
+/// times come from the injected clock (the demo's scaled time, the wall clock otherwise), the
+/// same clock the screen shows.
+#[derive(Clone)]
 pub struct AuditLog {
     path: Option<PathBuf>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("path", &self.path)
+            .finish()
+    }
 }
 
 /// Errors writing the audit log.
@@ -64,13 +78,61 @@ impl AuditLog {
     /// A log appending to `path`, creating its folder when needed.
     #[must_use]
     pub fn new(path: PathBuf) -> Self {
-        Self { path: Some(path) }
+        Self {
+            path: Some(path),
+            clock: Arc::new(SystemClock),
+        }
     }
 
     /// A log that records nothing.
     #[must_use]
     pub fn disabled() -> Self {
-        Self { path: None }
+        Self {
+            path: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The same log, timing its records with `clock`.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock's now, Unix ms.
+    #[must_use]
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The clock's now as RFC 3339, for a record's `time`.
+    #[must_use]
+    pub fn now_rfc3339(&self) -> String {
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(self.now_ms())
+            .unwrap_or_default()
+            .to_rfc3339()
+    }
+
+    /// [`AuditLog::append`] on a blocking thread, so the file's `sync` never stalls the async
+    /// workers that poll the backends.
+    ///
+    /// # Errors
+    /// As [`AuditLog::append`]; a blocking task that could not run is an error too.
+    pub async fn append_off_thread(&self, rec: AuditRecord) -> Result<(), AuditError> {
+        let log = self.clone();
+        let path = self
+            .path
+            .as_ref()
+            .map_or_else(String::new, |p| p.display().to_string());
+        tokio::task::spawn_blocking(move || log.append(&rec))
+            .await
+            .unwrap_or_else(|e| {
+                Err(AuditError {
+                    path,
+                    source: std::io::Error::other(e),
+                })
+            })
     }
 
     /// The file records go to.
@@ -140,6 +202,30 @@ impl AuditLog {
             })
             .cloned()
             .collect()
+    }
+
+    /// When the newest write of `rollout` that landed took it from serving traffic to none
+    /// (a rollback, a set to 0 %, the kill switch off), as Unix ms; `None` when the newest
+    /// landed write did not, or there is none. Lets a fresh process (`status`) name a rolled
+    /// back rollout ROLLED BACK rather than SHADOW.
+    #[must_use]
+    pub fn last_rollback_ms(&self, rollout: &str) -> Option<i64> {
+        let last = self
+            .read_all()
+            .into_iter()
+            .rev()
+            .find(|r| r.rollout == rollout && r.outcome.as_deref() == Some("ok"))?;
+        let to_zero = match last.action.as_str() {
+            "disable" => last.expected_enabled && last.expected_percent > 0,
+            "rollback" | "set" => last.new_value == 0 && last.expected_percent > 0,
+            _ => false,
+        };
+        if !to_zero {
+            return None;
+        }
+        chrono::DateTime::parse_from_rfc3339(&last.time)
+            .ok()
+            .map(|t| t.timestamp_millis())
     }
 }
 

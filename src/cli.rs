@@ -53,11 +53,13 @@ pub enum Commands {
     /// One poll of every rollout, printed; exit code 0 nothing fires, 1 a warning fires,
     /// 2 a critical fires, 3 a backend could not be read.
     Status(StatusArgs),
-    /// Set a rollout's percentage (guarded, audited write; for runbooks and scripts).
-    /// Exit code 0 written, 4 conflict, 5 refused or failed, 6 unknown outcome.
+    /// Set a rollout's percentage (guarded, audited write; for runbooks and scripts). Polls
+    /// first and refuses to raise it while a hold/rollback rule fires or is unknown or a
+    /// backend fails, unless --force. Exit code 0 written (re-read confirms), 4 conflict,
+    /// 5 refused, failed or not applied, 6 unknown outcome.
     Set(SetArgs),
-    /// Roll a rollout back to 0 % (guarded, audited write, even if the value moved).
-    /// Exit codes as for `set`.
+    /// Roll a rollout back to 0 % (guarded, audited write, even if the value moved; never
+    /// blocked by rules). Exit codes as for `set`.
     Rollback(RollbackArgs),
     /// Serve a simulated service over HTTP: Prometheus metrics at /metrics and a flag API at
     /// /api/flags/{name} whose percentage drives the simulated traffic split.
@@ -147,6 +149,11 @@ pub struct SetArgs {
     /// Without it, the value read just before writing is the expected one.
     #[arg(long)]
     pub expect: Option<u8>,
+    /// Write even though a `hold`/`rollback` rule is FIRING or UNKNOWN or a backend is in
+    /// error (steering forward is refused with exit 5 otherwise); the audit record names what
+    /// was forced past. Never needed to lower the percentage.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `rollwatch rollback`.
@@ -164,7 +171,8 @@ pub struct RollbackArgs {
 #[derive(Debug, Args, Clone)]
 pub struct DemoArgs {
     /// Scenario of the main rollout: healthy, regression (errors climb once the new path
-    /// serves ≥ 25 %), leak (new path memory grows).
+    /// serves ≥ 25 %), leak (new path memory grows), same (new path identical to legacy),
+    /// srm (new path gets half the share the flag says).
     #[arg(long, default_value = "regression")]
     pub scenario: String,
     /// Seed of the simulator: the same seed replays the same traffic.
@@ -193,7 +201,7 @@ pub struct SimulateArgs {
     /// Address to listen on (keep it on loopback unless you mean to expose it).
     #[arg(long, default_value = "127.0.0.1:9464")]
     pub listen: SocketAddr,
-    /// Scenario of the new path: healthy, regression, leak.
+    /// Scenario of the new path: healthy, regression, leak, same, srm.
     #[arg(long, default_value = "healthy")]
     pub scenario: String,
     /// Seed of the simulator.

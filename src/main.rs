@@ -358,7 +358,7 @@ fn run_main() -> color_eyre::Result<ExitCode> {
                     a.rollout.as_deref(),
                     WriteKind::SetPercent(a.percent),
                     a.expect,
-                    "script",
+                    a.force,
                 ))
                 .map_err(|e| eyre!(e))?;
             answer(format_args!("{msg}\n"));
@@ -373,7 +373,7 @@ fn run_main() -> color_eyre::Result<ExitCode> {
                     a.rollout.as_deref(),
                     WriteKind::Rollback(0),
                     None,
-                    "script",
+                    false,
                 ))
                 .map_err(|e| eyre!(e))?;
             answer(format_args!("{msg}\n"));

@@ -166,8 +166,47 @@ fn gaps_past_the_lookback_are_no_data_and_make_the_rule_unknown() {
 }
 
 #[test]
-fn backend_failure_is_unknown_never_resolved_or_firing() {
-    let r = rule(0.05, 0, 0);
+fn a_firing_rule_stays_firing_through_a_backend_failure_until_data_resolves_it() {
+    let r = rule(0.05, 1, 0);
+    let holds = Observation::Value {
+        lhs: 0.1,
+        holds: true,
+    };
+    let states = evaluate_series(
+        &r,
+        &[
+            (0, holds.clone()),
+            (MIN, holds.clone()),
+            (2 * MIN, Observation::Unknown("connection refused".into())),
+            (3 * MIN, Observation::Unknown("connection refused".into())),
+            (4 * MIN, holds),
+            (
+                5 * MIN,
+                Observation::Value {
+                    lhs: 0.0,
+                    holds: false,
+                },
+            ),
+        ],
+    );
+    assert_eq!(states[1].status, AlertStatus::Firing);
+    // Lost data: still FIRING on the last known value, marked as such, since the loss.
+    assert_eq!(states[2].status, AlertStatus::Firing);
+    assert_eq!(states[3].status, AlertStatus::Firing);
+    assert_eq!(states[3].value, Some(0.1), "last known value kept");
+    assert_eq!(states[3].data_lost_since_ms, Some(2 * MIN));
+    assert_eq!(states[3].reason.as_deref(), Some("connection refused"));
+    assert_eq!(states[3].since_ms, states[1].since_ms, "one firing episode");
+    // Data back and still breaching: firing at once, no second `for`.
+    assert_eq!(states[4].status, AlertStatus::Firing);
+    assert_eq!(states[4].data_lost_since_ms, None);
+    // Only data resolves it.
+    assert_eq!(states[5].status, AlertStatus::Resolved);
+}
+
+#[test]
+fn a_pending_rule_whose_data_is_lost_is_unknown_not_ok() {
+    let r = rule(0.05, 5, 0);
     let states = evaluate_series(
         &r,
         &[
@@ -179,23 +218,35 @@ fn backend_failure_is_unknown_never_resolved_or_firing() {
                 },
             ),
             (MIN, Observation::Unknown("connection refused".into())),
+        ],
+    );
+    assert_eq!(states[0].status, AlertStatus::Pending);
+    assert_eq!(states[1].status, AlertStatus::Unknown);
+    assert_eq!(states[1].reason.as_deref(), Some("connection refused"));
+}
+
+#[test]
+fn a_rule_on_a_cohort_without_traffic_is_idle_and_a_firing_one_goes_idle_after_rollback() {
+    let r = rule(0.05, 0, 0);
+    let states = evaluate_series(
+        &r,
+        &[
             (
-                2 * MIN,
+                0,
                 Observation::Value {
-                    lhs: 0.0,
-                    holds: false,
+                    lhs: 0.1,
+                    holds: true,
                 },
+            ),
+            (
+                MIN,
+                Observation::Idle("the new path serves no traffic (0 %)".into()),
             ),
         ],
     );
     assert_eq!(states[0].status, AlertStatus::Firing);
-    assert_eq!(states[1].status, AlertStatus::Unknown);
-    assert_eq!(states[1].reason.as_deref(), Some("connection refused"));
-    assert_eq!(
-        states[2].status,
-        AlertStatus::Inactive,
-        "recovered data re-evaluates"
-    );
+    assert_eq!(states[1].status, AlertStatus::Idle);
+    assert!(!states[1].status.is_active());
 }
 
 #[test]

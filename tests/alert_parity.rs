@@ -1045,6 +1045,7 @@ fn letters(tl: &[(i64, AlertStatus)]) -> String {
             AlertStatus::Pending => 'P',
             AlertStatus::Firing => 'F',
             AlertStatus::Unknown => '?',
+            AlertStatus::Idle => '-',
             AlertStatus::Inactive | AlertStatus::Resolved => '.',
         })
         .collect()

@@ -99,6 +99,7 @@ fn not_armed_shows_ready_but_never_writes() {
 fn armed_advances_once_the_bake_time_is_done() {
     let mut s = state(false);
     let _ = update(&mut s, key('a'));
+    let _ = update(&mut s, key('y'));
     assert!(s.rollouts[0].armed);
     let before = run(&mut s, 0, 298, 0.06);
     assert!(before.is_empty(), "not before the bake time: {before:?}");
@@ -112,6 +113,7 @@ fn armed_advances_once_the_bake_time_is_done() {
 fn armed_waits_while_a_rule_is_pending_or_firing() {
     let mut s = state(false);
     let _ = update(&mut s, key('a'));
+    let _ = update(&mut s, key('y'));
     // Error rate 0.7 % > 0.5 %: new-error-rate pending, then firing; no advance.
     assert!(run(&mut s, 0, 400, 0.7).is_empty());
     assert_eq!(s.rollouts[0].ready, None);
@@ -134,6 +136,7 @@ fn auto_rollback_acts_once_per_firing_episode() {
 fn pause_and_read_only_stop_all_automation() {
     let mut s = state(true);
     let _ = update(&mut s, key('a'));
+    let _ = update(&mut s, key('y'));
     let _ = update(&mut s, key('p'));
     assert!(s.automation_paused);
     assert!(run(&mut s, 0, 400, 0.9).is_empty());
@@ -147,5 +150,6 @@ fn pause_and_read_only_stop_all_automation() {
     let mut s = state(true);
     s.read_only = true;
     let _ = update(&mut s, key('a'));
+    let _ = update(&mut s, key('y'));
     assert!(run(&mut s, 0, 400, 0.9).is_empty());
 }

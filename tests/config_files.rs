@@ -39,7 +39,54 @@ const EXPECTED: &[(&str, usize, &str)] = &[
     ("wrong-type", 5, "sequence"),
     ("bake-too-long", 6, "more bake times than steps"),
     ("sim-field-missing", 15, "needs `sim`"),
-    ("bad-scenario", 13, "expected healthy, regression or leak"),
+    (
+        "bad-scenario",
+        13,
+        "expected healthy, regression, leak, same or srm",
+    ),
+    // What `watch` refused only when building the backends, now refused by `check-config`.
+    (
+        "http-pointer-without-slash",
+        10,
+        "`percent_pointer` = \"percent\" is not a JSON pointer",
+    ),
+    (
+        "enabled-pointer-template-without-enabled",
+        12,
+        "`body_template` has no {{enabled}} but `enabled_pointer` is set",
+    ),
+    (
+        "http-template-without-percent",
+        11,
+        "`body_template` has no {{percent}}",
+    ),
+    (
+        "simulator-with-http-flag",
+        15,
+        "needs `flag.kind = \"memory\"`",
+    ),
+    (
+        "unleash-without-token",
+        7,
+        "set `token_env` or `token_file`",
+    ),
+    (
+        "prometheus-label-in-both-cohorts",
+        11,
+        "`v1` is in both legacy and new",
+    ),
+    ("prometheus-bad-url", 13, "the scheme must be http or https"),
+    (
+        "json-per-pointer-without-slash",
+        16,
+        "legacy_per = `legacy/calls` is not a JSON pointer",
+    ),
+    ("http-token-env-and-file", 12, "not both"),
+    (
+        "prometheus-user-without-password",
+        17,
+        "no `password_env` or `password_file`",
+    ),
 ];
 
 fn check(path: &Path) -> (bool, String) {

@@ -46,7 +46,12 @@ fn armed_plan_advances_one_step_when_healthy() {
     assert!(s.contains("AUTO-ADVANCE 25% → 50%"), "{s}");
     let r = reasons(&audit);
     assert!(r.iter().any(|x| x.starts_with("auto-advance")), "{r:?}");
+    // Automation runs in this process: quitting asks first.
     t.keys(&["q"]);
+    t.wait_for("the quit dialog", WAIT, |s| {
+        s.contains("STOPS auto-advance")
+    });
+    t.keys(&["y"]);
     t.wait_for("exit", WAIT, |s| s.contains("EXITED:0"));
 }
 
@@ -76,6 +81,11 @@ fn auto_rollback_fires_in_the_regression() {
         reasons(&audit),
         vec!["auto-rollback: rule new-error-rate".to_owned()]
     );
+    // Automation runs in this process: quitting asks first.
     t.keys(&["q"]);
+    t.wait_for("the quit dialog", WAIT, |s| {
+        s.contains("STOPS auto-advance")
+    });
+    t.keys(&["y"]);
     t.wait_for("exit", WAIT, |s| s.contains("EXITED:0"));
 }

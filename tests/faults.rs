@@ -225,11 +225,9 @@ impl Harness {
 
     fn busy(&self) -> bool {
         self.events_pending > 0
-            || self
-                .state
-                .rollouts
-                .iter()
-                .any(|r| r.flag_poll.in_flight || r.metrics_poll.in_flight || r.write_in_flight)
+            || self.state.rollouts.iter().any(|r| {
+                r.flag_feed.poll.in_flight || r.metrics_feed.poll.in_flight || r.write_in_flight
+            })
     }
 
     /// Applies messages until nothing is in flight; fails if that takes longer than `limit`
@@ -372,7 +370,7 @@ async fn one(source: Source, flag: Flag, fault: Fault) -> Result<(), String> {
         return fail(format!(
             "healthy flag: {:?} {:?}",
             h.r().flag,
-            h.r().flag_error
+            h.r().flag_feed.error
         ));
     }
     if h.r().alerts[0].status != AlertStatus::Firing {
@@ -397,7 +395,10 @@ async fn one(source: Source, flag: Flag, fault: Fault) -> Result<(), String> {
         if !again.is_empty() {
             return fail(format!("a second poll while one is in flight: {again:?}"));
         }
-        let before = (h.r().metrics_poll.failures, h.r().flag_poll.failures);
+        let before = (
+            h.r().metrics_feed.poll.failures,
+            h.r().flag_feed.poll.failures,
+        );
         let t = Instant::now();
         h.settle(DEADLINE_SLACK + Duration::from_secs(1)).await;
         if t.elapsed() > DEADLINE_SLACK {
@@ -412,17 +413,22 @@ async fn one(source: Source, flag: Flag, fault: Fault) -> Result<(), String> {
                 _ => {}
             }
         }
-        if r.metrics_poll.failures > before.0 {
-            m_delays.push(r.metrics_poll.next_at_ms - now);
+        if r.metrics_feed.poll.failures > before.0 {
+            m_delays.push(r.metrics_feed.poll.next_at_ms - now);
         }
-        if r.flag_poll.failures > before.1 {
-            f_delays.push(r.flag_poll.next_at_ms - now);
+        if r.flag_feed.poll.failures > before.1 {
+            f_delays.push(r.flag_feed.poll.next_at_ms - now);
         }
 
-        // The rule never claims health while the data is missing.
+        // The rule never claims health while the data is missing: UNKNOWN, or, when it was
+        // firing, still FIRING on its last known value and marked as such.
         let a = &r.alerts[0];
-        if a.status != AlertStatus::Unknown {
-            return fail(format!("rule is {:?}, not UNKNOWN: {a:?}", a.status));
+        let kept = a.status == AlertStatus::Firing && a.data_lost_since_ms.is_some();
+        if a.status != AlertStatus::Unknown && !kept {
+            return fail(format!(
+                "rule is {:?}, not UNKNOWN nor firing on lost data: {a:?}",
+                a.status
+            ));
         }
         if a.reason.as_deref().unwrap_or("").is_empty() {
             return fail(format!("UNKNOWN without a reason: {a:?}"));
@@ -431,14 +437,19 @@ async fn one(source: Source, flag: Flag, fault: Fault) -> Result<(), String> {
         if r.flag.as_ref().map(|f| f.percent) != Some(25) {
             return fail(format!("flag value lost: {:?}", r.flag));
         }
-        let fe = r.flag_error.clone().unwrap_or_default().to_lowercase();
+        let fe = r.flag_feed.error.clone().unwrap_or_default().to_lowercase();
         if !fe.contains(flag_words) {
             return fail(format!("flag_error {fe:?} does not say {flag_words:?}"));
         }
         let m = &r.metrics[0];
         match expect {
             Expect::Whole(words) => {
-                let me = r.metrics_error.clone().unwrap_or_default().to_lowercase();
+                let me = r
+                    .metrics_feed
+                    .error
+                    .clone()
+                    .unwrap_or_default()
+                    .to_lowercase();
                 if !me.contains(words) {
                     return fail(format!("metrics_error {me:?} does not say {words:?}"));
                 }
@@ -448,10 +459,10 @@ async fn one(source: Source, flag: Flag, fault: Fault) -> Result<(), String> {
             }
             Expect::PerMetric(words) => {
                 let me = m.error.clone().unwrap_or_default().to_lowercase();
-                if !me.contains(words) || r.metrics_error.is_some() {
+                if !me.contains(words) || r.metrics_feed.error.is_some() {
                     return fail(format!(
                         "metric error {me:?} (source error {:?}) does not say {words:?}",
-                        r.metrics_error
+                        r.metrics_feed.error
                     ));
                 }
                 if (m.last.legacy, m.last.new) != good || m.last_at_ms != Some(good_at) {
@@ -459,10 +470,10 @@ async fn one(source: Source, flag: Flag, fault: Fault) -> Result<(), String> {
                 }
             }
             Expect::NoData => {
-                if m.last.new.is_some() || m.error.is_some() || r.metrics_error.is_some() {
+                if m.last.new.is_some() || m.error.is_some() || r.metrics_feed.error.is_some() {
                     return fail(format!("NaN is no data, not a value or an error: {m:?}"));
                 }
-                if a.reason.as_deref() != Some("no data") {
+                if a.reason.as_deref() != Some("no value for the new cohort") {
                     return fail(format!("rule reason {:?}", a.reason));
                 }
             }
@@ -536,9 +547,10 @@ async fn one(source: Source, flag: Flag, fault: Fault) -> Result<(), String> {
     server.set_fault(Fault::Healthy).await;
     let due = h
         .r()
-        .metrics_poll
+        .metrics_feed
+        .poll
         .next_at_ms
-        .max(h.r().flag_poll.next_at_ms);
+        .max(h.r().flag_feed.poll.next_at_ms);
     h.clock.set(due.max(h.clock.now_ms()));
     h.tick();
     h.settle(Duration::from_secs(5)).await;
@@ -547,16 +559,21 @@ async fn one(source: Source, flag: Flag, fault: Fault) -> Result<(), String> {
     if (m.last.legacy, m.last.new) != (Some(1.5), Some(2.0)) || m.error.is_some() {
         return fail(format!("no recovery of the metric: {m:?}"));
     }
-    if r.metrics_error.is_some() || r.flag_error.is_some() {
+    if r.metrics_feed.error.is_some() || r.flag_feed.error.is_some() {
         return fail(format!(
             "errors not cleared: {:?} {:?}",
-            r.metrics_error, r.flag_error
+            r.metrics_feed.error, r.flag_feed.error
         ));
     }
-    if r.metrics_poll.failures != 0 || r.flag_poll.failures != 0 {
+    if r.metrics_feed.poll.failures != 0 || r.flag_feed.poll.failures != 0 {
         return fail("back-off not reset".into());
     }
-    if r.alerts[0].status != AlertStatus::Inactive || r.alerts[0].value != Some(2.0) {
+    // A rule that fired before the fault and kept firing through it is RESOLVED by the data.
+    let quiet = matches!(
+        r.alerts[0].status,
+        AlertStatus::Inactive | AlertStatus::Resolved
+    );
+    if !quiet || r.alerts[0].value != Some(2.0) {
         return fail(format!("rule not re-evaluated: {:?}", r.alerts[0]));
     }
     if !h.log_text().contains("flag backend recovered") {
@@ -653,9 +670,9 @@ async fn a_huge_answer_is_refused_without_reading_it_all() {
     h.clock.advance(1_000);
     h.tick();
     h.settle(Duration::from_secs(10)).await;
-    let me = h.r().metrics_error.clone().unwrap_or_default();
+    let me = h.r().metrics_feed.error.clone().unwrap_or_default();
     assert!(me.contains("larger than 8 MiB"), "{me}");
-    let fe = h.r().flag_error.clone().unwrap_or_default();
+    let fe = h.r().flag_feed.error.clone().unwrap_or_default();
     assert!(fe.contains("larger than"), "{fe}");
     let written = server.huge_written();
     assert!(
@@ -736,5 +753,5 @@ async fn a_write_that_times_out_is_unknown_audited_re_read_and_never_retried() {
     }
     assert_eq!(server.writes(Class::Flag), 1, "the write was retried");
     assert_eq!(AuditLog::new(audit).read_all().len(), 2);
-    assert!(h.r().flag_error.is_none());
+    assert!(h.r().flag_feed.error.is_none());
 }

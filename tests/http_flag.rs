@@ -18,7 +18,13 @@ use rollwatch::flags::{FlagBackend, FlagError};
 use rollwatch::secret::Secret;
 use serde_json::{Value, json};
 
+#[path = "support/fault_server.rs"]
+mod fault_server;
+
+use fault_server::{Class, FaultServer};
+
 const TOKEN: &str = "bearer-secret-123";
+const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -335,4 +341,286 @@ async fn a_hanging_server_times_out_within_the_deadline() {
         "{:?}",
         start.elapsed()
     );
+}
+
+// ---- The command line through the binary: `set` and `rollback` against an HTTP flag. ----
+
+/// A config: the flag at `flag_url` (pointers `/percent` and `/enabled`, so the fault server's
+/// `/flag` and the simulator's flag API fit), written with `template`; metrics from the fault
+/// server's Prometheus API at `prom_url`; one critical rollback rule `err-high` on `new > 5%`.
+fn cli_config(flag_url: &str, template: &str, token: bool, prom_url: &str) -> String {
+    let token = if token {
+        "token_env = \"RW_TEST_FLAG_TOKEN\"\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"refresh = "1s"
+
+[[rollout]]
+name = "checkout"
+environment = "production"
+steps = [10, 50, 100]
+
+[rollout.flag]
+kind = "http"
+url = "{flag_url}"
+percent_pointer = "/percent"
+enabled_pointer = "/enabled"
+body_template = '{template}'
+timeout_ms = 2000
+{token}
+[rollout.metrics]
+kind = "prometheus"
+url = "{prom_url}"
+legacy = ["legacy"]
+new = ["new"]
+timeout_ms = 2000
+
+[[rollout.metric]]
+id = "err"
+label = "Error rate"
+kind = "ratio"
+query = 'sum by (cohort)(rate(errors_total[1m]))'
+
+[[rollout.rule]]
+name = "err-high"
+metric = "err"
+when = "new > 5%"
+severity = "critical"
+action = "rollback"
+"#
+    )
+}
+
+/// What one run of the binary left: exit code, stdout + stderr, and the audit records.
+struct Run {
+    code: Option<i32>,
+    out: String,
+    audit: Vec<rollwatch::audit::AuditRecord>,
+}
+
+/// Runs `rollwatch --audit-log <dir>/audit.jsonl <args> --config <dir>/rw.toml` off the async
+/// runtime (the servers it talks to live on it), with the flag token variable set to `token`.
+async fn run_cli(dir: &std::path::Path, config: &str, args: &[&str], token: &str) -> Run {
+    let cfg = dir.join("rw.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let audit_path = dir.join("audit.jsonl");
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.arg("--audit-log")
+        .arg(&audit_path)
+        .args(args)
+        .arg("--config")
+        .arg(&cfg)
+        .env("RW_TEST_FLAG_TOKEN", token)
+        .env("XDG_STATE_HOME", dir);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    Run {
+        code: out.status.code(),
+        out: String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr),
+        audit: AuditLog::new(audit_path).read_all(),
+    }
+}
+
+/// The audit's outcome record, after checking it is paired with an intent record.
+fn outcome_record(audit: &[rollwatch::audit::AuditRecord]) -> &rollwatch::audit::AuditRecord {
+    let outcome = audit
+        .iter()
+        .rev()
+        .find(|r| r.phase == "outcome")
+        .expect("an outcome record");
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.phase == "intent" && r.write_id == outcome.write_id),
+        "the outcome has its intent: {audit:?}"
+    );
+    outcome
+}
+
+#[tokio::test]
+async fn set_that_the_backend_accepts_but_does_not_apply_is_not_applied_exit_5() {
+    // The template names the field `percentage`; this flag API ignores fields it does not know
+    // and answers 200, so the write "succeeds" and changes nothing.
+    let srv = FaultServer::start(10).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = cli_config(
+        &format!("{}/flag", srv.url),
+        r#"{"percentage": {{percent}}, "enabled": {{enabled}}}"#,
+        false,
+        &srv.url,
+    );
+    let run = run_cli(dir.path(), &cfg, &["set", "50"], "").await;
+    assert_eq!(run.code, Some(5), "{}", run.out);
+    assert!(
+        run.out.contains("NOT APPLIED") && run.out.contains("10%") && run.out.contains("50%"),
+        "{}",
+        run.out
+    );
+    assert_eq!(srv.writes(Class::Flag), 1, "written once, never retried");
+    assert_eq!(srv.flag().percent, 10, "the backend still holds 10 %");
+    let rec = outcome_record(&run.audit);
+    assert_eq!(rec.outcome.as_deref(), Some("not_applied"));
+    let detail = rec.detail.as_deref().unwrap_or_default();
+    assert!(
+        detail.contains("asked 50%") && detail.contains("10%"),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn the_kill_switch_the_backend_ignores_is_not_applied_and_audited() {
+    // `{{enabled}}` lands in a field the API ignores: switching off changes nothing.
+    let srv = FaultServer::start(10).await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = AuditLog::new(dir.path().join("audit.jsonl"));
+    let f = HttpFlag::new(
+        HttpFlagConfig {
+            url: format!("{}/flag", srv.url),
+            percent_pointer: "/percent".into(),
+            enabled_pointer: Some("/enabled".into()),
+            version_pointer: None,
+            method: WriteMethod::Put,
+            write_url: None,
+            body_template: r#"{"percent": {{percent}}, "on": {{enabled}}}"#.into(),
+            token_env: None,
+            token_file: None,
+            timeout_ms: 2000,
+            insecure_skip_verify: false,
+        },
+        None,
+    )
+    .unwrap();
+    assert!(f.can_set_enabled());
+    let seen = f.read().await.unwrap();
+    let r = guarded_write(
+        &f,
+        &audit,
+        WriteRequest {
+            rollout: "checkout".into(),
+            environment: "production".into(),
+            expected: seen,
+            kind: WriteKind::SetEnabled(false),
+            reason: "operator".into(),
+        },
+        false,
+    )
+    .await;
+    assert_eq!(
+        r.outcome,
+        WriteOutcome::NotApplied {
+            asked: "off".into(),
+            found: "on".into()
+        }
+    );
+    assert!(srv.flag().enabled, "the flag is still on");
+    assert_eq!(
+        outcome_record(&audit.read_all()).outcome.as_deref(),
+        Some("not_applied")
+    );
+}
+
+#[tokio::test]
+async fn set_while_a_rollback_rule_fires_is_refused_unless_forced() {
+    let srv = FaultServer::start(10).await;
+    srv.set_values(1.0, 9.0); // new 9 % > 5 %: `err-high` fires
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = cli_config(
+        &format!("{}/flag", srv.url),
+        r#"{"percent": {{percent}}, "enabled": {{enabled}}}"#,
+        false,
+        &srv.url,
+    );
+    let run = run_cli(dir.path(), &cfg, &["set", "50"], "").await;
+    assert_eq!(run.code, Some(5), "{}", run.out);
+    assert!(
+        run.out
+            .contains("rule `err-high` is FIRING (critical, rollback, value 9)"),
+        "{}",
+        run.out
+    );
+    assert_eq!(srv.writes(Class::Flag), 0, "nothing was sent");
+    assert_eq!(srv.flag().percent, 10);
+    let rec = outcome_record(&run.audit);
+    assert_eq!(rec.outcome.as_deref(), Some("refused"));
+    assert!(rec.reason.contains("err-high"), "{rec:?}");
+    assert!(
+        rec.detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("err-high"),
+        "{rec:?}"
+    );
+
+    // Forcing writes, and the audit says what it was forced past.
+    let run = run_cli(dir.path(), &cfg, &["set", "50", "--force"], "").await;
+    assert_eq!(run.code, Some(0), "{}", run.out);
+    assert_eq!(srv.flag().percent, 50);
+    let rec = outcome_record(&run.audit);
+    assert_eq!(rec.outcome.as_deref(), Some("ok"));
+    assert!(
+        rec.reason.contains("forced past") && rec.reason.contains("err-high"),
+        "{rec:?}"
+    );
+
+    // Lowering the percentage is not steering forward: not blocked.
+    let run = run_cli(dir.path(), &cfg, &["set", "10"], "").await;
+    assert_eq!(run.code, Some(0), "{}", run.out);
+    assert_eq!(srv.flag().percent, 10);
+
+    // Rolling back is the safe direction: never blocked by the firing rule.
+    let run = run_cli(dir.path(), &cfg, &["rollback"], "").await;
+    assert_eq!(run.code, Some(0), "{}", run.out);
+    assert_eq!(srv.flag().percent, 0);
+    assert_eq!(outcome_record(&run.audit).outcome.as_deref(), Some("ok"));
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_a_refused_audited_write_exit_5() {
+    let (base, svc) = serve(Mode::ETags, 10).await;
+    let prom = FaultServer::start(10).await;
+    let dir = tempfile::tempdir().unwrap();
+    // This flag service reads `/rollout/percent` and `/on`.
+    let cfg = cli_config(
+        &format!("{base}/flag"),
+        r#"{"percent": {{percent}}, "on": {{enabled}}}"#,
+        true,
+        &prom.url,
+    )
+    .replace("\"/percent\"", "\"/rollout/percent\"")
+    .replace("\"/enabled\"", "\"/on\"");
+    for (args, n) in [
+        (&["set", "50"][..], 2),
+        (&["set", "50", "--force"][..], 4),
+        (&["rollback"][..], 6),
+    ] {
+        let run = run_cli(dir.path(), &cfg, args, "wrong-one-987").await;
+        assert_eq!(run.code, Some(5), "{args:?}: {}", run.out);
+        assert!(run.out.contains("unauthorized"), "{args:?}: {}", run.out);
+        assert!(!run.out.contains("wrong-one-987"));
+        assert_eq!(
+            run.audit.len(),
+            n,
+            "{args:?}: intent + outcome each: {:?}",
+            run.audit
+        );
+        let rec = outcome_record(&run.audit);
+        assert_eq!(rec.outcome.as_deref(), Some("refused"), "{args:?}");
+        assert!(
+            rec.detail
+                .as_deref()
+                .unwrap_or_default()
+                .contains("unauthorized"),
+            "{rec:?}"
+        );
+    }
+    assert!(svc.lock().unwrap().writes.is_empty());
+    assert_eq!(svc.lock().unwrap().percent, 10);
+    // The right token writes.
+    let run = run_cli(dir.path(), &cfg, &["set", "50"], TOKEN).await;
+    assert_eq!(run.code, Some(0), "{}", run.out);
+    assert_eq!(svc.lock().unwrap().percent, 50);
 }

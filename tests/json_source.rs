@@ -35,6 +35,18 @@ async fn app() -> SocketAddr {
             }),
         )
         .route("/malformed", get(|| async { r#"{"patchMode": {"calls": 4"# }))
+        // Patch mode failing 8 % of its calls, and its flag at 25 %.
+        .route(
+            "/breach",
+            get(|| async {
+                r#"{"patchMode": {"calls": 400, "failures": 32, "avgLatency": "183ms"},
+                    "singleMode": {"calls": 1000, "failures": 10, "avgLatency": "190ms"}}"#
+            }),
+        )
+        .route(
+            "/flag",
+            get(|| async { r#"{"percent": 25, "enabled": true}"# }),
+        )
         .route(
             "/wrong-types",
             get(|| async {
@@ -233,4 +245,109 @@ async fn sends_the_bearer_token_and_never_shows_it() {
         empty.iter().all(Vec::is_empty),
         "no history in a JSON document"
     );
+}
+
+/// `rollwatch status --json` on a JSON source (no history) whose patch mode fails 8 % of its
+/// calls, with one `new > 5%` rule of `severity` held for a minute.
+fn status_on_breach(addr: SocketAddr, severity: &str) -> (i32, serde_json::Value) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = format!(
+        r#"refresh = "1s"
+
+[[rollout]]
+name = "llm-patch-mode"
+environment = "test"
+steps = [25, 50, 100]
+
+[rollout.flag]
+kind = "http"
+url = "http://{addr}/flag"
+percent_pointer = "/percent"
+enabled_pointer = "/enabled"
+body_template = '{{"percent": {{{{percent}}}}, "enabled": {{{{enabled}}}}}}'
+
+[rollout.metrics]
+kind = "json"
+url = "http://{addr}/breach"
+
+[[rollout.metric]]
+id = "errors"
+label = "Error rate"
+kind = "ratio"
+legacy = "/singleMode/failures"
+legacy_per = "/singleMode/calls"
+new = "/patchMode/failures"
+new_per = "/patchMode/calls"
+unit = "ratio"
+
+[[rollout.metric]]
+id = "latency"
+label = "Avg latency"
+kind = "latency"
+quantile = 0.5
+legacy = "/singleMode/avgLatency"
+new = "/patchMode/avgLatency"
+
+[[rollout.rule]]
+name = "patch-errors"
+metric = "errors"
+when = "new > 5%"
+for = "1m"
+severity = "{severity}"
+action = "rollback"
+
+[[rollout.rule]]
+name = "patch-latency"
+metric = "latency"
+when = "new > 1.5 * legacy"
+for = "1m"
+severity = "critical"
+action = "notify"
+"#
+    );
+    let path = dir.path().join("rollwatch.toml");
+    std::fs::write(&path, cfg).expect("write config");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollwatch"))
+        .args(["status", "--json", "--config"])
+        .arg(&path)
+        .env("XDG_STATE_HOME", dir.path())
+        .env("HOME", dir.path())
+        .output()
+        .expect("rollwatch runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "status --json: {e}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), json)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_on_a_source_without_history_counts_a_breach_as_firing() {
+    let addr = app().await;
+    // A critical rule breaching now: its minute cannot be seen without history, so it is
+    // BREACHING and counts as firing (exit 2), not PENDING and exit 0.
+    let (code, json) = tokio::task::spawn_blocking(move || status_on_breach(addr, "critical"))
+        .await
+        .expect("status");
+    let rules = &json["rollouts"][0]["alerts"];
+    assert_eq!(rules[0]["rule"], "patch-errors", "{json}");
+    assert_eq!(rules[0]["state"], "BREACHING", "{json}");
+    assert_eq!(
+        rules[0]["reason"], "for not observable: the source keeps no history",
+        "{json}"
+    );
+    assert_eq!(rules[1]["state"], "OK", "{json}");
+    assert_eq!(code, 2, "{json}");
+    // A warning rule breaching there is exit 1.
+    let (code, json) = tokio::task::spawn_blocking(move || status_on_breach(addr, "warning"))
+        .await
+        .expect("status");
+    assert_eq!(
+        json["rollouts"][0]["alerts"][0]["state"], "BREACHING",
+        "{json}"
+    );
+    assert_eq!(code, 1, "{json}");
 }

@@ -502,3 +502,182 @@ async fn simulate_exposition_passes_promtool() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A service whose `/metrics` counts 100 requests a second for each cohort: legacy answers
+/// 1 % of them with a 500, new never fails, so it has no 5xx series at all (the error-ratio
+/// trap). `/flag` is its flag API, at 50 %.
+async fn steady_service() -> SocketAddr {
+    use axum::Router;
+    use axum::routing::get;
+    let start = std::time::Instant::now();
+    let router = Router::new()
+        .route(
+            "/metrics",
+            get(move || async move {
+                let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+                let n = ms / 10;
+                format!(
+                    "# TYPE http_requests_total counter\n\
+                     http_requests_total{{cohort=\"legacy\",code=\"200\"}} {}\n\
+                     http_requests_total{{cohort=\"legacy\",code=\"500\"}} {}\n\
+                     http_requests_total{{cohort=\"new\",code=\"200\"}} {n}\n",
+                    n - n / 100,
+                    n / 100
+                )
+            }),
+        )
+        .route(
+            "/flag",
+            get(|| async { r#"{"percent": 50, "enabled": true}"# }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
+const TRAP: &str = r#"sum by (cohort)(rate(http_requests_total{code=~"5.."}[10s])) / sum by (cohort)(rate(http_requests_total[10s]))"#;
+const FIXED: &str = r#"(sum by (cohort)(rate(http_requests_total{code=~"5.."}[10s])) or sum by (cohort)(rate(http_requests_total[10s])) * 0) / sum by (cohort)(rate(http_requests_total[10s]))"#;
+
+/// One rollout on `service`'s flag and `prom`, one error-ratio metric with `query`, one
+/// `new > 0.5%` rule of `severity`.
+fn status_config(
+    service: SocketAddr,
+    prom: &str,
+    label: &str,
+    new: &str,
+    query: &str,
+    severity: &str,
+) -> String {
+    format!(
+        r#"refresh = "1s"
+
+[[rollout]]
+name = "steady"
+environment = "test"
+steps = [50, 100]
+
+[rollout.flag]
+kind = "http"
+url = "http://{service}/flag"
+percent_pointer = "/percent"
+enabled_pointer = "/enabled"
+body_template = '{{"percent": {{{{percent}}}}, "enabled": {{{{enabled}}}}}}'
+
+[rollout.metrics]
+kind = "prometheus"
+url = "{prom}"
+cohort_label = "{label}"
+legacy = ["legacy"]
+new = ["{new}"]
+
+[[rollout.metric]]
+id = "error_rate"
+label = "Error rate"
+kind = "ratio"
+query = '{query}'
+scale = 100
+
+[[rollout.rule]]
+name = "new-error-rate"
+metric = "error_rate"
+when = "new > 0.5%"
+for = "30s"
+severity = "{severity}"
+action = "rollback"
+"#
+    )
+}
+
+/// `rollwatch status --json` on `config`, as a user runs it: its exit code and document.
+fn run_status(dir: &std::path::Path, config: &str) -> (i32, serde_json::Value) {
+    let path = dir.join("rollwatch.toml");
+    std::fs::write(&path, config).expect("write config");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollwatch"))
+        .args(["status", "--json", "--config"])
+        .arg(&path)
+        .env("XDG_STATE_HOME", dir)
+        .env("HOME", dir)
+        .output()
+        .expect("rollwatch runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "status --json: {e}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), json)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_never_exits_0_when_a_rule_could_not_be_evaluated_and_says_what_was_missing() {
+    if !available_or_skip("status_never_exits_0_when_a_rule_could_not_be_evaluated") {
+        return;
+    }
+    let service = steady_service().await;
+    let prom = Prometheus::start(service).await;
+    eventually("both cohorts' rates", Duration::from_secs(30), || {
+        let prom = &prom;
+        async move {
+            let legacy = prom
+                .value(r#"sum(rate(http_requests_total{cohort="legacy",code="500"}[10s]))"#)
+                .await;
+            let new = prom
+                .value(r#"sum(rate(http_requests_total{cohort="new"}[10s]))"#)
+                .await;
+            match (legacy, new) {
+                (Some(l), Some(n)) if l > 0.0 && n > 0.0 => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let case = |label: &str, new: &str, query: &str, severity: &str| {
+        let cfg = status_config(service, &prom.url, label, new, query, severity);
+        let (code, json) = run_status(dir.path(), &cfg);
+        let rule = json["rollouts"][0]["alerts"][0].clone();
+        assert_eq!(rule["rule"], "new-error-rate", "{json}");
+        (code, rule, json)
+    };
+
+    // The query written correctly: new's error ratio is 0, the rule is OK, exit 0.
+    let (code, rule, json) = case("cohort", "new", FIXED, "critical");
+    assert_eq!((code, &rule["state"]), (0, &"OK".into()), "{json}");
+    assert_eq!(json["rollouts"][0]["metrics"][0]["new"], 0.0, "{json}");
+
+    // (i) The new cohort missing from the error-ratio vector (it had no 5xx): a critical rule
+    // that cannot be evaluated is exit 3, and its reason names the trap and the fix.
+    let (code, rule, json) = case("cohort", "new", TRAP, "critical");
+    assert_eq!((code, &rule["state"]), (3, &"UNKNOWN".into()), "{json}");
+    assert_eq!(
+        rule["reason"],
+        "no data: the new cohort is absent from the ratio (no numerator series, e.g. no 5xx): `or … * 0` fixes it",
+        "{json}"
+    );
+    // The same for a warning rule: exit 1, never 0.
+    let (code, rule, json) = case("cohort", "new", TRAP, "warning");
+    assert_eq!((code, &rule["state"]), (1, &"UNKNOWN".into()), "{json}");
+
+    // (i) A cohort value the answer does not have.
+    let (code, rule, json) = case("cohort", "v3", FIXED, "critical");
+    assert_eq!((code, &rule["state"]), (3, &"UNKNOWN".into()), "{json}");
+    assert_eq!(
+        rule["reason"], "no data: the answer had cohort=legacy,new; new expects v3",
+        "{json}"
+    );
+
+    // (ii) No query answers with the cohort label.
+    let (code, rule, json) = case("version", "new", FIXED, "critical");
+    assert_eq!((code, &rule["state"]), (3, &"UNKNOWN".into()), "{json}");
+    assert_eq!(
+        rule["reason"],
+        "no data: no series carries the cohort label `version`; labels seen: cohort; group the query `by (version)`",
+        "{json}"
+    );
+}

@@ -56,11 +56,11 @@ fn visible(s: &State) -> String {
              writing {} backend_events {:?}\n",
             r.def.name,
             r.flag,
-            r.flag_at_ms,
-            r.flag_error,
+            r.flag_feed.at_ms,
+            r.flag_feed.error,
             r.step_since_ms,
-            r.metrics_at_ms,
-            r.metrics_error,
+            r.metrics_feed.at_ms,
+            r.metrics_feed.error,
             r.write_in_flight,
             r.backend_events
         );

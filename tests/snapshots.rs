@@ -86,7 +86,7 @@ async fn any_size_renders_without_panicking() {
 async fn firing_200x60_shows_intervals() {
     let d = driven(Scenario::Regression, 90).await;
     let screen = render(&d, 200, 60);
-    assert!(screen.contains("new vs legacy 95% CI"));
+    assert!(screen.contains("new-legacy (always valid)"));
     insta::assert_snapshot!(screen);
 }
 
@@ -155,4 +155,36 @@ async fn ascii_mode_draws_only_ascii() {
     d.state.mode = rollwatch::app::Mode::Help;
     let screen = render(&d, 120, 40);
     assert!(screen.contains("Keys") && screen.is_ascii(), "{screen}");
+}
+
+/// The detail view of the error rate during the regression: the chart (legacy, new, the
+/// rule's threshold line, the time axis), the values, the interval and the rule's state.
+#[tokio::test]
+async fn detail_error_rate_firing_120x40() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut d = driven(Scenario::Regression, 90).await;
+    let key = |c| rollwatch::app::Msg::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    let _ = d.send(key(KeyCode::Enter)).await;
+    assert_eq!(d.state.mode, rollwatch::app::Mode::Detail(0));
+    let screen = render(&d, 120, 40);
+    assert!(
+        screen.contains("Error rate over the last 5m00s"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("new-error-rate 0.50%"),
+        "threshold in the legend:\n{screen}"
+    );
+    assert!(screen.contains("FIRING"), "the rule's state:\n{screen}");
+    assert!(
+        screen.contains("now") && screen.contains("-5m00s"),
+        "time axis:\n{screen}"
+    );
+    assert!(screen.contains("0.00%"), "a zero-based y axis:\n{screen}");
+    insta::assert_snapshot!(screen);
+    // `2` switches to the hour, `Esc` returns to the dashboard with the row still selected.
+    let _ = d.send(key(KeyCode::Char('2'))).await;
+    assert!(render(&d, 120, 40).contains("over the last 1h"));
+    let _ = d.send(key(KeyCode::Esc)).await;
+    assert_eq!(d.state.mode, rollwatch::app::Mode::Normal);
 }

@@ -664,11 +664,18 @@ async fn watch_in_tmux_bumps_the_real_flag() {
         let t = tmux::Tmux::start("unleash", 120, 40, &cmd);
         let flag = |s: &str| s.lines().nth(1).unwrap_or_default().to_owned();
         t.wait_for("the flag at 5%", wait, |s| flag(s).contains("  5% "));
+        // Metrics are unreachable: `+` is blocked, naming why; `!` forces with the warning.
         t.keys(&["+"]);
+        let s = t.wait_for("the blocked message", wait, |s| {
+            s.contains("next step blocked")
+        });
+        assert!(!s.contains("Confirm flag change"), "{s}");
+        t.keys(&["!"]);
         let s = t.wait_for("the confirm dialog", wait, |s| {
             s.contains("Confirm flag change")
         });
         assert!(s.contains("5% → 25%") && s.contains("development"), "{s}");
+        assert!(s.contains("FORCING"), "the dialog warns:\n{s}");
         // What will not change is shown: the strategy's constraints and stickiness.
         assert!(
             s.contains("Unchanged:") && s.contains("appName") && s.contains("userId"),
@@ -701,4 +708,125 @@ async fn watch_in_tmux_bumps_the_real_flag() {
     })
     .await
     .unwrap();
+}
+
+#[path = "support/fault_server.rs"]
+mod fault_server;
+
+/// The events pane's row of a backend event: the line naming the change `from% → to%`.
+fn event_row(screen: &str, from: u8, to: u8) -> Option<String> {
+    let change = format!("{from}% → {to}%");
+    screen
+        .lines()
+        .find(|l| l.contains("feature-strategy-update") && l.contains(&change))
+        .map(str::to_owned)
+}
+
+/// rollwatch's own write, as Unleash records it in its change history, is recognised in the
+/// events pane as "this session" (matched by value and time), while another person's change
+/// made meanwhile is marked NEW. The binary is the tmux pane's own process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_writes_show_as_this_session_and_others_as_new() {
+    let Some(e) = engine() else { return };
+    if !tmux::available() {
+        return;
+    }
+    let admin = Admin::new(&e);
+    let name = unique("own");
+    let ids = admin.feature(&name, &[rollout_strategy(5, &name)]).await;
+    // Healthy metrics, so nothing stands in the way of `+`.
+    let prom = fault_server::FaultServer::start(5).await;
+    prom.set_values(0.001, 0.001);
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("unleash.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"refresh = "1s"
+
+[[rollout]]
+name = "own-writes"
+steps = [5, 25, 50]
+
+[rollout.flag]
+kind = "unleash"
+url = "{url}"
+feature = "{name}"
+environment = "{ENV}"
+token_env = "RW_E2E_UNLEASH_TOKEN"
+
+[rollout.metrics]
+kind = "prometheus"
+url = "{prom}"
+legacy = ["legacy"]
+new = ["new"]
+
+[[rollout.metric]]
+id = "error_rate"
+label = "Error rate"
+kind = "ratio"
+query = 'sum by (cohort)(rate(errors_total[1m]))'
+scale = 100
+
+[[rollout.rule]]
+name = "new-error-rate"
+metric = "error_rate"
+when = "new > 5%"
+severity = "critical"
+action = "rollback"
+"#,
+            url = e.url,
+            prom = prom.url,
+        ),
+    )
+    .unwrap();
+    let cmd = format!(
+        "exec env LANG=C.UTF-8 RW_E2E_UNLEASH_TOKEN='{}' XDG_STATE_HOME={} {} watch --config {} --audit-log {}",
+        e.token,
+        dir.path().display(),
+        env!("CARGO_BIN_EXE_rollwatch"),
+        cfg.display(),
+        dir.path().join("audit.jsonl").display()
+    );
+    let wait = Duration::from_secs(20);
+    let t = tokio::task::spawn_blocking(move || {
+        let t = tmux::Tmux::start("own-writes", 150, 50, &cmd);
+        let flag = |s: &str| s.lines().nth(1).unwrap_or_default().to_owned();
+        t.wait_for("the flag at 5%", wait, |s| flag(s).contains("  5% "));
+        t.keys(&["+"]);
+        t.wait_for("the confirm dialog", wait, |s| s.contains("5% → 25%"));
+        t.keys(&["y"]);
+        t.wait_for("the write done", wait, |s| s.contains("done: set 5% → 25%"));
+        let s = t.wait_for("Unleash's event of our write", wait, |s| {
+            event_row(s, 5, 25).is_some()
+        });
+        let row = event_row(&s, 5, 25).unwrap();
+        assert!(
+            row.contains("this session") && !row.contains("NEW"),
+            "our own write is not a stranger's: {row}\n{s}"
+        );
+        t
+    })
+    .await
+    .unwrap();
+
+    // Another person moves it: that one is NEW, ours stays "this session".
+    admin.set_rollout(&name, &ids[0], 30).await;
+    let t = tokio::task::spawn_blocking(move || {
+        let s = t.wait_for("the stranger's event", wait, |s| {
+            event_row(s, 25, 30).is_some()
+        });
+        let theirs = event_row(&s, 25, 30).unwrap();
+        assert!(
+            theirs.contains("NEW while watching") && !theirs.contains("this session"),
+            "{theirs}\n{s}"
+        );
+        let ours = event_row(&s, 5, 25).unwrap();
+        assert!(ours.contains("this session"), "{ours}\n{s}");
+        t
+    })
+    .await
+    .unwrap();
+    drop(t);
 }

@@ -22,8 +22,8 @@ fn code(c: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
 }
 
-/// The demo's checkout rollout, flag read at 25 %.
-fn state_at(percent: u8) -> State {
+/// The demo's checkout rollout, flag read at `percent`, without metrics yet.
+fn unpolled_at(percent: u8) -> State {
     let (def, _) = demo::checkout();
     let r = RolloutState::new(def, "memory".into(), "sim".into(), T0);
     let mut s = State::new(vec![r], 1000, T0);
@@ -35,6 +35,13 @@ fn state_at(percent: u8) -> State {
             result: Ok(FlagSnapshot::new(percent, true)),
         },
     );
+    s
+}
+
+/// The demo's checkout rollout, flag read at `percent`, healthy metrics read: every rule OK.
+fn state_at(percent: u8) -> State {
+    let mut s = unpolled_at(percent);
+    metrics_at(&mut s, T0, healthy());
     s
 }
 
@@ -166,7 +173,11 @@ fn a_firing_hold_rule_blocks_bumping_and_names_the_rule() {
     // ! forces, with the warning in the dialog.
     let _ = update(&mut s, key('!'));
     let Mode::Confirm(p) = &s.mode else { panic!() };
-    assert!(p.warning.as_ref().unwrap().contains("query-savings"));
+    assert!(
+        p.warnings.iter().any(|w| w.contains("query-savings")),
+        "{:?}",
+        p.warnings
+    );
     // Stepping back or rolling back is never blocked.
     let _ = update(&mut s, code(KeyCode::Esc));
     let _ = update(&mut s, key('-'));
@@ -177,7 +188,7 @@ fn a_firing_hold_rule_blocks_bumping_and_names_the_rule() {
 fn read_only_refuses_every_write_key() {
     let mut s = state_at(25);
     s.read_only = true;
-    for k in ['+', ']', '-', '[', 'r', 'k', '!'] {
+    for k in ['+', ']', '-', '[', 'r', 'K', '!'] {
         let cmds = update(&mut s, key(k));
         assert_eq!(writes(&cmds), 0);
         assert_eq!(s.mode, Mode::Normal, "key {k}");
@@ -215,6 +226,7 @@ fn a_conflict_shows_the_other_value_and_clears_in_flight() {
                 outcome: WriteOutcome::Conflict,
                 after: Some(theirs.clone()),
                 attempts: 1,
+                write_id: String::new(),
             }),
         },
     );
@@ -251,6 +263,7 @@ fn an_unknown_outcome_is_said_loudly() {
                 outcome: WriteOutcome::Unknown("timed out after 2000 ms".into()),
                 after: Some(FlagSnapshot::new(50, true)),
                 attempts: 1,
+                write_id: String::new(),
             }),
         },
     );
@@ -266,11 +279,14 @@ fn a_metrics_failure_makes_alerts_unknown_and_keeps_the_last_values() {
     let mut s = state_at(25);
     metrics_at(&mut s, T0, healthy());
     let _ = update(&mut s, Msg::Tick(T0 + 500));
+    let split = rollwatch::app::verdicts::SPLIT_RULE;
     assert!(
         s.rollouts[0]
             .alerts
             .iter()
-            .all(|a| a.status == AlertStatus::Inactive)
+            .zip(&s.rollouts[0].def.rules)
+            .filter(|(_, r)| r.name != split)
+            .all(|(a, _)| a.status == AlertStatus::Inactive)
     );
     let _ = update(
         &mut s,
@@ -281,7 +297,13 @@ fn a_metrics_failure_makes_alerts_unknown_and_keeps_the_last_values() {
         },
     );
     let r = &s.rollouts[0];
-    assert!(r.alerts.iter().all(|a| a.status == AlertStatus::Unknown));
+    assert!(
+        r.alerts
+            .iter()
+            .zip(&r.def.rules)
+            .filter(|(_, r)| r.name != split)
+            .all(|(a, _)| a.status == AlertStatus::Unknown)
+    );
     assert!(
         r.alerts[0]
             .reason
@@ -304,7 +326,7 @@ fn data_older_than_two_intervals_is_stale_and_unknown() {
     let _ = update(&mut s, Msg::Tick(T0 + 1500));
     assert_eq!(s.rollouts[0].alerts[0].status, AlertStatus::Inactive);
     // Mark the poll as in flight so the tick does not start another; then let time pass.
-    s.rollouts[0].metrics_poll.in_flight = true;
+    s.rollouts[0].metrics_feed.poll.in_flight = true;
     let _ = update(&mut s, Msg::Tick(T0 + 2500));
     assert_eq!(s.rollouts[0].alerts[0].status, AlertStatus::Unknown);
     assert!(
@@ -344,13 +366,13 @@ fn one_poll_in_flight_per_backend_and_backoff_after_failure() {
             result: Err(FlagError::Transport("refused".into())),
         },
     );
-    let next = s.rollouts[0].flag_poll.next_at_ms;
+    let next = s.rollouts[0].flag_feed.poll.next_at_ms;
     assert!(
         next > T0 + 5000 && next <= T0 + 5000 + 2000,
         "1 s base, doubled, jittered: {next}"
     );
     for f in 2..12 {
-        let at = s.rollouts[0].flag_poll.next_at_ms;
+        let at = s.rollouts[0].flag_feed.poll.next_at_ms;
         let _ = update(&mut s, Msg::Tick(at));
         let _ = update(
             &mut s,
@@ -360,13 +382,13 @@ fn one_poll_in_flight_per_backend_and_backoff_after_failure() {
                 result: Err(FlagError::Transport("refused".into())),
             },
         );
-        let delay = s.rollouts[0].flag_poll.next_at_ms - at;
+        let delay = s.rollouts[0].flag_feed.poll.next_at_ms - at;
         assert!(
             delay <= 30_000,
             "capped at 30 s after {f} failures: {delay}"
         );
     }
-    assert!(s.rollouts[0].flag_error.is_some());
+    assert!(s.rollouts[0].flag_feed.error.is_some());
     // Only one log line for a repeated identical failure.
     let n = s
         .events
@@ -396,24 +418,27 @@ fn quit_and_ctrl_c_quit_from_anywhere() {
 fn any_key() -> impl Strategy<Value = Msg> {
     prop_oneof![
         prop::sample::select(vec![
-            '+', ']', '-', '[', 'r', 'k', '!', 'y', 'n', '?', 't', 'x', 'Y', 'N'
+            '+', ']', '-', '[', 'r', 'k', 'K', 'j', '!', 'y', 'n', '?', 't', 'x', 'Y', 'N', 'a',
+            'q'
         ])
         .prop_map(key),
         Just(code(KeyCode::Enter)),
         Just(code(KeyCode::Esc)),
         Just(code(KeyCode::Tab)),
+        Just(code(KeyCode::Up)),
+        Just(code(KeyCode::Down)),
     ]
 }
 
 proptest! {
-    /// Whatever keys are pressed, a write command only ever comes from `y`/`Enter` pressed
-    /// while the confirm dialog was open.
+    /// Whatever keys are pressed, a write command only ever comes from `y` pressed while the
+    /// confirm dialog was open: `Enter`, `j`, `k` and the arrows never write.
     #[test]
     fn no_write_without_confirmation(keys in prop::collection::vec(any_key(), 0..40)) {
         let mut s = state_at(25);
         for k in keys {
             let confirming = matches!(s.mode, Mode::Confirm(_));
-            let is_yes = matches!(&k, Msg::Key(e) if matches!(e.code, KeyCode::Enter | KeyCode::Char('y' | 'Y')));
+            let is_yes = matches!(&k, Msg::Key(e) if e.code == KeyCode::Char('y'));
             let cmds = update(&mut s, k);
             if writes(&cmds) > 0 {
                 prop_assert!(confirming && is_yes);
@@ -486,4 +511,348 @@ fn the_header_says_error_when_every_metric_failed() {
         header.contains("ERROR: every metric failed: query error (bad_data)"),
         "{header}"
     );
+}
+
+fn shift(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT))
+}
+
+fn rule_index(s: &State, name: &str) -> usize {
+    s.rollouts[0]
+        .def
+        .rules
+        .iter()
+        .position(|r| r.name == name)
+        .unwrap()
+}
+
+/// Error rate 2 % on the new path: `new-error-rate` (critical, rollback) breaches.
+fn breaching() -> Poll {
+    let mut p = healthy();
+    p.metrics[0] = Ok(CohortValues {
+        counts: None,
+        legacy: Some(0.08),
+        new: Some(2.0),
+    });
+    p
+}
+
+/// Drives the state to a FIRING `new-error-rate`, polling every second.
+fn firing_state() -> (State, i64) {
+    let mut s = state_at(25);
+    let mut t = T0;
+    while s.rollouts[0].alerts[rule_index(&s, "new-error-rate")].status != AlertStatus::Firing {
+        t += 1000;
+        assert!(t - T0 < 10 * 60_000, "never fired");
+        let _ = update(&mut s, Msg::Tick(t));
+        metrics_at(&mut s, t, breaching());
+    }
+    (s, t)
+}
+
+#[test]
+fn habit_keys_j_k_enter_never_open_a_dialog_or_write() {
+    let mut s = state_at(25);
+    for k in [
+        key('j'),
+        key('k'),
+        code(KeyCode::Enter),
+        code(KeyCode::Up),
+        code(KeyCode::Down),
+    ] {
+        assert_eq!(writes(&update(&mut s, k)), 0);
+        assert!(
+            !matches!(
+                s.mode,
+                Mode::Confirm(_) | Mode::ConfirmArm(_) | Mode::ConfirmQuit
+            ),
+            "a habit key opened {:?}",
+            s.mode
+        );
+    }
+    assert!(s.rollouts[0].flag.as_ref().unwrap().enabled);
+}
+
+#[test]
+fn the_kill_switch_is_on_capital_k_and_enter_never_confirms_it() {
+    let mut s = state_at(25);
+    let _ = update(&mut s, shift('K'));
+    let Mode::Confirm(p) = &s.mode else {
+        panic!("K opens the kill switch dialog: {:?}", s.mode)
+    };
+    assert_eq!(p.request.kind, WriteKind::SetEnabled(false));
+    assert!(
+        p.effect
+            .contains("switch the new path OFF for everyone in production"),
+        "{}",
+        p.effect
+    );
+    // Enter, j, k inside the dialog: nothing written, the dialog stays.
+    for k in [code(KeyCode::Enter), key('j'), key('k')] {
+        assert_eq!(writes(&update(&mut s, k)), 0);
+        assert!(matches!(s.mode, Mode::Confirm(_)));
+    }
+    assert!(s.status.as_ref().unwrap().1.contains("press y"));
+    assert_eq!(writes(&update(&mut s, key('y'))), 1);
+}
+
+#[test]
+fn the_dialog_says_what_happens_to_users_and_warns_about_the_bake_time() {
+    let mut s = state_at(25);
+    let _ = update(&mut s, Msg::Tick(T0 + 30_000));
+    let _ = update(
+        &mut s,
+        Msg::FlagRead {
+            rollout: 0,
+            at_ms: T0 + 30_000,
+            result: Ok(FlagSnapshot::new(25, true)),
+        },
+    );
+    metrics_at(&mut s, T0 + 30_000, healthy());
+    let _ = update(&mut s, key('+'));
+    let Mode::Confirm(p) = &s.mode else { panic!() };
+    assert!(
+        p.effect
+            .contains("send 50 % of traffic to the new path in production"),
+        "{}",
+        p.effect
+    );
+    // The 25 % step bakes 300 s; 30 s have passed.
+    let bake = p
+        .warnings
+        .iter()
+        .find(|w| w.contains("bake time"))
+        .expect("bake warning");
+    assert!(bake.contains("4m30s left"), "{bake}");
+}
+
+#[test]
+fn the_dialog_names_pending_rules_and_stale_backends() {
+    let mut s = state_at(25);
+    // One breaching poll: new-error-rate (for 30 s) is PENDING.
+    let _ = update(&mut s, Msg::Tick(T0 + 1000));
+    metrics_at(&mut s, T0 + 1000, breaching());
+    let _ = update(&mut s, key('r'));
+    let Mode::Confirm(p) = &s.mode else { panic!() };
+    let w = p
+        .warnings
+        .iter()
+        .find(|w| w.contains("new-error-rate"))
+        .expect("rule named");
+    assert!(w.contains("PENDING") && w.contains("critical") && w.contains("rollback"));
+    assert!(w.contains("value 2"), "{w}");
+    let _ = update(&mut s, key('n'));
+    // Ten seconds without metrics: stale, named with its age.
+    let _ = update(&mut s, Msg::Tick(T0 + 12_000));
+    let _ = update(&mut s, key('-'));
+    let Mode::Confirm(p) = &s.mode else { panic!() };
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("metrics data STALE 11s")),
+        "{:?}",
+        p.warnings
+    );
+}
+
+#[test]
+fn a_firing_rule_stays_firing_when_the_backend_fails_and_keeps_blocking() {
+    let (mut s, t) = firing_state();
+    let j = rule_index(&s, "new-error-rate");
+    let _ = update(
+        &mut s,
+        Msg::MetricsPolled {
+            rollout: 0,
+            at_ms: t + 1000,
+            result: Err(MetricsError::Transport("connection refused".into())),
+        },
+    );
+    let _ = update(&mut s, Msg::Tick(t + 45_000));
+    let a = &s.rollouts[0].alerts[j];
+    assert_eq!(a.status, AlertStatus::Firing, "{a:?}");
+    assert!(a.data_lost_since_ms.is_some_and(|l| l <= t + 1000));
+    assert!(a.reason.as_deref().unwrap().contains("connection refused"));
+    assert_eq!(s.rollouts[0].worst().0, AlertStatus::Firing);
+    // + stays blocked by it, named.
+    assert_eq!(writes(&update(&mut s, key('+'))), 0);
+    assert_eq!(s.mode, Mode::Normal);
+    let msg = &s.status.as_ref().unwrap().1;
+    assert!(
+        msg.contains("new-error-rate") && msg.contains("FIRING"),
+        "{msg}"
+    );
+    // Data back, still breaching: FIRING at once, no second `for`.
+    metrics_at(&mut s, t + 46_000, breaching());
+    assert_eq!(s.rollouts[0].alerts[j].status, AlertStatus::Firing);
+    assert_eq!(s.rollouts[0].alerts[j].data_lost_since_ms, None);
+}
+
+#[test]
+fn an_unknown_hold_rule_or_a_failing_backend_blocks_bump_and_force_warns() {
+    let mut s = unpolled_at(25);
+    // No metrics yet: every rule UNKNOWN.
+    let _ = update(&mut s, key('+'));
+    assert_eq!(s.mode, Mode::Normal);
+    let msg = s.status.as_ref().unwrap().1.clone();
+    assert!(
+        msg.contains("UNKNOWN") && msg.contains("! to force"),
+        "{msg}"
+    );
+    let _ = update(&mut s, key('!'));
+    let Mode::Confirm(p) = &s.mode else { panic!() };
+    assert!(p.warnings.iter().any(|w| w.contains("UNKNOWN")));
+    let _ = update(&mut s, key('n'));
+    // A failing flag backend blocks too.
+    let mut s = state_at(25);
+    let _ = update(
+        &mut s,
+        Msg::FlagRead {
+            rollout: 0,
+            at_ms: T0 + 500,
+            result: Err(FlagError::Transport("connection refused".into())),
+        },
+    );
+    let _ = update(&mut s, key('+'));
+    assert_eq!(s.mode, Mode::Normal);
+    assert!(s.status.as_ref().unwrap().1.contains("flag data ERROR"));
+}
+
+#[test]
+fn arming_is_confirmed_and_refused_while_the_flag_is_off() {
+    let mut s = state_at(25);
+    let _ = update(&mut s, key('a'));
+    assert_eq!(s.mode, Mode::ConfirmArm(0));
+    assert!(!s.rollouts[0].armed, "not armed before y");
+    let _ = update(&mut s, code(KeyCode::Enter));
+    assert!(!s.rollouts[0].armed, "Enter does not arm");
+    let _ = update(&mut s, key('y'));
+    assert!(s.rollouts[0].armed);
+    // Disarming needs no dialog.
+    let _ = update(&mut s, key('a'));
+    assert!(!s.rollouts[0].armed);
+    // Off: refused with the reason.
+    let _ = update(
+        &mut s,
+        Msg::FlagRead {
+            rollout: 0,
+            at_ms: T0 + 500,
+            result: Ok(FlagSnapshot::new(25, false)),
+        },
+    );
+    let _ = update(&mut s, key('a'));
+    assert_eq!(s.mode, Mode::Normal);
+    assert!(s.status.as_ref().unwrap().1.contains("flag is off"));
+}
+
+#[test]
+fn quitting_while_armed_asks_first() {
+    let mut s = state_at(25);
+    s.rollouts[0].armed = true;
+    let cmds = update(&mut s, key('q'));
+    assert!(!cmds.contains(&Command::Quit));
+    assert_eq!(s.mode, Mode::ConfirmQuit);
+    let _ = update(&mut s, key('n'));
+    assert!(!s.quit);
+    let _ = update(&mut s, key('q'));
+    assert!(update(&mut s, key('y')).contains(&Command::Quit));
+    // Not armed: q quits at once.
+    let mut s = state_at(25);
+    assert!(update(&mut s, key('q')).contains(&Command::Quit));
+}
+
+#[test]
+fn after_a_rollback_rules_on_the_new_path_are_idle_and_the_rollout_is_rolled_back() {
+    use rollwatch::app::lifecycle::{Lifecycle, lifecycle};
+    let (mut s, t) = firing_state();
+    let _ = update(
+        &mut s,
+        Msg::FlagRead {
+            rollout: 0,
+            at_ms: t + 1000,
+            result: Ok(FlagSnapshot::new(0, true)),
+        },
+    );
+    // The rate window still holds the old traffic: values straddle the change.
+    metrics_at(&mut s, t + 2000, breaching());
+    assert!(s.rollouts[0].straddles(0));
+    let _ = update(&mut s, Msg::Tick(t + 2000));
+    let j = rule_index(&s, "new-error-rate");
+    assert_eq!(s.rollouts[0].alerts[j].status, AlertStatus::Idle);
+    assert!(
+        s.rollouts[0]
+            .alerts
+            .iter()
+            .all(|a| a.status != AlertStatus::Unknown),
+        "no UNKNOWN after a rollback"
+    );
+    assert_eq!(
+        lifecycle(&s.rollouts[0], s.now_ms, false),
+        Lifecycle::RolledBack { at_ms: t + 1000 }
+    );
+    // A minute later the window no longer straddles.
+    metrics_at(&mut s, t + 62_000, breaching());
+    assert!(!s.rollouts[0].straddles(0));
+}
+
+#[test]
+fn at_100_percent_after_the_bake_the_rollout_is_complete() {
+    use rollwatch::app::lifecycle::{Lifecycle, lifecycle};
+    let mut s = state_at(100);
+    let _ = update(&mut s, Msg::Tick(T0 + 1000));
+    assert_eq!(
+        lifecycle(&s.rollouts[0], s.now_ms, false),
+        Lifecycle::Complete
+    );
+    assert!(
+        s.rollouts[0]
+            .alerts
+            .iter()
+            .all(|a| a.status != AlertStatus::Unknown),
+        "rules on legacy at 100 % are idle, not unknown"
+    );
+    let s = state_at(0);
+    assert_eq!(
+        lifecycle(&s.rollouts[0], s.now_ms, false),
+        Lifecycle::Shadow
+    );
+}
+
+#[test]
+fn navigation_selects_opens_and_returns_and_never_writes() {
+    let mut s = state_at(25);
+    assert_eq!(s.selected_metric, 0);
+    for k in [key('j'), code(KeyCode::Down), key('j')] {
+        assert_eq!(writes(&update(&mut s, k)), 0);
+    }
+    assert_eq!(s.selected_metric, 3);
+    let _ = update(&mut s, key('G'));
+    assert_eq!(s.selected_metric, 4, "G: the last metric");
+    let _ = update(&mut s, key('g'));
+    assert_eq!(s.selected_metric, 0, "g: the first");
+    let _ = update(&mut s, key('k'));
+    assert_eq!(s.selected_metric, 0, "clamped at the top");
+    // Enter opens the selected metric; in the detail view [ ] change the range, not the plan.
+    let _ = update(&mut s, key('j'));
+    let _ = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.mode, Mode::Detail(1));
+    let _ = update(&mut s, key(']'));
+    assert_eq!(s.range, 1);
+    assert_eq!(s.mode, Mode::Detail(1), "] did not propose a step");
+    let _ = update(&mut s, key('4'));
+    assert_eq!(s.range, 3);
+    let _ = update(&mut s, key('['));
+    assert_eq!(s.range, 2);
+    let _ = update(&mut s, key('j'));
+    assert_eq!(s.mode, Mode::Detail(2));
+    let _ = update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.mode, Mode::Normal);
+    assert_eq!(s.selected_metric, 2);
+    // Ctrl-L asks for a full repaint; an unknown key says where help is.
+    let _ = update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Char('l'), KeyModifiers::CONTROL)),
+    );
+    assert!(s.redraw_all);
+    let _ = update(&mut s, key('x'));
+    assert_eq!(s.status.as_ref().unwrap().1, "unknown key — ? for help");
 }

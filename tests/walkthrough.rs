@@ -139,4 +139,15 @@ async fn simulate_prometheus_and_rollwatch_close_the_loop() {
         .collect();
     assert_eq!(outcomes.len(), 2);
     assert!(outcomes.iter().all(|r| r["outcome"] == "ok"));
+
+    // 5. A fresh `status` names the lifecycle: rolled back (from the audit log), its rules
+    //    on the new path IDLE rather than UNKNOWN.
+    let (code, text) = run(&["--audit-log", &audit, "status", "--json", "--config", &cfg]);
+    let s: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let r = &s["rollouts"][0];
+    assert_eq!(r["lifecycle"], "ROLLED BACK", "{s}");
+    let rule = &r["alerts"][0];
+    assert_eq!(rule["rule"], "new-error-rate");
+    assert_eq!(rule["state"], "IDLE", "{s}");
+    assert_eq!(code, 0, "nothing unknown about an idle cohort: {s}");
 }

@@ -14,7 +14,11 @@ pub enum Observation {
     },
     /// The source answered but had no sample (empty vector, NaN from no traffic, stale).
     NoData,
-    /// The source could not be read or its data is too old; the reason in words.
+    /// A cohort the rule reads intentionally has no traffic (the new path at 0 % or switched
+    /// off, legacy at 100 %): nothing to judge, nothing blocked. The reason in words.
+    Idle(String),
+    /// The source could not be read or its data is too old; the reason in words. A firing
+    /// rule stays firing (on its last known value) through it.
     Unknown(String),
 }
 
@@ -44,6 +48,8 @@ pub enum AlertStatus {
     Resolved,
     /// No data or a backend failure: neither healthy nor firing.
     Unknown,
+    /// A cohort it reads intentionally has no traffic: nothing to judge.
+    Idle,
 }
 
 impl AlertStatus {
@@ -56,6 +62,20 @@ impl AlertStatus {
             AlertStatus::Firing => "FIRING",
             AlertStatus::Resolved => "RESOLVED",
             AlertStatus::Unknown => "UNKNOWN",
+            AlertStatus::Idle => "IDLE",
+        }
+    }
+
+    /// How much attention it needs, for sorting and for the worst state of a rollout:
+    /// firing, pending, unknown, then the quiet ones.
+    #[must_use]
+    pub fn rank(self) -> u8 {
+        match self {
+            AlertStatus::Firing => 4,
+            AlertStatus::Pending => 3,
+            AlertStatus::Unknown => 2,
+            AlertStatus::Resolved => 1,
+            AlertStatus::Inactive | AlertStatus::Idle => 0,
         }
     }
 
@@ -80,8 +100,10 @@ pub struct AlertState {
     pub keep_since_ms: Option<i64>,
     /// The last left-hand value seen.
     pub value: Option<f64>,
-    /// Why it is unknown.
+    /// Why it is unknown (or, while firing on last-known data, why the data is lost).
     pub reason: Option<String>,
+    /// A firing rule whose data was lost: since when it fires on its last known value.
+    pub data_lost_since_ms: Option<i64>,
 }
 
 impl AlertState {
@@ -95,6 +117,7 @@ impl AlertState {
             keep_since_ms: None,
             value: None,
             reason: Some("no data yet".into()),
+            data_lost_since_ms: None,
         }
     }
 
@@ -127,6 +150,23 @@ pub fn step(prev: &AlertState, rule: &Rule, obs: &Observation, now_ms: i64) -> A
         next.status = status;
     };
 
+    // Prometheus keeps an alert's state when its rule cannot be evaluated: a firing rule
+    // stays firing on its last known value until data shows it resolved (a failing backend
+    // is never evidence of health).
+    if let (true, Observation::Unknown(r)) = (was_firing, obs) {
+        next.data_lost_since_ms.get_or_insert(now_ms);
+        next.reason = Some(r.clone());
+        return next;
+    }
+    next.data_lost_since_ms = None;
+    if let Observation::Idle(r) = obs {
+        next.value = None;
+        next.active_at_ms = None;
+        next.keep_since_ms = None;
+        next.reason = Some(r.clone());
+        set(&mut next, AlertStatus::Idle);
+        return next;
+    }
     match obs {
         Observation::Value { lhs, holds: true } => {
             next.value = Some(*lhs);
@@ -138,7 +178,10 @@ pub fn step(prev: &AlertState, rule: &Rule, obs: &Observation, now_ms: i64) -> A
                 set(&mut next, AlertStatus::Pending);
             }
         }
-        Observation::Value { .. } | Observation::NoData | Observation::Unknown(_) => {
+        Observation::Value { .. }
+        | Observation::NoData
+        | Observation::Unknown(_)
+        | Observation::Idle(_) => {
             if let Observation::Value { lhs, .. } = obs {
                 next.value = Some(*lhs);
             } else {
@@ -168,7 +211,7 @@ pub fn step(prev: &AlertState, rule: &Rule, obs: &Observation, now_ms: i64) -> A
                     next.reason = Some("no data".into());
                     set(&mut next, AlertStatus::Unknown);
                 }
-                Observation::Unknown(r) => {
+                Observation::Unknown(r) | Observation::Idle(r) => {
                     next.reason = Some(r.clone());
                     set(&mut next, AlertStatus::Unknown);
                 }

@@ -222,6 +222,15 @@ impl Rule {
         }
     }
 
+    /// Whether the rule reads cohort `c` (a rule about a cohort with no traffic is idle).
+    #[must_use]
+    pub fn reads(&self, c: Cohort) -> bool {
+        match self.condition {
+            Condition::Absolute { .. } => self.cohort == c,
+            _ => true,
+        }
+    }
+
     /// The right-hand side, which for ratio rules depends on the legacy value.
     #[must_use]
     pub fn rhs(&self, legacy: Option<f64>) -> Option<f64> {

@@ -3,65 +3,71 @@
 //! guarded, audited write commands an operator's keys produce; `p` pauses both, read-only
 //! disables both. Pure: called from `update` on every tick.
 
+use super::guard::forward_blockers;
 use super::msg::Command;
 use super::state::{LogLevel, State};
+use super::verdicts;
 use crate::alerts::{Action, AlertStatus};
 use crate::flags::write::{WriteKind, WriteRequest};
-use crate::stats::{Verdict, verdict};
 
 /// Why the next step is not due yet, or `Ok(next percent)` when it is.
-fn readiness(state: &State, i: usize) -> Result<u8, &'static str> {
+fn readiness(state: &State, i: usize) -> Result<u8, String> {
     let r = &state.rollouts[i];
     let now = state.now_ms;
-    let stale = state.stale_after_ms();
     let flag = r.flag.as_ref().ok_or("flag not read")?;
     if !flag.enabled {
-        return Err("flag is off");
+        return Err("flag is off".into());
     }
     let next = r.def.next_percent(flag.percent).ok_or("at the last step")?;
     let step = r
         .def
         .step_index(flag.percent)
         .ok_or("below the first step")?;
-    let bake = r.def.steps[step].bake.ok_or("this step has no bake time")?;
-    let bake_ms = i64::try_from(bake.as_millis()).unwrap_or(i64::MAX);
-    let since = r.step_since_ms.ok_or("time at step unknown")?;
-    if now - since < bake_ms {
-        return Err("baking");
+    r.def.steps[step].bake.ok_or("this step has no bake time")?;
+    if let Some(left) = super::propose::bake_left_ms(r, now) {
+        return Err(format!(
+            "baking, {} left",
+            crate::ui::format::duration(left)
+        ));
     }
-    if r.flag_error.is_some() || r.flag_at_ms.is_none_or(|t| now - t > stale) {
-        return Err("flag data stale");
+    if let Some(b) = forward_blockers(r, now, state.stale_after_ms()).first() {
+        return Err(b.to_string());
     }
-    if r.metrics_error.is_some()
-        || r.metrics
-            .iter()
-            .any(|m| m.error.is_some() || m.last_at_ms.is_none_or(|t| now - t > stale))
-    {
-        return Err("metrics stale");
-    }
-    if r.alerts.iter().any(|a| {
-        matches!(
-            a.status,
-            AlertStatus::Pending | AlertStatus::Firing | AlertStatus::Unknown
-        )
+    if r.metrics.iter().any(|m| {
+        m.last_at_ms
+            .is_none_or(|t| now - t > state.stale_after_ms())
     }) {
-        return Err("a rule is pending, firing or unknown");
+        return Err("metrics data stale".into());
     }
-    if r.metrics
+    if let Some((rule, a)) = r
+        .def
+        .rules
         .iter()
-        .filter_map(|m| m.last.counts)
-        .any(|c| verdict(c.legacy, c.new) == Verdict::Worse)
+        .zip(&r.alerts)
+        .find(|(_, a)| a.status.rank() >= AlertStatus::Unknown.rank())
     {
-        return Err("new is significantly worse");
+        return Err(format!("rule `{}` is {}", rule.name, a.status.label()));
+    }
+    if let Some(why) = verdicts::any_worse(r) {
+        return Err(why);
+    }
+    if let (Some(n), Some(min)) = (verdicts::new_requests(r), verdicts::min_new_requests(r))
+        && n < min
+    {
+        return Err(format!("{n}/{min} requests on the new path at this step"));
     }
     Ok(next)
 }
 
 /// Runs the automation of rollout `i` at the state's time.
 pub(super) fn automate(state: &mut State, i: usize, cmds: &mut Vec<Command>) {
-    let ready = readiness(state, i).ok();
-    if state.rollouts[i].ready != ready {
-        state.rollouts[i].ready = ready;
+    let readiness = readiness(state, i);
+    let held = readiness.as_ref().err().cloned();
+    let ready = readiness.ok();
+    let r = &mut state.rollouts[i];
+    if r.ready != ready || r.held_by != held {
+        r.ready = ready;
+        r.held_by = held;
         state.dirty = true;
     }
     let r = &state.rollouts[i];

@@ -81,6 +81,9 @@ impl FlagBackend for FlagDeadline {
     fn events(&self) -> BoxFuture<'_, Result<Vec<FlagEvent>, FlagError>> {
         self.limit(self.inner.events())
     }
+    fn can_set_enabled(&self) -> bool {
+        self.inner.can_set_enabled()
+    }
 }
 
 /// Closes every dangling intent of `rollout` with an `unknown` outcome and the flag as read
@@ -100,7 +103,7 @@ pub async fn reconcile(flag: &dyn FlagBackend, audit: &AuditLog, rollout: &str) 
         .map(|mut rec| {
             let asked = format!("{} {}% → {}", rec.action, rec.expected_percent, rec.new_value);
             rec.phase = "outcome".into();
-            rec.time = chrono::Utc::now().to_rfc3339();
+            rec.time = audit.now_rfc3339();
             rec.outcome = Some("unknown".into());
             rec.detail = Some(format!("no outcome recorded (process ended mid-write); reconciled at start, re-read: {seen}"));
             let _ = audit.append(&rec);
@@ -145,8 +148,8 @@ impl Effects {
             backends,
             names,
             tx,
+            audit: audit.with_clock(clock.clone()),
             clock,
-            audit,
             read_only,
             deadline,
         }

@@ -13,12 +13,28 @@ pub enum Action {
     StepBack,
     /// Roll back to 0 %.
     Rollback,
-    /// Switch the flag (environment) off or on.
+    /// Switch the flag (environment) off or on (`K`: never a bare navigation letter).
     KillSwitch,
-    /// Confirm the dialog.
+    /// Confirm the dialog: only an explicit `y`.
     Yes,
     /// Cancel the dialog.
     No,
+    /// `Enter`: opens things; in a confirm dialog it never confirms.
+    Enter,
+    /// `j`, Down: move the selection down.
+    Down,
+    /// `k`, Up: move the selection up.
+    Up,
+    /// `g`, Home: to the top.
+    Top,
+    /// `G`, End: to the bottom.
+    Bottom,
+    /// Ctrl-L: redraw the whole screen (text another program wrote to the terminal goes).
+    Redraw,
+    /// `1`…`4`: the detail chart's time range (5 m, 1 h, 6 h, 24 h).
+    Range(u8),
+    /// A key with no binding: says so, with where to look.
+    Unknown,
     /// Toggle help.
     Help,
     /// Next theme.
@@ -43,41 +59,70 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("!", "next step despite a firing hold rule (confirm)"),
     ("-  [", "previous step (confirm)"),
     ("r", "roll back to 0 % (confirm)"),
-    ("k", "kill switch: flag off / on (confirm)"),
-    ("a", "arm / disarm auto-advance after the bake time"),
+    ("K", "kill switch: flag off / on (confirm)"),
+    (
+        "a",
+        "arm / disarm auto-advance after the bake time (confirm)",
+    ),
     ("p", "pause / resume all automation"),
-    ("y  Enter", "confirm the dialog"),
+    ("y", "confirm the dialog (only y writes; Enter never does)"),
     ("n  Esc", "cancel the dialog"),
+    ("j k  arrows", "select a metric (never writes)"),
+    (
+        "Enter",
+        "open the selected metric's detail chart (Esc returns)",
+    ),
+    ("1-4  [ ]", "detail: time range 5m, 1h, 6h, 24h"),
+    ("g  G", "first / last metric"),
+    ("Ctrl-L", "redraw the whole screen"),
     ("Tab  Shift-Tab", "next / previous rollout"),
     ("t", "next theme"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit"),
 ];
 
-/// Maps a key event to an action. Key releases and repeats of non-navigation keys are ignored.
+/// Maps a key event to an action. Key releases are ignored. Only `y` confirms a write and
+/// the kill switch sits on `K`: the keys people press by habit (`j`, `k`, arrows, `Enter`)
+/// never change a flag.
 #[must_use]
 pub fn action(key: &KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
         return None;
     }
+    // Alt-letters (or Esc and a letter read together) are nobody's binding.
+    if key.modifiers.contains(KeyModifiers::ALT) {
+        return None;
+    }
     if key.modifiers.contains(KeyModifiers::CONTROL) {
-        return matches!(key.code, KeyCode::Char('c')).then_some(Action::Interrupt);
+        return match key.code {
+            KeyCode::Char('c') => Some(Action::Interrupt),
+            KeyCode::Char('l') => Some(Action::Redraw),
+            _ => Some(Action::Unknown),
+        };
     }
     Some(match key.code {
         KeyCode::Char('+' | ']') => Action::Bump,
         KeyCode::Char('!') => Action::ForceBump,
         KeyCode::Char('-' | '[') => Action::StepBack,
         KeyCode::Char('r') => Action::Rollback,
-        KeyCode::Char('k') => Action::KillSwitch,
+        KeyCode::Char('K') => Action::KillSwitch,
         KeyCode::Char('a') => Action::Arm,
         KeyCode::Char('p') => Action::Pause,
-        KeyCode::Char('y' | 'Y') | KeyCode::Enter => Action::Yes,
+        KeyCode::Char('y') => Action::Yes,
+        KeyCode::Enter => Action::Enter,
+        KeyCode::Char('j') | KeyCode::Down => Action::Down,
+        KeyCode::Char('k') | KeyCode::Up => Action::Up,
         KeyCode::Char('n' | 'N') | KeyCode::Esc => Action::No,
         KeyCode::Char('?') => Action::Help,
         KeyCode::Char('t') => Action::Theme,
         KeyCode::Tab => Action::NextRollout,
         KeyCode::BackTab => Action::PrevRollout,
         KeyCode::Char('q') => Action::Quit,
-        _ => return None,
+        KeyCode::Char('g') | KeyCode::Home => Action::Top,
+        KeyCode::Char('G') | KeyCode::End => Action::Bottom,
+        KeyCode::Char(c @ '1'..='4') => Action::Range(c as u8 - b'0'),
+        // Modifier keys alone and media keys are nobody's typing.
+        KeyCode::Modifier(_) | KeyCode::Media(_) | KeyCode::Null => return None,
+        _ => Action::Unknown,
     })
 }

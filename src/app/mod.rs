@@ -6,11 +6,15 @@
 mod automation;
 pub mod driver;
 pub mod effects;
+pub mod guard;
 pub mod keymap;
+pub mod lifecycle;
 pub mod msg;
+pub mod propose;
 pub mod run;
 pub mod state;
 pub mod update;
+pub mod verdicts;
 
 pub use msg::{Command, Msg};
 pub use state::{LogLevel, Mode, PendingWrite, RolloutState, State};

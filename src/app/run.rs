@@ -138,6 +138,9 @@ pub fn initial_state(setup: &Setup, now_ms: i64) -> State {
             let mut rs =
                 RolloutState::new(r.clone(), b.flag.describe(), b.metrics.describe(), now_ms);
             rs.insecure_tls = b.insecure_tls;
+            rs.kill_switch = b.flag.can_set_enabled();
+            // Seen again on the first read only while the flag is still at 0 %.
+            rs.rolled_back_at_ms = setup.audit.last_rollback_ms(&r.name);
             rs
         })
         .collect();

@@ -9,6 +9,9 @@ use crate::metrics::CohortValues;
 use crate::model::{Cohort, FlagSnapshot, History, Rollout};
 use crate::sim::rng::Rng;
 
+/// Flag changes kept for the chart markers.
+pub const FLAG_CHANGES_CAP: usize = 100;
+
 /// Events kept in the log.
 pub const EVENT_CAP: usize = 200;
 
@@ -21,6 +24,67 @@ pub struct PollSched {
     pub next_at_ms: i64,
     /// Consecutive failures (for back-off).
     pub failures: u32,
+}
+
+/// One backend's feed, the same for the flag and the metrics: when it last answered, why it
+/// failed, and when to ask next. Staleness is decided here and nowhere else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Feed {
+    /// When the last good answer arrived (clock ms).
+    pub at_ms: Option<i64>,
+    /// Why the last request failed, while it keeps failing.
+    pub error: Option<String>,
+    /// The poll schedule.
+    pub poll: PollSched,
+}
+
+impl Feed {
+    /// How old the last good answer is at `now_ms` when that is older than
+    /// `stale_after_ms` (`None` while fresh, and before any answer).
+    #[must_use]
+    pub fn stale_age(&self, now_ms: i64, stale_after_ms: i64) -> Option<i64> {
+        self.at_ms
+            .map(|t| now_ms - t)
+            .filter(|age| *age > stale_after_ms)
+    }
+
+    /// Whether the data cannot be trusted as current: never read, stale or failing.
+    #[must_use]
+    pub fn is_stale(&self, now_ms: i64, stale_after_ms: i64) -> bool {
+        self.error.is_some()
+            || self.at_ms.is_none()
+            || self.stale_age(now_ms, stale_after_ms).is_some()
+    }
+
+    /// A request is due at `now_ms` and none is under way: marks it under way.
+    pub fn start_if_due(&mut self, now_ms: i64) -> bool {
+        let due = !self.poll.in_flight && now_ms >= self.poll.next_at_ms;
+        if due {
+            self.poll.in_flight = true;
+        }
+        due
+    }
+
+    /// A good answer at `at`: next poll one interval later. Returns the error it recovered
+    /// from, if any.
+    pub fn succeeded(&mut self, at: i64, refresh_ms: i64) -> Option<String> {
+        self.poll.in_flight = false;
+        self.poll.failures = 0;
+        self.poll.next_at_ms = at + refresh_ms;
+        self.at_ms = Some(at);
+        self.error.take()
+    }
+
+    /// A failure at `at`, retried after `delay_ms` (the caller's jittered back-off). Returns
+    /// whether the reason is new (worth a log line).
+    pub fn failed(&mut self, at: i64, reason: String, delay_ms: i64) -> bool {
+        self.poll.in_flight = false;
+        self.poll.failures += 1;
+        self.poll.next_at_ms = at + delay_ms;
+        let new = self.error.as_deref() != Some(reason.as_str());
+        self.error = Some(reason);
+        new
+    }
 }
 
 /// One metric's live data.
@@ -37,6 +101,22 @@ pub struct MetricState {
 }
 
 impl MetricState {
+    /// How old its last good value is at `now_ms` when older than `stale_after_ms`.
+    #[must_use]
+    pub fn stale_age(&self, now_ms: i64, stale_after_ms: i64) -> Option<i64> {
+        self.last_at_ms
+            .map(|t| now_ms - t)
+            .filter(|age| *age > stale_after_ms)
+    }
+
+    /// Whether its value cannot be trusted as current: never read, stale or failing.
+    #[must_use]
+    pub fn is_stale(&self, now_ms: i64, stale_after_ms: i64) -> bool {
+        self.error.is_some()
+            || self.last_at_ms.is_none()
+            || self.stale_age(now_ms, stale_after_ms).is_some()
+    }
+
     /// History of a cohort.
     #[must_use]
     pub fn history(&self, c: Cohort) -> &History {
@@ -58,26 +138,26 @@ pub struct RolloutState {
     pub metrics_source: String,
     /// The last flag read.
     pub flag: Option<FlagSnapshot>,
-    /// When it was read (clock ms).
-    pub flag_at_ms: Option<i64>,
-    /// Why the last flag read failed.
-    pub flag_error: Option<String>,
-    /// Flag poll schedule.
-    pub flag_poll: PollSched,
-    /// Metrics poll schedule.
-    pub metrics_poll: PollSched,
+    /// The flag backend's feed: last answer, failure, schedule.
+    pub flag_feed: Feed,
     /// The start-up backfill is done (or failed): live polling may start.
     pub backfilled: bool,
     /// One entry per metric of `def`.
     pub metrics: Vec<MetricState>,
-    /// When metrics were last read successfully (clock ms).
-    pub metrics_at_ms: Option<i64>,
-    /// Why the last metrics poll failed.
-    pub metrics_error: Option<String>,
+    /// The metrics source's feed: last good poll, failure, schedule.
+    pub metrics_feed: Feed,
     /// One entry per rule of `def`.
     pub alerts: Vec<AlertState>,
     /// Since when the flag has been at its current percentage (first seen).
     pub step_since_ms: Option<i64>,
+    /// When rollwatch last saw the effective percentage change (clock ms); not set by the
+    /// first read. Values whose window reaches back past it mix two traffic splits.
+    pub flag_changed_ms: Option<i64>,
+    /// When the flag went from serving traffic to 0 % (clock ms); cleared when it serves again.
+    pub rolled_back_at_ms: Option<i64>,
+    /// Changes of the effective percentage rollwatch saw (clock ms, from, to), oldest first,
+    /// at most [`FLAG_CHANGES_CAP`]: the markers on the charts.
+    pub flag_changes: VecDeque<(i64, u8, u8)>,
     /// A write is under way.
     pub write_in_flight: bool,
     /// The newest backend event already seen (for marking new ones).
@@ -86,12 +166,23 @@ pub struct RolloutState {
     pub backend_events: Vec<FlagEvent>,
     /// A read of the backend's change history is under way.
     pub events_in_flight: bool,
+    /// This session's landed writes (newest last, bounded), to recognise them in
+    /// `backend_events`.
+    pub own_writes: Vec<crate::flags::own::OwnWrite>,
     /// TLS verification is off for one of its backends (`insecure_skip_verify`).
     pub insecure_tls: bool,
     /// Auto-advance is armed (config `auto_advance`, key `a`).
     pub armed: bool,
+    /// The flag backend can switch the flag on and off (the kill switch key is offered).
+    pub kill_switch: bool,
     /// The next step is due (bake passed, all healthy): shown as READY when not armed.
     pub ready: Option<u8>,
+    /// The tuning of this step's statistical tests, fixed once per step.
+    pub tuning: Option<crate::stats::Tuning>,
+    /// Requests per second over both cohorts, as last measured from counts.
+    pub traffic_rps: Option<f64>,
+    /// Why the next step is not due, in words (`baking, 3m left`, `rule x is FIRING …`).
+    pub held_by: Option<String>,
     /// The firing episode (rule index, `since_ms`) auto-rollback already acted on, so a
     /// failed or refused rollback is not repeated every tick.
     pub auto_rolled_back: Option<(usize, i64)>,
@@ -100,7 +191,19 @@ pub struct RolloutState {
 impl RolloutState {
     /// A rollout not yet read, at `now_ms`.
     #[must_use]
-    pub fn new(def: Rollout, flag_backend: String, metrics_source: String, now_ms: i64) -> Self {
+    pub fn new(
+        mut def: Rollout,
+        flag_backend: String,
+        metrics_source: String,
+        now_ms: i64,
+    ) -> Self {
+        if !def
+            .rules
+            .iter()
+            .any(|r| r.name == super::verdicts::SPLIT_RULE)
+        {
+            def.rules.push(split_rule());
+        }
         let def_auto_advance = def.automation.auto_advance;
         Self {
             metrics: vec![MetricState::default(); def.metrics.len()],
@@ -109,21 +212,25 @@ impl RolloutState {
             flag_backend,
             metrics_source,
             flag: None,
-            flag_at_ms: None,
-            flag_error: None,
-            flag_poll: PollSched::default(),
-            metrics_poll: PollSched::default(),
+            flag_feed: Feed::default(),
             backfilled: false,
-            metrics_at_ms: None,
-            metrics_error: None,
+            metrics_feed: Feed::default(),
             step_since_ms: None,
+            flag_changed_ms: None,
+            rolled_back_at_ms: None,
+            flag_changes: VecDeque::new(),
             write_in_flight: false,
             events_seen_ms: None,
             backend_events: Vec::new(),
             events_in_flight: false,
+            own_writes: Vec::new(),
             insecure_tls: false,
             armed: def_auto_advance,
+            kill_switch: true,
             ready: None,
+            held_by: None,
+            tuning: None,
+            traffic_rps: None,
             auto_rolled_back: None,
         }
     }
@@ -131,20 +238,54 @@ impl RolloutState {
     /// The worst state among this rollout's rules, for the compact overview line.
     #[must_use]
     pub fn worst(&self) -> (AlertStatus, Option<Severity>) {
-        let rank = |s: AlertStatus| match s {
-            AlertStatus::Firing => 4,
-            AlertStatus::Pending => 3,
-            AlertStatus::Unknown => 2,
-            AlertStatus::Resolved => 1,
-            AlertStatus::Inactive => 0,
-        };
         self.alerts
             .iter()
             .zip(&self.def.rules)
-            .max_by_key(|(a, r)| (rank(a.status), r.severity))
+            .max_by_key(|(a, r)| (a.status.rank(), r.severity))
             .map_or((AlertStatus::Inactive, None), |(a, r)| {
                 (a.status, Some(r.severity))
             })
+    }
+
+    /// Records a flag value read at `at`: the step clock, the last change and a rollback.
+    pub fn see_flag(&mut self, snap: &FlagSnapshot, at: i64) {
+        let before = self.flag.as_ref().map(FlagSnapshot::effective_percent);
+        let after = snap.effective_percent();
+        match before {
+            None => self.step_since_ms = Some(at),
+            Some(b) if b != after => {
+                if self.flag_changes.len() == FLAG_CHANGES_CAP {
+                    self.flag_changes.pop_front();
+                }
+                self.flag_changes.push_back((at, b, after));
+                self.step_since_ms = Some(at);
+                // A new split: counts restart, and the tests get this step's tuning.
+                self.tuning = None;
+                self.flag_changed_ms = Some(at);
+                if after == 0 {
+                    self.rolled_back_at_ms = Some(at);
+                }
+            }
+            Some(_) => {}
+        }
+        if after > 0 {
+            self.rolled_back_at_ms = None;
+        }
+        self.flag = Some(snap.clone());
+        self.flag_feed.at_ms = Some(at);
+    }
+
+    /// Whether metric `k`'s current value covers a flag change (its window straddles it).
+    #[must_use]
+    pub fn straddles(&self, k: usize) -> bool {
+        let (Some(window), Some(changed), Some(at)) = (
+            self.def.metrics.get(k).and_then(|m| m.window_ms),
+            self.flag_changed_ms,
+            self.metrics.get(k).and_then(|m| m.last_at_ms),
+        ) else {
+            return false;
+        };
+        at >= changed && at - window < changed
     }
 
     /// The firing rule that blocks bumping, if any (hold or rollback action).
@@ -158,6 +299,25 @@ impl RolloutState {
     }
 }
 
+/// The built-in traffic-split rule: a `hold` warning when the new path's share of requests at
+/// this step differs from the flag's (sample-ratio mismatch); idle without request counts.
+fn split_rule() -> crate::alerts::Rule {
+    crate::alerts::Rule {
+        name: super::verdicts::SPLIT_RULE.into(),
+        metric: String::new(),
+        cohort: crate::model::Cohort::New,
+        condition: crate::alerts::Condition::Absolute {
+            op: crate::alerts::Op::Gt,
+            value: 0.0,
+        },
+        for_: std::time::Duration::ZERO,
+        keep_firing_for: std::time::Duration::ZERO,
+        severity: Severity::Warning,
+        action: crate::alerts::Action::Hold,
+        significant: false,
+    }
+}
+
 /// What the screen is showing on top of the dashboard.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
@@ -165,9 +325,23 @@ pub enum Mode {
     Normal,
     /// The help overlay.
     Help,
-    /// A write waiting for `y`/`Enter` or `n`/`Esc`.
+    /// A write waiting for `y` or `n`/`Esc` (`Enter` never confirms).
     Confirm(PendingWrite),
+    /// Arming auto-advance of a rollout, waiting for `y` or `n`/`Esc`.
+    ConfirmArm(usize),
+    /// Quitting while automation is armed, waiting for `y` or `n`/`Esc`.
+    ConfirmQuit,
+    /// One metric full screen: its chart over the chosen range, values, interval, rules.
+    Detail(usize),
 }
+
+/// The time ranges of the detail chart, in ms, with their names.
+pub const RANGES: [(i64, &str); 4] = [
+    (5 * 60_000, "5m"),
+    (3_600_000, "1h"),
+    (6 * 3_600_000, "6h"),
+    (24 * 3_600_000, "24h"),
+];
 
 /// A write intent shown in the confirm dialog.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,8 +350,11 @@ pub struct PendingWrite {
     pub rollout: usize,
     /// The request, with the flag as the operator saw it.
     pub request: WriteRequest,
-    /// A warning shown in the dialog (forced past a hold, data stale).
-    pub warning: Option<String>,
+    /// What the change means for users, in words.
+    pub effect: String,
+    /// Warnings shown in the dialog, each naming its facts (bake time left, stale or failing
+    /// backends, pending/firing/unknown rules with value, severity and action).
+    pub warnings: Vec<String>,
 }
 
 /// Severity of a log line.
@@ -239,6 +416,14 @@ pub struct State {
     pub logged: u64,
     /// All automation (auto-advance, auto-rollback) paused (key `p`).
     pub automation_paused: bool,
+    /// The selected metric row of the shown rollout (`j`/`k`).
+    pub selected_metric: usize,
+    /// The detail chart's range, an index into [`RANGES`].
+    pub range: usize,
+    /// Lines the help overlay is scrolled by.
+    pub help_scroll: u16,
+    /// The next frame repaints every cell (Ctrl-L).
+    pub redraw_all: bool,
 }
 
 impl State {
@@ -262,6 +447,10 @@ impl State {
             rng: Rng::new(0x5eed),
             logged: 0,
             automation_paused: false,
+            selected_metric: 0,
+            range: 0,
+            help_scroll: 0,
+            redraw_all: false,
         }
     }
 

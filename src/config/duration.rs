@@ -70,3 +70,39 @@ mod tests {
         }
     }
 }
+
+/// The longest range selector (`[1m]`, `[5m:30s]`'s range) in a PromQL query, in ms: how far
+/// back one value of the query reaches. `None` when the query has none (an instant reading).
+#[must_use]
+pub fn longest_range_ms(query: &str) -> Option<i64> {
+    let mut best: Option<i64> = None;
+    let mut rest = query;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(']') else { break };
+        let inner = &after[..close];
+        let range = inner.split(':').next().unwrap_or_default();
+        if let Ok(d) = parse(range) {
+            let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+            best = Some(best.map_or(ms, |b| b.max(ms)));
+        }
+        rest = &after[close..];
+    }
+    best
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::longest_range_ms;
+
+    #[test]
+    fn the_longest_range_of_a_query_is_its_window() {
+        assert_eq!(
+            longest_range_ms("sum by (c)(rate(e[1m])) / sum by (c)(rate(r[5m]))"),
+            Some(300_000)
+        );
+        assert_eq!(longest_range_ms("max_over_time(x[10m:30s])"), Some(600_000));
+        assert_eq!(longest_range_ms("process_resident_memory_bytes"), None);
+        assert_eq!(longest_range_ms("x{a=\"[\"}"), None);
+    }
+}

@@ -50,6 +50,10 @@ pub struct FileRollout {
     /// Roll back automatically when a rule with action `rollback` fires (off by default).
     #[serde(default)]
     pub auto_rollback: bool,
+    /// Requests the new path must serve at a step before it counts as baked (default: from
+    /// the statistical test's tuning, the new path's share of the requests expected during the
+    /// bake).
+    pub min_new_requests: Option<u64>,
 }
 
 /// One `[[rollout.metric]]`.
@@ -70,6 +74,9 @@ pub struct FileMetric {
     pub target: Option<Spanned<toml::Value>>,
     /// Minimum saving in percent that the new path promises (savings metrics).
     pub savings_target: Option<Spanned<f64>>,
+    /// Rates with counts: how much worse (percentage points) the new path may be before the
+    /// statistical verdict calls it worse (default 0).
+    pub tolerance: Option<f64>,
     /// Prometheus: the PromQL query, grouped by the cohort label.
     pub query: Option<String>,
     /// Prometheus / JSON: factor applied to every value (e.g. 100 for ratio → percent).

@@ -4,6 +4,7 @@
 //! errors; thresholds and percentages are range-checked. Secrets never sit in the file: a
 //! token is named by environment variable (`token_env`) or file (`token_file`).
 
+pub mod check;
 pub mod duration;
 pub mod file;
 pub mod rule_expr;
@@ -225,7 +226,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         {
             return Err(cx.at(&r.get_ref().name, "duplicate rollout name"));
         }
-        rollouts.push(rollout(&cx, r.get_ref())?);
+        let rc = rollout(&cx, r.get_ref())?;
+        check::backends(&cx, r.get_ref(), &rc, refresh)?;
+        rollouts.push(rc);
     }
     Ok(Config {
         path: path.to_owned(),
@@ -410,6 +413,7 @@ fn rollout(cx: &Ctx<'_>, r: &FileRollout) -> Result<RolloutConfig, ConfigError> 
             automation: crate::model::Automation {
                 auto_advance: r.auto_advance,
                 auto_rollback: r.auto_rollback,
+                min_new_requests: r.min_new_requests,
             },
         },
         flag,
@@ -536,6 +540,18 @@ fn metric(
                     }
                 }
             }
+            for (name, p) in [("legacy_per", &m.legacy_per), ("new_per", &m.new_per)] {
+                if let Some(p) = p
+                    && !(p.starts_with('/') || p.is_empty())
+                {
+                    return Err(cx.at(
+                        &m.id,
+                        format!(
+                            "metric `{id}`: {name} = `{p}` is not a JSON pointer (it starts with /)"
+                        ),
+                    ));
+                }
+            }
         }
         SourceSpec::Simulator { .. } => {
             use crate::metrics::sim::SimField;
@@ -565,6 +581,11 @@ fn metric(
         direction,
         savings_target,
         target,
+        tolerance: m.tolerance,
+        window_ms: match source {
+            SourceSpec::Prometheus(_) => m.query.as_deref().and_then(duration::longest_range_ms),
+            _ => None,
+        },
     };
     Ok((def, src))
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Config, FlagSpec, SourceSpec};
+use super::{Config, FlagSpec, RolloutConfig, SourceSpec};
 use crate::app::effects::Backends;
 use crate::clock::Clock;
 use crate::flags::http::HttpFlag;
@@ -17,6 +17,42 @@ use crate::model::MetricKind;
 use crate::model::Rollout;
 use crate::secret::Secret;
 use crate::sim::{Profile, Simulator};
+
+/// Why a simulator metrics source cannot go with a flag other than `memory`.
+pub const SIMULATOR_NEEDS_MEMORY: &str = "metrics `kind` = \"simulator\" needs `flag.kind = \"memory\"` \
+     (the simulator's traffic follows an in-process flag; to steer a simulator over HTTP, run \
+     `rollwatch simulate` and use the prometheus source)";
+
+/// The Prometheus queries of a rollout, one per metric in order.
+#[must_use]
+pub fn prometheus_queries(rc: &RolloutConfig) -> Vec<PrometheusQuery> {
+    rc.metric_sources
+        .iter()
+        .map(|m| PrometheusQuery::new(m.query.clone().unwrap_or_default(), m.scale))
+        .collect()
+}
+
+/// The JSON metric pointers of a rollout, one per metric in order.
+#[must_use]
+pub fn json_metrics(rc: &RolloutConfig) -> Vec<JsonMetric> {
+    rc.rollout
+        .metrics
+        .iter()
+        .zip(&rc.metric_sources)
+        .map(|(d, m)| JsonMetric {
+            legacy: m.legacy.clone().unwrap_or_default(),
+            new: m.new.clone().unwrap_or_default(),
+            unit: m.unit.unwrap_or(match d.kind {
+                MetricKind::Ratio => ValueUnit::Percent,
+                MetricKind::Latency { .. } => ValueUnit::Millis,
+                MetricKind::Bytes => ValueUnit::Bytes,
+                MetricKind::PerRequest | MetricKind::Gauge => ValueUnit::Count,
+            }),
+            legacy_per: m.legacy_per.clone(),
+            new_per: m.new_per.clone(),
+        })
+        .collect()
+}
 
 /// Builds every rollout's backends.
 ///
@@ -61,11 +97,7 @@ pub fn wire(cfg: &Config, clock: &Arc<dyn Clock>) -> Result<Vec<(Rollout, Backen
         let metrics: Arc<dyn crate::metrics::MetricsSource> = match &rc.source {
             SourceSpec::Simulator { scenario, seed } => {
                 let Some(mem) = memory else {
-                    return Err(ctx(
-                        "the simulator source needs `flag.kind = \"memory\"` (to steer a simulator \
-                         over HTTP, run `rollwatch simulate` and use the prometheus source)"
-                            .into(),
-                    ));
+                    return Err(ctx(SIMULATOR_NEEDS_MEMORY.into()));
                 };
                 let fields = rc.metric_sources.iter().filter_map(|m| m.sim).collect();
                 let sim = Simulator::new(
@@ -81,11 +113,7 @@ pub fn wire(cfg: &Config, clock: &Arc<dyn Clock>) -> Result<Vec<(Rollout, Backen
                 let auth = pc
                     .resolve_auth()
                     .map_err(|e| ctx(format!("metrics: {e}")))?;
-                let queries = rc
-                    .metric_sources
-                    .iter()
-                    .map(|m| PrometheusQuery::new(m.query.clone().unwrap_or_default(), m.scale))
-                    .collect();
+                let queries = prometheus_queries(rc);
                 Arc::new(
                     PrometheusSource::new(pc, queries, auth, cfg.refresh)
                         .map_err(|e| ctx(format!("metrics: {e}")))?
@@ -96,24 +124,7 @@ pub fn wire(cfg: &Config, clock: &Arc<dyn Clock>) -> Result<Vec<(Rollout, Backen
                 let auth = jc
                     .resolve_auth()
                     .map_err(|e| ctx(format!("metrics: {e}")))?;
-                let metrics = rc
-                    .rollout
-                    .metrics
-                    .iter()
-                    .zip(&rc.metric_sources)
-                    .map(|(d, m)| JsonMetric {
-                        legacy: m.legacy.clone().unwrap_or_default(),
-                        new: m.new.clone().unwrap_or_default(),
-                        unit: m.unit.unwrap_or(match d.kind {
-                            MetricKind::Ratio => ValueUnit::Percent,
-                            MetricKind::Latency { .. } => ValueUnit::Millis,
-                            MetricKind::Bytes => ValueUnit::Bytes,
-                            MetricKind::PerRequest | MetricKind::Gauge => ValueUnit::Count,
-                        }),
-                        legacy_per: m.legacy_per.clone(),
-                        new_per: m.new_per.clone(),
-                    })
-                    .collect();
+                let metrics = json_metrics(rc);
                 Arc::new(
                     JsonSource::new(jc, metrics, auth, cfg.refresh)
                         .map_err(|e| ctx(format!("metrics: {e}")))?,

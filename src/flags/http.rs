@@ -229,6 +229,73 @@ fn default_timeout_ms() -> u64 {
     MAX_TIMEOUT_MS
 }
 
+/// The template placeholders.
+const PERCENT: &str = "{{percent}}";
+const ENABLED: &str = "{{enabled}}";
+
+impl HttpFlagConfig {
+    /// Why the kill switch cannot work with this config, or `None` when it can: it needs an
+    /// `enabled_pointer` to read the switch and `{{enabled}}` in the body template to write it.
+    #[must_use]
+    pub fn kill_switch_unavailable(&self) -> Option<&'static str> {
+        if self.enabled_pointer.is_none() {
+            Some("this HTTP flag has no `enabled_pointer`")
+        } else if !self.body_template.contains(ENABLED) {
+            Some("the `body_template` has no {{enabled}}, so a write cannot switch the flag")
+        } else {
+            None
+        }
+    }
+
+    /// Checks what can be checked without a network or secrets: the URLs, the JSON pointers,
+    /// the body template (JSON once filled in, carrying `{{percent}}`, and `{{enabled}}` when
+    /// `enabled_pointer` is set) and the token settings. Each message names the key it is
+    /// about in backticks.
+    ///
+    /// # Errors
+    /// The first problem, in words.
+    pub fn validate(&self) -> Result<(), String> {
+        parse_url("`url`", &self.url).map_err(|e| e.to_string())?;
+        if let Some(w) = &self.write_url {
+            parse_url("`write_url`", w).map_err(|e| e.to_string())?;
+        }
+        for (name, p) in [
+            ("percent_pointer", Some(&self.percent_pointer)),
+            ("enabled_pointer", self.enabled_pointer.as_ref()),
+            ("version_pointer", self.version_pointer.as_ref()),
+        ] {
+            if let Some(p) = p
+                && !p.is_empty()
+                && !p.starts_with('/')
+            {
+                return Err(format!(
+                    "`{name}` = {p:?} is not a JSON pointer: one starts with '/' (\"/{p}\")"
+                ));
+            }
+        }
+        let sample = render(&self.body_template, 50, true, Some("1"));
+        serde_json::from_str::<Value>(&sample).map_err(|e| {
+            format!("`body_template` does not give JSON once filled in ({e}): {sample}")
+        })?;
+        if !self.body_template.contains(PERCENT) {
+            return Err(
+                "`body_template` has no {{percent}}: a write could not set the percentage".into(),
+            );
+        }
+        if self.enabled_pointer.is_some() && !self.body_template.contains(ENABLED) {
+            return Err(
+                "`body_template` has no {{enabled}} but `enabled_pointer` is set: \
+                 the kill switch would be a silent no-op; add {{enabled}} to the template"
+                    .into(),
+            );
+        }
+        if self.token_env.is_some() && self.token_file.is_some() {
+            return Err("give `token_env` or `token_file`, not both".into());
+        }
+        Ok(())
+    }
+}
+
 /// A flag behind a generic JSON-over-HTTP API.
 #[derive(Debug)]
 pub struct HttpFlag {
@@ -253,31 +320,12 @@ impl HttpFlag {
     /// # Errors
     /// `Misconfigured` when a URL, a pointer or the body template is unusable.
     pub fn new(config: HttpFlagConfig, token: Option<Secret>) -> Result<Self, FlagError> {
+        config.validate().map_err(FlagError::Misconfigured)?;
         let read_url = parse_url("url", &config.url)?;
         let write_url = match &config.write_url {
             Some(w) => parse_url("write_url", w)?,
             None => read_url.clone(),
         };
-        for (name, p) in [
-            ("percent_pointer", Some(&config.percent_pointer)),
-            ("enabled_pointer", config.enabled_pointer.as_ref()),
-            ("version_pointer", config.version_pointer.as_ref()),
-        ] {
-            if let Some(p) = p
-                && !p.is_empty()
-                && !p.starts_with('/')
-            {
-                return Err(FlagError::Misconfigured(format!(
-                    "{name} {p:?} is not a JSON pointer (it starts with '/')"
-                )));
-            }
-        }
-        let sample = render(&config.body_template, 50, true, Some("1"));
-        serde_json::from_str::<Value>(&sample).map_err(|e| {
-            FlagError::Misconfigured(format!(
-                "body_template does not give JSON once filled in ({e}): {sample}"
-            ))
-        })?;
         let client = build_client(config.timeout_ms, config.insecure_skip_verify)?;
         Ok(Self {
             config,
@@ -489,6 +537,10 @@ impl FlagBackend for HttpFlag {
         Box::pin(async move { self.fetch().await.map(|f| f.snapshot) })
     }
 
+    fn can_set_enabled(&self) -> bool {
+        self.config.kill_switch_unavailable().is_none()
+    }
+
     fn compare_and_set(
         &self,
         expected: &FlagSnapshot,
@@ -508,10 +560,10 @@ impl FlagBackend for HttpFlag {
     ) -> BoxFuture<'_, Result<(), FlagError>> {
         let expected = expected.clone();
         Box::pin(async move {
-            if self.config.enabled_pointer.is_none() {
-                return Err(FlagError::Misconfigured(
-                    "this HTTP flag has no enabled_pointer: no kill switch".into(),
-                ));
+            if let Some(why) = self.config.kill_switch_unavailable() {
+                return Err(FlagError::Misconfigured(format!(
+                    "kill switch unavailable: {why}"
+                )));
             }
             self.guarded(&expected, expected.percent, enabled).await
         })

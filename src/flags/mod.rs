@@ -7,6 +7,7 @@
 
 pub mod http;
 pub mod memory;
+pub mod own;
 pub mod unleash;
 pub mod write;
 
@@ -92,6 +93,13 @@ pub trait FlagBackend: Send + Sync {
         expected: &FlagSnapshot,
         percent: u8,
     ) -> BoxFuture<'_, Result<(), FlagError>>;
+
+    /// Whether this backend can switch the flag on and off (the kill switch). When false,
+    /// [`FlagBackend::set_enabled`] refuses with [`FlagError::Misconfigured`] and the kill
+    /// switch should not be offered. Default: true.
+    fn can_set_enabled(&self) -> bool {
+        true
+    }
 
     /// Switches the flag (environment) on or off, the kill switch; compare-and-set like above.
     fn set_enabled(

@@ -75,6 +75,15 @@ pub enum WriteOutcome {
     Error(String),
     /// No answer: it may or may not have landed. The re-read tells what holds now.
     Unknown(String),
+    /// The backend accepted the write, but the re-read shows something other than what was
+    /// asked for (a body template that cannot carry the value, a proxy that drops it, a
+    /// concurrent writer). Not done, not retried.
+    NotApplied {
+        /// What was asked for (`50%`, `off`).
+        asked: String,
+        /// What the re-read shows (`25%`, `on`).
+        found: String,
+    },
 }
 
 impl WriteOutcome {
@@ -87,8 +96,39 @@ impl WriteOutcome {
             WriteOutcome::Refused(_) => "refused",
             WriteOutcome::Error(_) => "error",
             WriteOutcome::Unknown(_) => "unknown",
+            WriteOutcome::NotApplied { .. } => "not_applied",
         }
     }
+}
+
+/// What `kind` asks for, in words (`50%`, `on`, `off`).
+#[must_use]
+pub fn asked(kind: WriteKind) -> String {
+    match kind {
+        WriteKind::SetPercent(_) | WriteKind::Rollback(_) => format!("{}%", kind.value()),
+        WriteKind::SetEnabled(on) => on_off(on).into(),
+    }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
+}
+
+/// Checks an accepted write against the re-read: `None` when the flag shows what was asked
+/// for, else the [`WriteOutcome::NotApplied`] naming both values. Only the asked-for field
+/// is compared (the percentage for set and rollback, the switch for the kill switch).
+#[must_use]
+pub fn verify(kind: WriteKind, after: &FlagSnapshot) -> Option<WriteOutcome> {
+    let (applied, found) = match kind {
+        WriteKind::SetPercent(_) | WriteKind::Rollback(_) => {
+            (after.percent == kind.value(), format!("{}%", after.percent))
+        }
+        WriteKind::SetEnabled(on) => (after.enabled == on, on_off(after.enabled).into()),
+    };
+    (!applied).then(|| WriteOutcome::NotApplied {
+        asked: asked(kind),
+        found,
+    })
 }
 
 /// The result of a guarded write: its outcome and the flag as re-read afterwards.
@@ -102,6 +142,9 @@ pub struct WriteResult {
     pub after: Option<FlagSnapshot>,
     /// Attempts made (rollback may take up to 4: the first and three fresh ones).
     pub attempts: u32,
+    /// The audit log's write id of the last attempt (pairs its intent and outcome records).
+    #[serde(default)]
+    pub write_id: String,
 }
 
 /// Fresh attempts a rollback makes after a conflict.
@@ -109,16 +152,20 @@ pub const ROLLBACK_FRESH_ATTEMPTS: u32 = 3;
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
-fn write_id() -> String {
+/// A write id: the audit clock's time, the process and a sequence number.
+fn write_id(audit: &AuditLog) -> String {
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    let at =
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(audit.now_ms()).unwrap_or_default();
     format!(
         "{}-{}-{n}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),
+        at.format("%Y%m%dT%H%M%S%.3f"),
         std::process::id()
     )
 }
 
 fn record(
+    audit: &AuditLog,
     req: &WriteRequest,
     backend: &str,
     expected: &FlagSnapshot,
@@ -135,7 +182,7 @@ fn record(
         None => (None, None),
     };
     AuditRecord {
-        time: chrono::Utc::now().to_rfc3339(),
+        time: audit.now_rfc3339(),
         write_id: id.to_owned(),
         phase: phase.into(),
         user: os_user(),
@@ -153,6 +200,14 @@ fn record(
     }
 }
 
+fn describe(f: &FlagSnapshot) -> String {
+    if f.enabled {
+        format!("{}%", f.percent)
+    } else {
+        format!("{}% (off)", f.percent)
+    }
+}
+
 fn classify(e: &FlagError) -> WriteOutcome {
     match e {
         FlagError::Conflict { .. } => WriteOutcome::Conflict,
@@ -163,6 +218,65 @@ fn classify(e: &FlagError) -> WriteOutcome {
         | FlagError::NotFound(_) => WriteOutcome::Refused(e.to_string()),
         FlagError::Timeout(_) | FlagError::Transport(_) => WriteOutcome::Unknown(e.to_string()),
         FlagError::Protocol(_) => WriteOutcome::Error(e.to_string()),
+    }
+}
+
+/// Audits a write that ends before any request reaches the backend: a guard refused it (a
+/// firing rule, a failing backend) or the flag could not be read to know what to compare
+/// against. Writes the usual intent and an outcome record (`refused` or `error`, the reason in
+/// the detail) and returns the result to report. `outcome` should be
+/// [`WriteOutcome::Refused`] or [`WriteOutcome::Error`]: nothing was sent.
+///
+/// When the flag could not be read, `request.expected` is a placeholder (0 %, off) and the
+/// detail says the flag was unread.
+#[must_use]
+pub fn refused_before_writing(
+    audit: &AuditLog,
+    backend: &str,
+    request: WriteRequest,
+    outcome: WriteOutcome,
+) -> WriteResult {
+    let id = write_id(audit);
+    let detail = match &outcome {
+        WriteOutcome::Refused(m) | WriteOutcome::Error(m) | WriteOutcome::Unknown(m) => {
+            Some(format!("not attempted: {m}"))
+        }
+        _ => None,
+    };
+    // Best effort: nothing is written either way, so a failing audit log cannot hide a write.
+    let _ = audit.append(&record(
+        audit,
+        &request,
+        backend,
+        &request.expected,
+        &id,
+        None,
+    ));
+    let _ = audit.append(&record(
+        audit,
+        &request,
+        backend,
+        &request.expected,
+        &id,
+        Some((&outcome, detail)),
+    ));
+    WriteResult {
+        request,
+        outcome,
+        after: None,
+        attempts: 0,
+        write_id: id,
+    }
+}
+
+/// How a failed *read before writing* ends the write: nothing was sent, so never unknown.
+/// A refused read (401, 403, not found, misconfigured) is `refused`, anything else `error`.
+#[must_use]
+pub fn unreadable_outcome(e: &FlagError) -> WriteOutcome {
+    let m = format!("cannot read the flag: {e}");
+    match classify(e) {
+        WriteOutcome::Refused(_) => WriteOutcome::Refused(m),
+        _ => WriteOutcome::Error(m),
     }
 }
 
@@ -179,9 +293,10 @@ pub async fn guarded_write(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let id = write_id();
+        let id = write_id(audit);
         let audit_err = audit
-            .append(&record(&request, &desc, &expected, &id, None))
+            .append_off_thread(record(audit, &request, &desc, &expected, &id, None))
+            .await
             .err();
         let res = if read_only {
             Err(FlagError::ReadOnly)
@@ -198,22 +313,37 @@ pub async fn guarded_write(
                 WriteKind::SetEnabled(on) => backend.set_enabled(&expected, on).await,
             }
         };
-        let outcome = match &res {
+        let mut outcome = match &res {
             Ok(()) => WriteOutcome::Ok,
             Err(e) => classify(e),
         };
         // Re-read after every attempt that reached the backend: the truth after the write.
-        let after = if matches!(outcome, WriteOutcome::Refused(_)) && read_only {
+        let reread = if matches!(outcome, WriteOutcome::Refused(_)) && read_only {
             None
         } else {
-            match (&res, backend.read().await) {
-                (_, Ok(s)) => Some(s),
-                (Err(FlagError::Conflict { current }), Err(_)) => current.clone(),
-                _ => None,
-            }
+            Some(backend.read().await)
         };
+        let after = match (&res, &reread) {
+            (_, Some(Ok(s))) => Some(s.clone()),
+            (Err(FlagError::Conflict { current }), Some(Err(_))) => current.clone(),
+            _ => None,
+        };
+        // "Done" only when the re-read shows what was asked for.
+        if outcome == WriteOutcome::Ok {
+            outcome = match &reread {
+                Some(Ok(a)) => verify(request.kind, a).unwrap_or(WriteOutcome::Ok),
+                Some(Err(e)) => WriteOutcome::Unknown(format!(
+                    "the backend accepted the write but the re-read failed ({e}); \
+                     whether it applied is unknown"
+                )),
+                None => WriteOutcome::Ok,
+            };
+        }
         let detail = match (&outcome, &after) {
-            (WriteOutcome::Ok, Some(a)) => Some(format!("re-read: {}%", a.percent)),
+            (WriteOutcome::Ok, Some(a)) => Some(format!("re-read: {}", describe(a))),
+            (WriteOutcome::NotApplied { asked, found }, _) => {
+                Some(format!("asked {asked}, the re-read shows {found}"))
+            }
             (WriteOutcome::Conflict, Some(a)) => Some(format!("current value {}%", a.percent)),
             (WriteOutcome::Unknown(m), a) => Some(format!(
                 "{m}; re-read: {}",
@@ -224,13 +354,16 @@ pub async fn guarded_write(
             _ => None,
         };
         // The outcome record is best effort: the intent is already on disk.
-        let _ = audit.append(&record(
-            &request,
-            &desc,
-            &expected,
-            &id,
-            Some((&outcome, detail)),
-        ));
+        let _ = audit
+            .append_off_thread(record(
+                audit,
+                &request,
+                &desc,
+                &expected,
+                &id,
+                Some((&outcome, detail)),
+            ))
+            .await;
 
         let retry = matches!(request.kind, WriteKind::Rollback(_))
             && outcome == WriteOutcome::Conflict
@@ -247,6 +380,7 @@ pub async fn guarded_write(
                     outcome: WriteOutcome::Ok,
                     after,
                     attempts,
+                    write_id: id,
                 };
             }
             _ => {
@@ -255,6 +389,7 @@ pub async fn guarded_write(
                     outcome,
                     after,
                     attempts,
+                    write_id: id,
                 };
             }
         }
@@ -315,6 +450,149 @@ mod tests {
         assert_eq!(r.outcome, WriteOutcome::Ok);
         assert_eq!(f.snapshot().percent, 0);
         assert_eq!(r.attempts, 2);
+    }
+
+    /// A backend that answers every write with success and changes nothing (a body template
+    /// the server ignores, a proxy that drops the field); optionally its reads fail after the
+    /// first write.
+    struct Deaf {
+        snap: FlagSnapshot,
+        reads_fail_after_write: bool,
+        wrote: std::sync::atomic::AtomicBool,
+    }
+
+    impl Deaf {
+        fn new(percent: u8, reads_fail_after_write: bool) -> Self {
+            Self {
+                snap: FlagSnapshot {
+                    percent,
+                    enabled: true,
+                    version: None,
+                    details: Vec::new(),
+                },
+                reads_fail_after_write,
+                wrote: std::sync::atomic::AtomicBool::new(false),
+            }
+        }
+    }
+
+    impl FlagBackend for Deaf {
+        fn describe(&self) -> String {
+            "deaf".into()
+        }
+        fn read(&self) -> futures::future::BoxFuture<'_, Result<FlagSnapshot, FlagError>> {
+            let fail = self.reads_fail_after_write && self.wrote.load(Ordering::SeqCst);
+            let s = self.snap.clone();
+            Box::pin(async move {
+                if fail {
+                    Err(FlagError::Timeout(2000))
+                } else {
+                    Ok(s)
+                }
+            })
+        }
+        fn compare_and_set(
+            &self,
+            _: &FlagSnapshot,
+            _: u8,
+        ) -> futures::future::BoxFuture<'_, Result<(), FlagError>> {
+            self.wrote.store(true, Ordering::SeqCst);
+            Box::pin(async { Ok(()) })
+        }
+        fn set_enabled(
+            &self,
+            _: &FlagSnapshot,
+            _: bool,
+        ) -> futures::future::BoxFuture<'_, Result<(), FlagError>> {
+            self.wrote.store(true, Ordering::SeqCst);
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn an_accepted_write_the_re_read_contradicts_is_not_applied_and_audited() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = AuditLog::new(dir.path().join("a.jsonl"));
+        let f = Deaf::new(25, false);
+        for (kind, asked, found) in [
+            (WriteKind::SetEnabled(false), "off", "on"),
+            (WriteKind::SetPercent(50), "50%", "25%"),
+            (WriteKind::Rollback(0), "0%", "25%"),
+        ] {
+            let r = guarded_write(&f, &audit, req(f.snap.clone(), kind), false).await;
+            assert_eq!(
+                r.outcome,
+                WriteOutcome::NotApplied {
+                    asked: asked.into(),
+                    found: found.into()
+                },
+                "{kind:?}"
+            );
+            assert_eq!(r.attempts, 1, "never retried");
+            let last = audit.read_all().pop().unwrap();
+            assert_eq!(last.outcome.as_deref(), Some("not_applied"));
+            let detail = last.detail.unwrap();
+            assert!(detail.contains(asked) && detail.contains(found), "{detail}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_accepted_write_whose_re_read_fails_is_unknown_not_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = AuditLog::new(dir.path().join("a.jsonl"));
+        let f = Deaf::new(25, true);
+        let r = guarded_write(
+            &f,
+            &audit,
+            req(f.snap.clone(), WriteKind::SetPercent(50)),
+            false,
+        )
+        .await;
+        assert!(
+            matches!(&r.outcome, WriteOutcome::Unknown(m) if m.contains("re-read failed")),
+            "{:?}",
+            r.outcome
+        );
+        assert_eq!(
+            audit.read_all().pop().unwrap().outcome.as_deref(),
+            Some("unknown")
+        );
+    }
+
+    #[test]
+    fn verify_compares_only_what_was_asked_for() {
+        let mut s = MemoryFlag::new("x", 50).snapshot();
+        assert_eq!(verify(WriteKind::SetPercent(50), &s), None);
+        s.enabled = false;
+        assert_eq!(verify(WriteKind::SetPercent(50), &s), None);
+        assert_eq!(verify(WriteKind::SetEnabled(false), &s), None);
+        assert!(verify(WriteKind::SetEnabled(true), &s).is_some());
+        assert!(verify(WriteKind::Rollback(0), &s).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_write_refused_before_writing_leaves_intent_and_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = AuditLog::new(dir.path().join("a.jsonl"));
+        let f = MemoryFlag::new("x", 5);
+        let r = refused_before_writing(
+            &audit,
+            "memory",
+            req(f.snapshot(), WriteKind::SetPercent(25)),
+            unreadable_outcome(&FlagError::Unauthorized),
+        );
+        assert!(matches!(r.outcome, WriteOutcome::Refused(_)));
+        let recs = audit.read_all();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].phase, "intent");
+        assert_eq!(recs[1].write_id, recs[0].write_id);
+        assert_eq!(recs[1].outcome.as_deref(), Some("refused"));
+        assert!(recs[1].detail.as_deref().unwrap().contains("unauthorized"));
+        assert_eq!(
+            unreadable_outcome(&FlagError::Timeout(5)).label(),
+            "error",
+            "nothing was sent, so a failed read is never an unknown outcome"
+        );
     }
 
     #[tokio::test]

@@ -4,8 +4,10 @@
 //!
 //! Values may be numbers or strings with units (`"2.50%"`, `"1.2s"`, `"350MB"`), read with
 //! [`super::units`]. A metric may divide by a second pointer per cohort (failures per call).
-//! A pointer that resolves to nothing or `null` is *no data*; a metric none of whose pointers
-//! resolve is an error (most likely a typo). This source has no history to backfill.
+//! `null`, and a pointer whose parent is absent too (a mode with no traffic left out of the
+//! document), is *no data*. A field missing from an object that is there, and a metric none of
+//! whose pointers resolve, are errors saying what the document has instead (most likely a
+//! typo). This source has no history to backfill.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -177,6 +179,79 @@ pub fn read_metrics(
     metrics.iter().map(|m| read_metric(doc, m)).collect()
 }
 
+/// Why a pointer resolves to nothing: the deepest part of it that is there and what that
+/// holds. `parent_there` when only the last step is missing (a field of an existing object).
+struct Absent {
+    message: String,
+    parent_there: bool,
+}
+
+/// Most keys listed in a message.
+const KEYS_MAX: usize = 5;
+/// About how many characters the listed keys take.
+const KEYS_CHARS: usize = 40;
+
+fn absent(doc: &Value, pointer: &str) -> Absent {
+    let steps: Vec<&str> = pointer.split('/').skip(1).collect();
+    let mut at = doc;
+    let mut depth = 0;
+    for step in &steps {
+        let token = step.replace("~1", "/").replace("~0", "~");
+        let next = match at {
+            Value::Object(o) => o.get(&token),
+            Value::Array(a) => token.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => None,
+        };
+        let Some(next) = next else { break };
+        at = next;
+        depth += 1;
+    }
+    let found = format!("/{}", steps[..depth].join("/"));
+    let missing = steps.get(depth).copied().unwrap_or_default();
+    let has = match at {
+        Value::Object(o) if o.is_empty() => "nothing".into(),
+        Value::Object(o) => {
+            let mut keys = String::new();
+            for (i, k) in o.keys().enumerate() {
+                let k = short(k);
+                if i > 0 {
+                    keys.push_str(", ");
+                }
+                if i == KEYS_MAX || (i > 0 && keys.chars().count() + k.chars().count() > KEYS_CHARS)
+                {
+                    keys.push('…');
+                    break;
+                }
+                keys.push_str(&k);
+            }
+            keys
+        }
+        Value::Array(a) => format!("{} items", a.len()),
+        _ => "a value, not an object".into(),
+    };
+    let place = if depth == 0 { "the answer" } else { &found };
+    Absent {
+        message: format!(
+            "{pointer}: no `{}` in {place} (it has {has})",
+            short(missing)
+        ),
+        parent_there: depth + 1 == steps.len(),
+    }
+}
+
+/// A key from the document, short and printable.
+fn short(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .take(24)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if s.chars().count() > 24 {
+        out.push('…');
+    }
+    out
+}
+
 /// What one pointer holds: `Err` when it is absent (not the same as `null`).
 fn lookup<'a>(doc: &'a Value, pointer: &str) -> Result<&'a Value, ()> {
     doc.pointer(pointer).ok_or(())
@@ -200,40 +275,75 @@ fn value_at(v: &Value, pointer: &str, unit: ValueUnit) -> Result<Option<f64>, Me
     }
 }
 
+/// One cohort's value: `found` is whether its pointer resolved; `gap` says why a pointer
+/// (the value's or its divisor's) did not, when that is a missing field of an object that is
+/// there rather than a cohort left out of the document.
+struct Read {
+    found: bool,
+    value: Option<f64>,
+    gap: Option<Absent>,
+}
+
 fn cohort_value(
     doc: &Value,
     pointer: &str,
     per: Option<&str>,
     unit: ValueUnit,
-) -> Result<(bool, Option<f64>), MetricsError> {
+) -> Result<Read, MetricsError> {
+    let missing = |p: &str, found: bool| {
+        let a = absent(doc, p);
+        Read {
+            found,
+            value: None,
+            gap: Some(a),
+        }
+    };
     let Ok(v) = lookup(doc, pointer) else {
-        return Ok((false, None));
+        return Ok(missing(pointer, false));
     };
     let Some(x) = value_at(v, pointer, unit)? else {
-        return Ok((true, None));
+        return Ok(Read {
+            found: true,
+            value: None,
+            gap: None,
+        });
     };
     let Some(per) = per else {
-        return Ok((true, Some(x)));
+        return Ok(Read {
+            found: true,
+            value: Some(x),
+            gap: None,
+        });
     };
     let Ok(d) = lookup(doc, per) else {
-        return Ok((true, None));
+        return Ok(missing(per, true));
     };
     let d = value_at(d, per, ValueUnit::Count)?;
-    Ok((true, d.filter(|d| *d != 0.0).map(|d| x / d)))
+    Ok(Read {
+        found: true,
+        value: d.filter(|d| *d != 0.0).map(|d| x / d),
+        gap: None,
+    })
 }
 
 fn read_metric(doc: &Value, m: &JsonMetric) -> Result<CohortValues, MetricsError> {
-    let (found_l, legacy) = cohort_value(doc, &m.legacy, m.legacy_per.as_deref(), m.unit)?;
-    let (found_n, new) = cohort_value(doc, &m.new, m.new_per.as_deref(), m.unit)?;
-    if !found_l && !found_n {
-        return Err(MetricsError::Parse(format!(
-            "neither {} nor {} is in the answer",
+    let legacy = cohort_value(doc, &m.legacy, m.legacy_per.as_deref(), m.unit)?;
+    let new = cohort_value(doc, &m.new, m.new_per.as_deref(), m.unit)?;
+    if !legacy.found && !new.found {
+        let why = legacy.gap.map(|a| a.message).unwrap_or_default();
+        return Err(MetricsError::NoData(format!(
+            "neither {} nor {} is in the answer; {why}",
             m.legacy, m.new
         )));
     }
+    for r in [&legacy, &new] {
+        if let Some(a) = r.gap.as_ref().filter(|a| a.parent_there) {
+            return Err(MetricsError::NoData(a.message.clone()));
+        }
+    }
     Ok(CohortValues {
-        legacy,
-        new,
+        legacy: legacy.value,
+        new: new.value,
         counts: None,
     })
 }
@@ -328,15 +438,66 @@ mod tests {
                 new: Some(1.5 * 1024.0 * 1024.0 * 1024.0)
             })
         );
+        // A field missing from a cohort object that is there is most likely a typo: the
+        // error says what the object has instead.
         assert_eq!(
             got[3],
+            Err(MetricsError::NoData(
+                "/singleMode/gone: no `gone` in /singleMode (it has avgLatency, calls, failures, rss)"
+                    .into()
+            ))
+        );
+        assert_eq!(
+            got[4],
+            Err(MetricsError::NoData(
+                "neither /x nor /y is in the answer; /x: no `x` in the answer (it has patchMode, singleMode)"
+                    .into()
+            ))
+        );
+    }
+
+    #[test]
+    fn a_cohort_left_out_of_the_document_is_no_data_a_missing_field_says_what_is_there() {
+        // The app leaves out a mode that has served nothing yet: no data, not an error.
+        let doc = json!({"patchMode": {"calls": 200, "failures": 5}});
+        let failures = JsonMetric {
+            legacy_per: Some("/singleMode/calls".into()),
+            new_per: Some("/patchMode/calls".into()),
+            ..metric(
+                "/singleMode/failures",
+                "/patchMode/failures",
+                ValueUnit::Ratio,
+            )
+        };
+        assert_eq!(
+            read_metrics(&doc, std::slice::from_ref(&failures))[0],
             Ok(CohortValues {
                 counts: None,
                 legacy: None,
-                new: Some(200.0)
+                new: Some(2.5)
             })
         );
-        assert!(matches!(&got[4], Err(MetricsError::Parse(m)) if m.contains("neither /x nor /y")));
+        // A divisor with a typo, next to its cohort's other fields.
+        let typo = JsonMetric {
+            new_per: Some("/patchMode/cals".into()),
+            ..failures
+        };
+        let got = read_metrics(&doc, &[typo]);
+        assert_eq!(
+            got[0].as_ref().map_err(ToString::to_string),
+            Err(
+                "no data: /patchMode/cals: no `cals` in /patchMode (it has calls, failures)".into()
+            )
+        );
+        // Many or long keys stay on one line.
+        let mut wide = serde_json::Map::new();
+        for i in 0..40 {
+            wide.insert(format!("{i}-{}", "k".repeat(50)), json!(1));
+        }
+        let doc = json!({"a": wide, "b": {"v": 1}});
+        let got = read_metrics(&doc, &[metric("/a/v", "/b/v", ValueUnit::Count)]);
+        let text = got[0].as_ref().unwrap_err().to_string();
+        assert!(text.chars().count() <= 120 && text.contains('…'), "{text}");
     }
 
     #[test]

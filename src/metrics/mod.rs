@@ -64,6 +64,11 @@ pub enum MetricsError {
     /// The body could not be understood.
     #[error("bad answer: {0}")]
     Parse(String),
+    /// The answer was understood but a cohort the config expects is not in it, for a reason
+    /// that is not "no traffic" (a label value or field that is not there, a ratio whose
+    /// numerator has no series): the message says what was missing, on one line.
+    #[error("no data: {0}")]
+    NoData(String),
 }
 
 /// The answer to one poll.

@@ -6,8 +6,15 @@
 //! per cohort; the queries of a poll run concurrently. History is backfilled with one
 //! `query_range` per metric. Values arrive as strings (`"NaN"`, `"+Inf"`, `"1e-07"`); an empty
 //! answer, a missing cohort or NaN is *no data*, never 0.
+//!
+//! When a cohort is missing for a reason other than "no traffic", the metric fails with
+//! [`MetricsError::NoData`] saying what was missing: the answer's cohort-label values do not
+//! include the configured ones, no series carries the cohort label, or a ratio's numerator has
+//! no series for a cohort that has traffic (the `rate(errors) / rate(requests)` trap: a cohort
+//! without a single 5xx has no numerator series, so the division drops it). The last is found
+//! with one extra instant query of the ratio's denominator, only when a cohort is missing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -244,8 +251,36 @@ impl PrometheusSource {
             )
             .await
             .map_err(blame_server)?;
-        let values = parse_vector(&data, &self.mapping(), q.scale).map_err(|e| (e, false))?;
+        let (values, present) =
+            read_vector(&data, &self.mapping(), q.scale).map_err(|e| (e, false))?;
+        if present.contains(&false)
+            && let Some(e) = self.numerator_gap(q, time_ms, present).await
+        {
+            return Err((e, false));
+        }
         Ok((values, warnings))
+    }
+
+    /// When a ratio's answer lacks a cohort, asks its denominator whether that cohort has
+    /// traffic: if it does, the numerator has no series for it (no 5xx at all), which is a
+    /// query to fix, not "no data". `None` when it cannot tell (not a plain ratio, the
+    /// denominator query failed) or the cohort has no traffic.
+    async fn numerator_gap(
+        &self,
+        q: &PrometheusQuery,
+        time_ms: i64,
+        present: [bool; 2],
+    ) -> Option<MetricsError> {
+        let den = ratio_denominator(&q.query)?;
+        let (data, _) = self
+            .get(
+                "/api/v1/query",
+                &[("query", den.to_owned()), ("time", secs(time_ms))],
+            )
+            .await
+            .ok()?;
+        let (traffic, _) = read_vector(&data, &self.mapping(), 1.0).ok()?;
+        numerator_gap(present, &traffic)
     }
 
     async fn range(
@@ -391,21 +426,33 @@ pub struct Mapping<'a> {
 }
 
 impl Mapping<'_> {
-    fn cohort(&self, metric: Option<&Value>) -> Result<Option<(Cohort, String)>, ()> {
-        let Some(v) = metric.and_then(|m| m.get(self.label)) else {
-            return Err(());
-        };
-        let Some(v) = v.as_str() else {
-            return Err(());
-        };
+    /// The cohort a series' labels map to (`None` for another value of the label, such as a
+    /// canary) and the label's value; `Err` when the series has no such (string) label.
+    fn cohort<'v>(&self, metric: Option<&'v Value>) -> Result<(Option<Cohort>, &'v str), ()> {
+        let v = metric
+            .and_then(|m| m.get(self.label))
+            .and_then(Value::as_str)
+            .ok_or(())?;
         let c = if self.legacy.iter().any(|x| x == v) {
-            Cohort::Legacy
+            Some(Cohort::Legacy)
         } else if self.new.iter().any(|x| x == v) {
-            Cohort::New
+            Some(Cohort::New)
         } else {
-            return Ok(None);
+            None
         };
-        Ok(Some((c, v.to_owned())))
+        Ok((c, v))
+    }
+
+    fn expects(&self, c: Cohort) -> String {
+        let values = match c {
+            Cohort::Legacy => self.legacy,
+            Cohort::New => self.new,
+        };
+        values
+            .iter()
+            .map(|v| quote(v))
+            .collect::<Vec<_>>()
+            .join("|")
     }
 }
 
@@ -503,11 +550,64 @@ fn result_of<'a>(data: &'a Value, want: &str) -> Result<&'a [Value], MetricsErro
         .ok_or_else(|| MetricsError::Parse("`result` is not a list".into()))
 }
 
-/// Keeps one series per cohort; several series for one cohort are an error.
+/// Longest label name or value quoted in a message.
+const QUOTE_MAX: usize = 24;
+/// Most label names or values listed in a message.
+const LIST_MAX: usize = 5;
+/// About how many characters a list of them takes in a message.
+const LIST_CHARS: usize = 40;
+/// Most distinct label names or values remembered from one answer.
+const SEEN_MAX: usize = 64;
+
+/// A label name or value from the answer, short and printable, for a one-line message.
+fn quote(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .take(QUOTE_MAX)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if s.chars().count() > QUOTE_MAX {
+        out.push('…');
+    }
+    out
+}
+
+/// Items quoted and joined by `sep`, at most [`LIST_MAX`] of them and about [`LIST_CHARS`]
+/// characters, with `…` when there were more: a message stays on one line.
+fn list(items: &BTreeSet<String>, sep: &str) -> String {
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        let q = quote(item);
+        if i == LIST_MAX || (i > 0 && out.chars().count() + q.chars().count() > LIST_CHARS) {
+            out.push_str(sep);
+            out.push('…');
+            break;
+        }
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(&q);
+    }
+    out
+}
+
+fn remember(set: &mut BTreeSet<String>, s: &str) {
+    if set.len() < SEEN_MAX && !set.contains(s) {
+        set.insert(s.to_owned());
+    }
+}
+
+/// Keeps one series per cohort (several series for one cohort are an error) and remembers
+/// what else the answer held, to say why a cohort is missing.
 #[derive(Default)]
 struct Picker {
     found: [Option<String>; 2],
-    unlabelled: bool,
+    /// Label names of series without the cohort label.
+    unlabelled: Option<BTreeSet<String>>,
+    /// Every value of the cohort label in the answer.
+    values: BTreeSet<String>,
+    /// Some value maps to neither cohort (a canary, or a value the config does not name).
+    unmapped: bool,
 }
 
 impl Picker {
@@ -516,11 +616,16 @@ impl Picker {
         m: &Mapping<'_>,
         metric: Option<&Value>,
     ) -> Result<Option<Cohort>, MetricsError> {
-        let Ok(hit) = m.cohort(metric) else {
-            self.unlabelled = true;
+        let Ok((hit, value)) = m.cohort(metric) else {
+            let names = self.unlabelled.get_or_insert_with(BTreeSet::new);
+            for k in metric.and_then(Value::as_object).into_iter().flatten() {
+                remember(names, k.0);
+            }
             return Ok(None);
         };
-        let Some((c, value)) = hit else {
+        remember(&mut self.values, value);
+        let Some(c) = hit else {
+            self.unmapped = true;
             return Ok(None);
         };
         let slot = &mut self.found[usize::from(c == Cohort::New)];
@@ -531,20 +636,120 @@ impl Picker {
                 m.label
             )));
         }
-        *slot = Some(value);
+        *slot = Some(value.to_owned());
         Ok(Some(c))
     }
 
-    /// Series came back, but none carries the cohort label: the query is not grouped by it.
-    fn check(&self, m: &Mapping<'_>) -> Result<(), MetricsError> {
-        if self.unlabelled && self.found.iter().all(Option::is_none) {
-            return Err(MetricsError::Parse(format!(
-                "the answer has no `{0}` label: group the query with `by ({0})`",
-                m.label
+    /// Which cohorts the answer had, or why a missing one is not "no traffic": no series
+    /// carries the cohort label (the query is not grouped by it), or the label's values do
+    /// not include a cohort's configured ones while other values are there.
+    fn check(&self, m: &Mapping<'_>) -> Result<[bool; 2], MetricsError> {
+        let present = [self.found[0].is_some(), self.found[1].is_some()];
+        if let Some(names) = &self.unlabelled
+            && self.values.is_empty()
+        {
+            let seen = if names.is_empty() {
+                "none".to_owned()
+            } else {
+                list(names, ", ")
+            };
+            return Err(MetricsError::NoData(format!(
+                "no series carries the cohort label `{0}`; labels seen: {seen}; group the query `by ({0})`",
+                quote(m.label)
             )));
         }
-        Ok(())
+        if self.unmapped {
+            let missing: Vec<String> = [Cohort::Legacy, Cohort::New]
+                .into_iter()
+                .filter(|c| !present[usize::from(*c == Cohort::New)])
+                .map(|c| format!("{} expects {}", c.as_str(), m.expects(c)))
+                .collect();
+            if !missing.is_empty() {
+                return Err(MetricsError::NoData(format!(
+                    "the answer had {}={}; {}",
+                    quote(m.label),
+                    list(&self.values, ","),
+                    missing.join(", ")
+                )));
+            }
+        }
+        Ok(present)
     }
+}
+
+/// The denominator of a query that is one plain division at its top level (`A / B`), e.g.
+/// `sum by (cohort)(rate(errors[1m])) / sum by (cohort)(rate(requests[1m]))`. `None` for any
+/// other shape (no or several top-level `/`, a `bool`/`on`/`ignoring`/`group_*` modifier).
+#[must_use]
+pub fn ratio_denominator(query: &str) -> Option<&str> {
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut comment = false;
+    let mut split = None;
+    let mut slashes = 0;
+    for (i, c) in query.char_indices() {
+        if comment {
+            comment = c != '\n';
+            continue;
+        }
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && q != '`' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' | '`' => quote = Some(c),
+            '#' => comment = true,
+            '(' | '{' | '[' => depth += 1,
+            ')' | '}' | ']' => depth -= 1,
+            '/' if depth == 0 => {
+                slashes += 1;
+                split = Some(i);
+            }
+            _ => {}
+        }
+    }
+    if slashes != 1 {
+        return None;
+    }
+    let den = query.get(split? + 1..)?.trim();
+    let first = den
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or_default();
+    let modifier = matches!(
+        first,
+        "bool" | "on" | "ignoring" | "group_left" | "group_right"
+    );
+    (!den.is_empty() && !modifier).then_some(den)
+}
+
+/// The error for a ratio whose answer lacks a cohort (`present` false) that its
+/// denominator shows with traffic: the numerator has no series for it.
+fn numerator_gap(present: [bool; 2], traffic: &CohortValues) -> Option<MetricsError> {
+    let busy = |x: Option<f64>| x.is_some_and(|x| x > 0.0);
+    let missing: Vec<&str> = [
+        (Cohort::Legacy, busy(traffic.legacy)),
+        (Cohort::New, busy(traffic.new)),
+    ]
+    .into_iter()
+    .filter(|(c, busy)| *busy && !present[usize::from(*c == Cohort::New)])
+    .map(|(c, _)| c.as_str())
+    .collect();
+    let who = match missing.as_slice() {
+        [] => return None,
+        [one] => format!("the {one} cohort is"),
+        _ => "both cohorts are".to_owned(),
+    };
+    Some(MetricsError::NoData(format!(
+        "{who} absent from the ratio (no numerator series, e.g. no 5xx): `or … * 0` fixes it"
+    )))
 }
 
 fn set(v: &mut CohortValues, c: Cohort, x: f64, scale: f64) {
@@ -565,6 +770,15 @@ pub fn parse_vector(
     m: &Mapping<'_>,
     scale: f64,
 ) -> Result<CohortValues, MetricsError> {
+    read_vector(data, m, scale).map(|(v, _)| v)
+}
+
+/// [`parse_vector`], and which cohorts (legacy, new) had a series (NaN or not).
+fn read_vector(
+    data: &Value,
+    m: &Mapping<'_>,
+    scale: f64,
+) -> Result<(CohortValues, [bool; 2]), MetricsError> {
     let mut out = CohortValues::default();
     let mut picker = Picker::default();
     for s in result_of(data, "vector")? {
@@ -575,8 +789,8 @@ pub fn parse_vector(
         let x = sample_value(pair.and_then(|p| p.get(1)))?;
         set(&mut out, c, x, scale);
     }
-    picker.check(m)?;
-    Ok(out)
+    let present = picker.check(m)?;
+    Ok((out, present))
 }
 
 /// Reads a range-query `data` (a matrix) into `(ms, values)` ascending.
@@ -677,11 +891,153 @@ mod tests {
         let e = with(|m| parse_vector(&d, m, 1.0)).unwrap_err();
         assert!(e.to_string().contains("by (version)"), "{e}");
         // Other cohort values (a canary) next to ours are fine.
-        let d = vector(json!([{"metric": {"version": "v3"}, "value": [1, "3"]}]));
-        assert_eq!(
-            with(|m| parse_vector(&d, m, 1.0)).unwrap(),
-            CohortValues::default()
+        let d = vector(json!([
+            {"metric": {"version": "v3"}, "value": [1, "3"]},
+            {"metric": {"version": "v1"}, "value": [1, "1"]},
+            {"metric": {"version": "v2"}, "value": [1, "2"]},
+        ]));
+        let v = with(|m| parse_vector(&d, m, 1.0)).unwrap();
+        assert_eq!((v.legacy, v.new), (Some(1.0), Some(2.0)));
+    }
+
+    /// The `data` of an exact API answer, through the same envelope check as a poll.
+    fn answer(body: &str) -> Value {
+        decode(200, body.as_bytes(), &HttpAuth::None).unwrap().0
+    }
+
+    fn mapped<T>(legacy: &[&str], new: &[&str], f: impl FnOnce(&Mapping<'_>) -> T) -> T {
+        let (l, n) = (strs(legacy), strs(new));
+        f(&Mapping {
+            label: "version",
+            legacy: &l,
+            new: &n,
+        })
+    }
+
+    #[test]
+    fn a_cohort_value_the_answer_lacks_says_what_the_answer_had() {
+        let d = answer(
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"version":"v1"},"value":[1764554400.123,"0.0125"]},{"metric":{"version":"v2"},"value":[1764554400.123,"0.0173"]}]}}"#,
         );
+        let e = mapped(&["v1"], &["v3"], |m| parse_vector(&d, m, 100.0)).unwrap_err();
+        assert_eq!(
+            e,
+            MetricsError::NoData("the answer had version=v1,v2; new expects v3".into())
+        );
+        assert_eq!(
+            e.to_string(),
+            "no data: the answer had version=v1,v2; new expects v3"
+        );
+        // Both cohorts named wrongly: both are listed; long lists and values are cut short.
+        let many: Vec<Value> = (0..9)
+            .map(|i| json!({"metric": {"version": format!("build-{i}-{}", "x".repeat(40))}, "value": [1, "1"]}))
+            .collect();
+        let d = vector(Value::Array(many));
+        let e = mapped(&["a", "b"], &["c"], |m| parse_vector(&d, m, 1.0)).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.ends_with("legacy expects a|b, new expects c"),
+            "{text}"
+        );
+        assert!(
+            text.chars().count() <= 120 && !text.contains('\n'),
+            "{text}"
+        );
+        // The range query says the same.
+        let d = answer(
+            r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"version":"v1"},"values":[[1764554400,"1"]]},{"metric":{"version":"v2"},"values":[[1764554400,"2"]]}]}}"#,
+        );
+        let e = mapped(&["v1"], &["v3"], |m| parse_matrix(&d, m, 1.0)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no data: the answer had version=v1,v2; new expects v3"
+        );
+        // At 0 % the new cohort has never served a request: its series do not exist yet.
+        let d = answer(
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"version":"v1"},"value":[1764554400,"0.01"]}]}}"#,
+        );
+        let v = mapped(&["v1"], &["v2"], |m| parse_vector(&d, m, 1.0)).unwrap();
+        assert_eq!((v.legacy, v.new), (Some(0.01), None));
+    }
+
+    #[test]
+    fn no_series_with_the_cohort_label_lists_the_labels_seen() {
+        let d = answer(
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"sim","instance":"127.0.0.1:9464"},"value":[1764554400,"0.5"]},{"metric":{"job":"sim","instance":"127.0.0.1:9465"},"value":[1764554400,"0.7"]}]}}"#,
+        );
+        let e = mapped(&["v1"], &["v2"], |m| parse_vector(&d, m, 1.0)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no data: no series carries the cohort label `version`; labels seen: instance, job; group the query `by (version)`"
+        );
+        // `sum(...)` without `by`: one series with no labels at all.
+        let d = answer(
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1764554400,"0.5"]}]}}"#,
+        );
+        let e = mapped(&["v1"], &["v2"], |m| parse_vector(&d, m, 1.0)).unwrap_err();
+        assert!(e.to_string().contains("labels seen: none"), "{e}");
+    }
+
+    #[test]
+    fn the_denominator_of_a_plain_ratio() {
+        let q = r#"sum by (cohort)(rate(http_requests_total{code=~"5.."}[1m])) / sum by (cohort)(rate(http_requests_total[1m]))"#;
+        assert_eq!(
+            ratio_denominator(q),
+            Some("sum by (cohort)(rate(http_requests_total[1m]))")
+        );
+        // A `/` inside a string, brackets or a comment does not count.
+        assert_eq!(
+            ratio_denominator(r#"sum by (c)(x{path="/a/b"}) / sum by (c)(y) # per req/s"#),
+            Some("sum by (c)(y) # per req/s")
+        );
+        for q in [
+            "sum by (cohort)(rate(x[1m]))",
+            "(a / b)",
+            "a / b / c",
+            "a / on(cohort) b",
+            "a / ignoring(code) b",
+            "a / bool b",
+            "a /",
+            r#"histogram_quantile(0.95, sum by (le, cohort)(rate(h_bucket{p="/x"}[1m])))"#,
+        ] {
+            assert_eq!(ratio_denominator(q), None, "{q}");
+        }
+    }
+
+    #[test]
+    fn a_ratio_missing_a_cohort_that_has_traffic_names_the_numerator_trap() {
+        // The error ratio's answer: only legacy had a 5xx, so only legacy is in it.
+        let ratio = answer(
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"version":"v1"},"value":[1764554400,"0.01"]}]}}"#,
+        );
+        let (_, present) = mapped(&["v1"], &["v2"], |m| read_vector(&ratio, m, 1.0)).unwrap();
+        assert_eq!(present, [true, false]);
+        // Its denominator: both cohorts have requests.
+        let den = answer(
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"version":"v1"},"value":[1764554400,"99.5"]},{"metric":{"version":"v2"},"value":[1764554400,"100"]}]}}"#,
+        );
+        let (traffic, _) = mapped(&["v1"], &["v2"], |m| read_vector(&den, m, 1.0)).unwrap();
+        assert_eq!(
+            numerator_gap(present, &traffic)
+                .map(|e| e.to_string())
+                .as_deref(),
+            Some(
+                "no data: the new cohort is absent from the ratio (no numerator series, e.g. no 5xx): `or … * 0` fixes it"
+            )
+        );
+        // No traffic for new (its rate is 0, or it has no series): no data, no blame.
+        for den in [
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"version":"v1"},"value":[1,"99"]},{"metric":{"version":"v2"},"value":[1,"0"]}]}}"#,
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"version":"v1"},"value":[1,"99"]}]}}"#,
+        ] {
+            let (traffic, _) =
+                mapped(&["v1"], &["v2"], |m| read_vector(&answer(den), m, 1.0)).unwrap();
+            assert_eq!(numerator_gap(present, &traffic), None, "{den}");
+        }
+        // No errors anywhere: the ratio's answer is empty though both cohorts have traffic.
+        let (traffic, _) = mapped(&["v1"], &["v2"], |m| read_vector(&den, m, 1.0)).unwrap();
+        let e = numerator_gap([false, false], &traffic).unwrap();
+        assert!(e.to_string().contains("both cohorts are absent"), "{e}");
     }
 
     #[test]

@@ -189,6 +189,30 @@ impl History {
             .collect()
     }
 
+    /// The samples at or after `from_ms`, oldest first, from the finest tier that reaches back
+    /// that far (raw, then 10 s, then 1 min); when none does, from the one reaching furthest.
+    /// A chart over 5 minutes gets raw polls, over 24 hours minute means.
+    #[must_use]
+    pub fn since(&self, from_ms: i64) -> Vec<Sample> {
+        let rings = [&self.raw, &self.tiers[0].ring, &self.tiers[1].ring];
+        let reaches = |r: &Ring| r.buf.front().is_some_and(|s| s.at_ms <= from_ms);
+        let pick = rings
+            .iter()
+            .copied()
+            .find(|r| reaches(r))
+            .unwrap_or_else(|| {
+                rings.iter().copied().fold(rings[0], |best, r| {
+                    let start = |x: &Ring| x.buf.front().map_or(i64::MAX, |s| s.at_ms);
+                    if start(r) < start(best) { r } else { best }
+                })
+            });
+        pick.buf
+            .iter()
+            .filter(|s| s.at_ms >= from_ms)
+            .copied()
+            .collect()
+    }
+
     /// Heap bytes held by the sample rings (for the memory budget).
     #[must_use]
     pub fn heap_bytes(&self) -> usize {

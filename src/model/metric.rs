@@ -98,6 +98,14 @@ pub struct MetricDef {
     pub savings_target: Option<f64>,
     /// A plain target for the new cohort's value (e.g. p95 ≤ 500 ms), shown in the target column.
     pub target: Option<f64>,
+    /// How far back one value reaches (the range of `rate(...[1m])`), in ms, when known: a
+    /// flag change inside that window makes the value a mix of two traffic splits.
+    #[serde(default)]
+    pub window_ms: Option<i64>,
+    /// For rates with counts: how much worse the new path may be before the statistical
+    /// verdict calls it worse, in the metric's unit (percentage points for a ratio).
+    #[serde(default)]
+    pub tolerance: Option<f64>,
 }
 
 impl MetricDef {
@@ -111,6 +119,8 @@ impl MetricDef {
             direction: Direction::LowerIsBetter,
             savings_target: None,
             target: None,
+            window_ms: None,
+            tolerance: None,
         }
     }
 

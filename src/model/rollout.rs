@@ -50,12 +50,17 @@ pub struct Rollout {
 
 /// Automation of a rollout's step plan; everything off by default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Automation {
     /// Start armed: move to the next step when the bake time has passed, no rule is pending or
     /// firing, no data is stale and no verdict is *worse*.
     pub auto_advance: bool,
     /// Roll back (to the rule's percentage) when a rule with action `rollback` fires.
     pub auto_rollback: bool,
+    /// Requests the new path must serve at a step before it counts as baked (READY,
+    /// auto-advance); `None` takes the default from the statistical test's tuning.
+    #[serde(default)]
+    pub min_new_requests: Option<u64>,
 }
 
 impl Rollout {

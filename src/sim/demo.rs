@@ -23,8 +23,13 @@ fn steps(plan: &[(u8, u64)]) -> Vec<Step> {
         .collect()
 }
 
+/// The simulator computes every rate and quantile over a one-minute window (memory is a
+/// reading of the moment).
 fn metric(id: &str, label: &str, kind: MetricKind) -> MetricDef {
-    MetricDef::new(id, label, kind)
+    MetricDef {
+        window_ms: (kind != MetricKind::Bytes).then_some(60_000),
+        ..MetricDef::new(id, label, kind)
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

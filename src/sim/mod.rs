@@ -118,7 +118,7 @@ impl Simulator {
         let mut s = Self {
             rng: Rng::new(seed),
             scenario,
-            profile,
+            profile: scenario.shape(profile),
             t_ms: start_ms - start_ms.rem_euclid(1000),
             live_from_ms,
             regression_onset_ms: None,
@@ -200,7 +200,7 @@ impl Simulator {
         let total = (self.profile.rps + self.profile.rps.sqrt() * self.rng.normal())
             .round()
             .max(0.0) as u64;
-        let new_n = self.rng.binomial(total, f64::from(percent) / 100.0);
+        let new_n = self.rng.binomial(total, self.scenario.new_share(percent));
         for c in Cohort::BOTH {
             let n = if c == Cohort::New {
                 new_n

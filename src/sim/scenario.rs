@@ -14,11 +14,22 @@ pub enum Scenario {
     Regression,
     /// New's memory grows with the traffic it serves.
     Leak,
+    /// The new path behaves exactly like legacy (an A/A rollout): no verdict should say worse.
+    Same,
+    /// The new path receives half the share of traffic the flag says (a sample-ratio mismatch,
+    /// as from a router that ignores the flag for some instances); otherwise healthy.
+    Srm,
 }
 
 impl Scenario {
     /// All scenarios, for help texts.
-    pub const ALL: [Scenario; 3] = [Scenario::Healthy, Scenario::Regression, Scenario::Leak];
+    pub const ALL: [Scenario; 5] = [
+        Scenario::Healthy,
+        Scenario::Regression,
+        Scenario::Leak,
+        Scenario::Same,
+        Scenario::Srm,
+    ];
 
     /// Lower-case name.
     #[must_use]
@@ -27,6 +38,41 @@ impl Scenario {
             Scenario::Healthy => "healthy",
             Scenario::Regression => "regression",
             Scenario::Leak => "leak",
+            Scenario::Same => "same",
+            Scenario::Srm => "srm",
+        }
+    }
+
+    /// The names for help and error texts: `healthy, regression, leak, same or srm`.
+    #[must_use]
+    pub fn names() -> String {
+        let names = Scenario::ALL.map(Scenario::as_str);
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => names.join(""),
+        }
+    }
+
+    /// The service profile this scenario runs: for `same` the new path is a copy of legacy.
+    #[must_use]
+    pub fn shape(self, profile: Profile) -> Profile {
+        match self {
+            Scenario::Same => Profile {
+                new: profile.legacy,
+                ..profile
+            },
+            _ => profile,
+        }
+    }
+
+    /// The share of requests (0 to 1) that reaches the new path when the flag says `percent`:
+    /// the flag's own share, except for `srm`, which serves the new path half of it.
+    #[must_use]
+    pub fn new_share(self, percent: u8) -> f64 {
+        let flag = f64::from(percent.min(100)) / 100.0;
+        match self {
+            Scenario::Srm => flag / 2.0,
+            _ => flag,
         }
     }
 }
@@ -43,7 +89,7 @@ impl FromStr for Scenario {
         Scenario::ALL
             .into_iter()
             .find(|x| x.as_str() == s)
-            .ok_or_else(|| format!("unknown scenario `{s}`: expected healthy, regression or leak"))
+            .ok_or_else(|| format!("unknown scenario `{s}`: expected {}", Scenario::names()))
     }
 }
 
@@ -164,6 +210,55 @@ impl Profile {
             },
             regression_at_percent: 101,
             regression_delay_ms: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_parses_by_its_name() {
+        for s in Scenario::ALL {
+            assert_eq!(s.as_str().parse::<Scenario>(), Ok(s));
+        }
+        let err = "bogus".parse::<Scenario>().unwrap_err();
+        assert!(
+            err.ends_with("expected healthy, regression, leak, same or srm"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn same_copies_legacy_and_srm_halves_the_share() {
+        let p = Scenario::Same.shape(Profile::checkout());
+        assert_eq!(p.new, p.legacy);
+        assert_eq!(
+            Scenario::Healthy.shape(Profile::checkout()),
+            Profile::checkout()
+        );
+        assert!((Scenario::Srm.new_share(25) - 0.125).abs() < 1e-12);
+        assert!((Scenario::Same.new_share(25) - 0.25).abs() < 1e-12);
+        assert!((Scenario::Srm.new_share(250) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_split_check_catches_srm_within_minutes_and_not_healthy() {
+        use crate::sim::Simulator;
+        use crate::stats::{SplitStatus, Tuning, split_check};
+        let tuning = Tuning::for_bake(120.0, std::time::Duration::from_secs(300));
+        for (scenario, want) in [
+            (Scenario::Srm, SplitStatus::Mismatch),
+            (Scenario::Healthy, SplitStatus::Ok),
+            (Scenario::Same, SplitStatus::Ok),
+        ] {
+            let mut sim = Simulator::new(11, scenario, Profile::checkout(), 0, 0);
+            sim.advance(180_000, 25);
+            let new = sim.totals(Cohort::New).sum.requests;
+            let total = new + sim.totals(Cohort::Legacy).sum.requests;
+            let c = split_check(new, total, 25, &tuning);
+            assert_eq!(c.status, want, "{scenario}: {}", c.describe());
         }
     }
 }

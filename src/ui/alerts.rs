@@ -19,11 +19,15 @@ fn symbol(st: AlertStatus, g: &Glyphs) -> &'static str {
         AlertStatus::Pending => g.pending,
         AlertStatus::Unknown => g.unknown,
         AlertStatus::Inactive | AlertStatus::Resolved => g.ok,
+        AlertStatus::Idle => g.none,
     }
 }
 
 /// The rule in words with the current value: `new Error rate 1.52% > 0.50%`.
 fn describe(rule: &Rule, a: &AlertState, label: &str, unit: Unit, g: &Glyphs) -> String {
+    if rule.name == crate::app::verdicts::SPLIT_RULE && rule.metric.is_empty() {
+        return "the new path's share of requests matches the flag".into();
+    }
     let v = |x| value(Some(x), unit, g);
     let cur = a.value.map_or_else(
         || g.none.to_owned(),
@@ -121,7 +125,28 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
             ),
             Span::styled(describe(rule, a, label, unit, g), t.dim),
         ];
-        if let Some(reason) = &a.reason {
+        if rule.name == crate::app::verdicts::SPLIT_RULE
+            && let Some(c) = crate::app::verdicts::split(r)
+        {
+            spans.push(Span::styled(
+                format!("  ({})", super::format::asciify(&c.describe(), s.ascii)),
+                if st == AlertStatus::Firing {
+                    t.warn
+                } else {
+                    t.dim
+                },
+            ));
+        } else if let Some(lost) = a.data_lost_since_ms {
+            let reason = a.reason.as_deref().unwrap_or("no data");
+            spans.push(Span::styled(
+                format!(
+                    "  (last known, data lost {} ago: {})",
+                    duration(s.now_ms - lost),
+                    super::format::asciify(reason, s.ascii)
+                ),
+                t.warn,
+            ));
+        } else if let Some(reason) = &a.reason {
             spans.push(Span::styled(
                 format!("  ({})", super::format::asciify(reason, s.ascii)),
                 t.unknown,

@@ -14,6 +14,7 @@ use crate::alerts::{AlertStatus, Condition, Rule};
 use crate::app::{RolloutState, State};
 use crate::metrics::CohortValues;
 use crate::model::{Cohort, Direction, MetricDef, Unit};
+use crate::stats::{Guardrail, Safety};
 
 const W_LABEL: usize = 13;
 const W_VAL: usize = 8;
@@ -21,19 +22,24 @@ const W_DELTA: usize = 16;
 const W_TARGET: usize = 13;
 const W_STATUS: usize = 11;
 /// The 95 % interval column, wide layout only.
-const W_CI: usize = 22;
+const W_CI: usize = 26;
 
-/// The 95 % Wilson intervals of new and legacy (ratio metrics with counts), or a note that
-/// the comparison is descriptive.
-fn interval_text(m: &MetricDef, v: &CohortValues, g: &Glyphs) -> String {
-    let ci = |(k, n): (u64, u64)| {
-        crate::stats::wilson(k, n, crate::stats::Z95).map_or_else(
-            || g.none.to_owned(),
-            |(lo, hi)| format!("{:.2}-{:.2}", lo * 100.0, hi * 100.0),
-        )
+/// The always-valid interval on `new − legacy` (rates with counts since the step began) beside
+/// the tolerance it is judged against, or a note that the comparison is descriptive.
+fn interval_text(m: &MetricDef, gr: Option<&Guardrail>, g: &Glyphs) -> String {
+    let pp = |x: f64| {
+        let v = x * 100.0;
+        if v < 0.0 {
+            format!("{}{:.2}", g.minus, v.abs())
+        } else {
+            format!("+{v:.2}")
+        }
     };
-    match (v.counts, m.kind) {
-        (Some(c), _) => format!("{} vs {}", ci(c.new), ci(c.legacy)),
+    match (gr, m.kind) {
+        (Some(gr), _) => match gr.interval {
+            Some((lo, hi)) => format!("{}..{}pp vs {}", pp(lo), pp(hi), pp(gr.tolerance)),
+            None => "no interval yet".into(),
+        },
         (None, crate::model::MetricKind::Latency { .. }) => "descriptive".into(),
         _ => String::new(),
     }
@@ -84,11 +90,15 @@ fn target(m: &MetricDef, rules: &[&Rule], g: &Glyphs) -> String {
 }
 
 /// The delta column: absolute and relative, or the saving for savings metrics.
-fn delta_text(m: &MetricDef, v: &CohortValues, g: &Glyphs) -> String {
+fn delta_text(m: &MetricDef, v: &CohortValues, gr: Option<&Guardrail>, g: &Glyphs) -> String {
     let (l, n) = (v.legacy, v.new);
-    if let Some(c) = v.counts {
-        // Rates with request counts: the difference and whether it is significant.
-        let verdict = crate::stats::verdict(c.legacy, c.new).short();
+    if let Some(gr) = gr {
+        // Rates with request counts: the difference and the always-valid verdict.
+        let verdict = match gr.safety {
+            Safety::Worse => "worse".to_owned(),
+            Safety::NotWorse => "ok".to_owned(),
+            Safety::Inconclusive { .. } => "n.s.".to_owned(),
+        };
         return match (l, n) {
             (Some(l), Some(n)) => format!("{} {verdict}", delta(n - l, m.kind.unit(), g)),
             _ => verdict,
@@ -122,19 +132,13 @@ fn delta_text(m: &MetricDef, v: &CohortValues, g: &Glyphs) -> String {
 
 /// The worst status among the rules on metric `id`, with its severity.
 fn metric_status(r: &RolloutState, id: &str) -> Option<(AlertStatus, crate::alerts::Severity)> {
-    let rank = |s: AlertStatus| match s {
-        AlertStatus::Firing => 4,
-        AlertStatus::Pending => 3,
-        AlertStatus::Unknown => 2,
-        AlertStatus::Resolved | AlertStatus::Inactive => 0,
-    };
     r.def
         .rules
         .iter()
         .zip(&r.alerts)
         .filter(|(rule, _)| rule.metric == id)
         .map(|(rule, a)| (a.status, rule.severity))
-        .max_by_key(|(s, sev)| (rank(*s), *sev))
+        .max_by_key(|(s, sev)| (s.rank(), *sev))
 }
 
 /// Draws the panel.
@@ -167,7 +171,10 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
         head.push(Span::styled("L/N trends below", t.dim));
     }
     if show_ci {
-        head.push(Span::styled(pad("new vs legacy 95% CI", W_CI), t.title));
+        head.push(Span::styled(
+            pad("new-legacy (always valid)", W_CI),
+            t.title,
+        ));
     }
     if wide {
         head.push(Span::styled(
@@ -183,16 +190,18 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
     let mut sparks = Vec::new();
     for (k, m) in r.def.metrics.iter().enumerate() {
         let ms = &r.metrics[k];
+        let gr = crate::app::verdicts::metric_guardrail(r, k);
         let unit = m.kind.unit();
-        let stale = ms
-            .last_at_ms
-            .is_none_or(|at| s.now_ms - at > s.stale_after_ms())
-            || r.metrics_error.is_some()
-            || ms.error.is_some();
+        let stale = ms.is_stale(s.now_ms, s.stale_after_ms()) || r.metrics_feed.error.is_some();
         let (l, n) = (ms.last.legacy, ms.last.new);
         let val_style = |base: Style| if stale { t.unknown } else { base };
         let rules: Vec<&Rule> = r.def.rules.iter().filter(|x| x.metric == m.id).collect();
         let (status, st_style) = match (stale, metric_status(r, &m.id)) {
+            // A firing rule stays firing on its last known value while the data is lost.
+            (true, Some((AlertStatus::Firing, sev))) => (
+                format!("{} FIRING", g.fire),
+                status_style(AlertStatus::Firing, Some(sev), t),
+            ),
             (true, _) if ms.last_at_ms.is_some() => (format!("{} STALE", g.unknown), t.warn),
             (true, _) => (format!("{} NO DATA", g.unknown), t.unknown),
             (false, Some((AlertStatus::Firing, sev))) => (
@@ -206,28 +215,44 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
             (false, Some((AlertStatus::Unknown, _))) => {
                 (format!("{} UNKNOWN", g.unknown), t.unknown)
             }
+            (false, Some((AlertStatus::Idle, _))) => (format!("{} idle", g.none), t.dim),
             (false, _) if l.is_none() || n.is_none() => {
                 (format!("{} no data", g.unknown), t.unknown)
             }
             (false, _) => (format!("{} ok", g.ok), t.ok),
         };
-        let label_style = if status.contains("FIRING") {
+        let label_style = if k == s.selected_metric {
+            t.selected
+        } else if status.contains("FIRING") {
             st_style
         } else {
             t.text
         };
+        // A value whose window reaches back past a flag change mixes two traffic splits:
+        // marked `~`, and said in the status column when nothing worse is.
+        let mixed = r.straddles(k);
+        let shown = |v: Option<f64>| {
+            let text = value(v, unit, g);
+            if mixed && v.is_some() {
+                format!("~{text}")
+            } else {
+                text
+            }
+        };
+        let (status, st_style) = if mixed && !stale && st_style == t.ok {
+            ("~ mixed split".to_owned(), t.warn)
+        } else {
+            (status, st_style)
+        };
         let mut row = vec![
             Span::styled(format!(" {}", pad(&m.label, W_LABEL - 1)), label_style),
+            Span::styled(format!("{} ", rpad(&shown(l), W_VAL)), val_style(t.legacy)),
+            Span::styled(format!("{} ", rpad(&shown(n), W_VAL)), val_style(t.new)),
             Span::styled(
-                format!("{} ", rpad(&value(l, unit, g), W_VAL)),
-                val_style(t.legacy),
-            ),
-            Span::styled(
-                format!("{} ", rpad(&value(n, unit, g), W_VAL)),
-                val_style(t.new),
-            ),
-            Span::styled(
-                format!(" {} ", pad(&delta_text(m, &ms.last, g), W_DELTA - 1)),
+                format!(
+                    " {} ",
+                    pad(&delta_text(m, &ms.last, gr.as_ref(), g), W_DELTA - 1)
+                ),
                 val_style(t.text),
             ),
             Span::styled(format!("{} ", pad(&target(m, &rules, g), W_TARGET)), t.dim),
@@ -259,7 +284,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
         ];
         if show_ci {
             row.push(Span::styled(
-                pad(&interval_text(m, &ms.last, g), W_CI),
+                pad(&interval_text(m, gr.as_ref(), g), W_CI),
                 val_style(t.dim),
             ));
         }

@@ -1,5 +1,6 @@
 //! Event log: flag changes, alert transitions and errors, newest first, merged with the flag
-//! backend's own history (who changed what); changes that arrived while watching are marked.
+//! backend's own history (who changed what); changes that arrived while watching are marked,
+//! this session's own writes as "this session" ([`crate::flags::own`]), others' as NEW.
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -36,7 +37,14 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
             ]),
         ));
     }
-    for e in r.backend_events.iter().rev().take(area.height as usize) {
+    let own = crate::flags::own::match_own(&r.backend_events, &r.own_writes);
+    for (e, own) in r
+        .backend_events
+        .iter()
+        .zip(own)
+        .rev()
+        .take(area.height as usize)
+    {
         let new = r.events_seen_ms.is_some_and(|seen| e.at_ms > seen);
         let change = match (e.before, e.after) {
             (Some(b), Some(a)) => format!("{b}% {} {a}%", g.arrow),
@@ -51,7 +59,9 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
                 t.text,
             ),
         ];
-        if new {
+        if own.is_some() {
+            spans.push(Span::styled(" this session", t.dim));
+        } else if new {
             spans.push(Span::styled(" NEW while watching", t.warn));
         }
         rows.push((e.at_ms, Line::from(spans)));

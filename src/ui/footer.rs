@@ -15,10 +15,14 @@ pub const STATUS_TTL_MS: i64 = 15_000;
 /// Draws the footer.
 pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     let hints = match s.mode {
-        Mode::Confirm(_) => " y/Enter confirm  n/Esc cancel",
-        Mode::Help => " ?/Esc close help  q quit",
+        Mode::Confirm(_) | Mode::ConfirmArm(_) => " y confirm  n/Esc cancel",
+        Mode::ConfirmQuit => " y quit (automation stops)  n/Esc stay",
+        Mode::Help => " j/k scroll  ?/Esc close help  q quit",
+        Mode::Detail(_) => " Esc back  j/k metric  1-4 [ ] range 5m 1h 6h 24h  ? help  q quit",
         Mode::Normal if s.read_only => " READ-ONLY  Tab rollout  t theme  ? help  q quit",
-        Mode::Normal => " + next  - prev  r rollback  k kill  Tab rollout  t theme  ? help  q quit",
+        Mode::Normal => {
+            " + next  - prev  r rollback  K kill  Enter detail  Tab rollout  ? help  q quit"
+        }
     };
     // The status message wins over the hints: it is what just happened. It stays for
     // STATUS_TTL_MS (at least 15 polls), the event log keeps it longer.

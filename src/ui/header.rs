@@ -10,29 +10,56 @@ use ratatui::widgets::Paragraph;
 use super::format::{age as age_text, duration, duration_coarse, glyphs};
 use super::theme::Theme;
 use crate::alerts::{AlertStatus, Severity};
-use crate::app::State;
+use crate::app::lifecycle::{Lifecycle, lifecycle};
+use crate::app::state::Feed;
+use crate::app::{RolloutState, State};
 
 /// Age of a reading in words with its style: `3s ago`, `STALE 45s`, `ERROR: reason`.
-pub fn age<'a>(s: &State, at: Option<i64>, error: Option<&str>, t: &Theme) -> Vec<Span<'a>> {
+pub fn age<'a>(s: &State, feed: &Feed, error: Option<&str>, t: &Theme) -> Vec<Span<'a>> {
     let mut out = Vec::new();
-    match at {
-        None => out.push(Span::styled("no data yet", t.unknown)),
-        Some(at) => {
-            let a = s.now_ms - at;
-            if a > s.stale_after_ms() {
-                out.push(Span::styled(format!("STALE {}", duration(a)), t.warn));
-            } else {
-                out.push(Span::styled(
-                    format!("{} ago", age_text(s.refresh_ms, glyphs(s.ascii))),
-                    t.dim,
-                ));
-            }
-        }
+    match (feed.at_ms, feed.stale_age(s.now_ms, s.stale_after_ms())) {
+        (None, _) => out.push(Span::styled("no data yet", t.unknown)),
+        (Some(_), Some(a)) => out.push(Span::styled(format!("STALE {}", duration(a)), t.warn)),
+        (Some(_), None) => out.push(Span::styled(
+            format!("{} ago", age_text(s.refresh_ms, glyphs(s.ascii))),
+            t.dim,
+        )),
     }
     if let Some(e) = error {
         out.push(Span::styled(format!(" ERROR: {e}"), t.critical));
     }
     out
+}
+
+/// The rollout's lifecycle state in words: `BAKING 3m left`, `READY → 50% (+)`,
+/// `ROLLED BACK 02:14`, `COMPLETE`.
+pub fn lifecycle_badge<'a>(s: &State, r: &RolloutState, t: &Theme) -> Span<'a> {
+    let g = glyphs(s.ascii);
+    let l = lifecycle(r, s.now_ms, s.automation_paused);
+    let (text, style) = match l {
+        Lifecycle::Baking { left_ms } => {
+            (format!("BAKING {} left", duration_coarse(left_ms)), t.text)
+        }
+        Lifecycle::Ready { next } if r.armed => {
+            (format!("READY {} {next}% (armed)", g.arrow), t.ok)
+        }
+        Lifecycle::Ready { next } => (format!("READY {} {next}% (+)", g.arrow), t.ok),
+        Lifecycle::RolledBack { at_ms } => (format!("ROLLED BACK {}", clock_time(at_ms)), t.warn),
+        Lifecycle::Held => match &r.held_by {
+            Some(why) => (format!("HELD: {why}"), t.warn),
+            None => (l.name().to_owned(), t.warn),
+        },
+        Lifecycle::Paused | Lifecycle::Off => (l.name().to_owned(), t.warn),
+        Lifecycle::Unread => (l.name().to_owned(), t.unknown),
+        Lifecycle::Shadow | Lifecycle::Complete => (l.name().to_owned(), t.ok),
+    };
+    Span::styled(format!("[{text}]"), style)
+}
+
+/// `HH:MM` (UTC) of a clock time.
+fn clock_time(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map_or_else(|| "?".into(), |d| d.format("%H:%M").to_string())
 }
 
 /// Draws the three header lines.
@@ -41,7 +68,8 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     let r = s.current();
     let mut l1 = vec![
         Span::styled(format!(" {} ", r.def.name), t.title),
-        Span::styled(format!("{} env {} ", g.sep, r.def.environment), t.text),
+        lifecycle_badge(s, r, t),
+        Span::styled(format!(" {} env {} ", g.sep, r.def.environment), t.text),
     ];
     if s.read_only {
         l1.push(Span::styled(" READ-ONLY ", t.warn));
@@ -61,12 +89,6 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         if r.def.automation.auto_rollback {
             l1.push(Span::styled(" AUTO-ROLLBACK ", t.warn));
         }
-    }
-    if let (Some(next), false) = (r.ready, r.armed) {
-        l1.push(Span::styled(
-            format!(" READY {} {next}% (+) ", g.arrow),
-            t.ok,
-        ));
     }
 
     let mut l2 = vec![Span::styled(" flag ", t.dim)];
@@ -135,7 +157,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     }
 
     let mut l3 = vec![Span::styled(format!(" flag: {} ", r.flag_backend), t.dim)];
-    l3.extend(age(s, r.flag_at_ms, r.flag_error.as_deref(), t));
+    l3.extend(age(s, &r.flag_feed, r.flag_feed.error.as_deref(), t));
     l3.push(Span::styled(
         format!("  {} metrics: {} ", g.sep, r.metrics_source),
         t.dim,
@@ -146,13 +168,16 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         .flatten()
         .map(|e| format!("every metric failed: {e}"));
     let newest_good = r.metrics.iter().filter_map(|m| m.last_at_ms).max();
-    let metrics_err = r.metrics_error.clone().or(all_failed);
-    let metrics_at = if metrics_err.is_some() {
-        newest_good
-    } else {
-        r.metrics_at_ms
+    let metrics_err = r.metrics_feed.error.clone().or(all_failed);
+    let shown = Feed {
+        at_ms: if metrics_err.is_some() {
+            newest_good
+        } else {
+            r.metrics_feed.at_ms
+        },
+        ..Feed::default()
     };
-    l3.extend(age(s, metrics_at, metrics_err.as_deref(), t));
+    l3.extend(age(s, &shown, metrics_err.as_deref(), t));
     // What the backend reports beside the percentage (stickiness, constraints, …): shown,
     // never modified.
     if let Some(fl) = r.flag.as_ref().filter(|f| !f.details.is_empty()) {
@@ -185,6 +210,7 @@ pub fn status_style(status: AlertStatus, sev: Option<Severity>, t: &Theme) -> St
         (AlertStatus::Firing, _) => t.warn,
         (AlertStatus::Pending, _) => t.warn,
         (AlertStatus::Unknown, _) => t.unknown,
+        (AlertStatus::Idle, _) => t.dim,
         _ => t.ok,
     }
 }
@@ -208,7 +234,12 @@ pub fn draw_overview(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
             r.def.name.clone()
         };
         spans.push(Span::styled(format!("{mark}{name} {pct} "), name_style));
-        spans.push(Span::styled(st.label(), status_style(st, sev, t)));
+        if st.rank() >= AlertStatus::Unknown.rank() {
+            spans.push(Span::styled(st.label(), status_style(st, sev, t)));
+        } else {
+            let l = lifecycle(r, s.now_ms, s.automation_paused);
+            spans.push(Span::styled(l.name(), status_style(st, sev, t)));
+        }
         spans.push(Span::styled(format!(" {} ", g.sep), t.border));
     }
     if !narrow {

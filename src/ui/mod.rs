@@ -19,7 +19,9 @@
 //! "too small" message replaces the dashboard. Overlays: help (`?`) and the confirm dialog.
 
 pub mod alerts;
+pub mod chart;
 pub mod compare;
+pub mod detail;
 pub mod events;
 pub mod footer;
 pub mod format;
@@ -60,6 +62,12 @@ pub fn draw_in(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         );
         return;
     }
+    if let Mode::Detail(k) = s.mode {
+        let [body, ftr] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+        detail::draw(f, body, s, k, t);
+        footer::draw(f, ftr, s, t);
+        return;
+    }
     let r = s.current();
     let wide = area.width >= WIDE;
     let n_metrics = u16::try_from(r.def.metrics.len()).unwrap_or(u16::MAX);
@@ -91,6 +99,9 @@ pub fn draw_in(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         Mode::Normal => {}
         Mode::Help => overlay::help(f, area, s, t),
         Mode::Confirm(p) => overlay::confirm(f, area, s, p, t),
+        Mode::ConfirmArm(i) => overlay::confirm_arm(f, area, s, *i, t),
+        Mode::ConfirmQuit => overlay::confirm_quit(f, area, s, t),
+        Mode::Detail(_) => {}
     }
 }
 

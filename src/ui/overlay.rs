@@ -49,7 +49,51 @@ pub fn help(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     f.render_widget(Paragraph::new(lines).block(block), rect);
 }
 
-/// The confirm dialog: rollout, environment, old → new, and what will happen.
+/// A bordered dialog of `lines`, wrapped at `w` columns and as tall as its wrapped lines.
+fn dialog(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, title: &str, lines: Vec<Line<'_>>) {
+    let w = 78u16.min(area.width);
+    let inner = usize::from(w.saturating_sub(2)).max(1);
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let h = u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2);
+    let rect = centered(area, w, h);
+    let mut block = Block::default().borders(Borders::ALL);
+    if s.ascii {
+        block = block.border_set(ASCII_BORDER);
+    }
+    let block = block
+        .border_style(t.warn)
+        .title(Span::styled(asciify(title, s.ascii).into_owned(), t.warn))
+        .style(t.dialog);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+}
+
+/// The keys of every confirm dialog: only `y` confirms.
+fn confirm_keys<'a>(t: &Theme) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(" [y] confirm ", t.selected),
+        Span::raw("   "),
+        Span::styled(" [n/Esc] cancel ", t.dialog),
+        Span::styled("   Enter does not confirm", t.dim),
+    ])
+}
+
+fn field<'a>(
+    name: &'static str,
+    value: String,
+    style: ratatui::style::Style,
+    t: &Theme,
+) -> Line<'a> {
+    Line::from(vec![Span::styled(name, t.dim), Span::styled(value, style)])
+}
+
+/// The confirm dialog: rollout, environment, old → new, what it means for users, and every
+/// warning with its facts.
 pub fn confirm(f: &mut Frame<'_>, area: Rect, s: &State, p: &PendingWrite, t: &Theme) {
     let g = glyphs(s.ascii);
     let req = &p.request;
@@ -74,23 +118,20 @@ pub fn confirm(f: &mut Frame<'_>, area: Rect, s: &State, p: &PendingWrite, t: &T
         ),
     };
     let mut lines = vec![
-        Line::from(vec![
-            Span::styled(" Rollout:     ", t.dim),
-            Span::styled(req.rollout.clone(), t.title),
-        ]),
-        Line::from(vec![
-            Span::styled(" Environment: ", t.dim),
-            Span::styled(req.environment.clone(), t.title),
-        ]),
-        Line::from(vec![
-            Span::styled(" Backend:     ", t.dim),
-            Span::styled(r.flag_backend.clone(), t.dialog),
-        ]),
+        field(" Rollout:     ", req.rollout.clone(), t.title, t),
+        field(" Environment: ", req.environment.clone(), t.title, t),
+        field(" Backend:     ", r.flag_backend.clone(), t.dialog, t),
         Line::from(vec![
             Span::styled(" Change:      ", t.dim),
             Span::styled(format!("{what} "), t.warn),
             Span::styled(change, t.title),
         ]),
+        field(
+            " For users:   ",
+            asciify(&p.effect, s.ascii).into_owned(),
+            t.title,
+            t,
+        ),
     ];
     if !req.expected.details.is_empty() {
         let kept: Vec<String> = req
@@ -99,13 +140,18 @@ pub fn confirm(f: &mut Frame<'_>, area: Rect, s: &State, p: &PendingWrite, t: &T
             .iter()
             .map(|(k, v)| format!("{k}: {v}"))
             .collect();
-        lines.push(Line::from(vec![
-            Span::styled(" Unchanged:   ", t.dim),
-            Span::styled(asciify(&kept.join(" · "), s.ascii).into_owned(), t.dialog),
-        ]));
+        lines.push(field(
+            " Unchanged:   ",
+            asciify(&kept.join(" · "), s.ascii).into_owned(),
+            t.dialog,
+            t,
+        ));
     }
-    if let Some(w) = &p.warning {
-        lines.push(Line::styled(format!(" ! {w}"), t.critical));
+    for w in &p.warnings {
+        lines.push(Line::styled(
+            format!(" ! {}", asciify(w, s.ascii)),
+            t.critical,
+        ));
     }
     lines.push(Line::styled(
         format!(
@@ -115,32 +161,68 @@ pub fn confirm(f: &mut Frame<'_>, area: Rect, s: &State, p: &PendingWrite, t: &T
         t.dim,
     ));
     lines.push(Line::raw(""));
-    lines.push(Line::from(vec![
-        Span::styled(" [y/Enter] confirm ", t.selected),
-        Span::raw("   "),
-        Span::styled(" [n/Esc] cancel ", t.dialog),
-    ]));
-    let w = 76u16;
-    // Wrapped lines (the unchanged details can be long) need their rows too.
-    let rows: usize = lines
+    lines.push(confirm_keys(t));
+    dialog(f, area, s, t, " Confirm flag change ", lines);
+}
+
+/// The dialog that arms auto-advance: it is a write-to-be, so it is confirmed like one.
+pub fn confirm_arm(f: &mut Frame<'_>, area: Rect, s: &State, i: usize, t: &Theme) {
+    let g = glyphs(s.ascii);
+    let r = &s.rollouts[i];
+    let now = r.flag.as_ref().map_or(0, |f| f.percent);
+    let next = r
+        .def
+        .next_percent(now)
+        .map_or_else(|| "no further step".to_owned(), |n| format!("{n}%"));
+    let lines = vec![
+        field(" Rollout:     ", r.def.name.clone(), t.title, t),
+        field(" Environment: ", r.def.environment.clone(), t.title, t),
+        field(
+            " Arms:        ",
+            format!(
+                "auto-advance {now}% {} {next} and every later step",
+                g.arrow
+            ),
+            t.title,
+            t,
+        ),
+        Line::styled(
+            " rollwatch will write each next step WITHOUT ASKING once its bake time is over",
+            t.warn,
+        ),
+        Line::styled(
+            " and every rule is OK on fresh data. Automation stops when rollwatch exits.",
+            t.warn,
+        ),
+        Line::raw(""),
+        confirm_keys(t),
+    ];
+    dialog(f, area, s, t, " Arm auto-advance ", lines);
+}
+
+/// The dialog when quitting would stop armed automation.
+pub fn confirm_quit(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
+    let names: Vec<&str> = s
+        .rollouts
         .iter()
-        .map(|l| l.width().div_ceil(usize::from(w - 2)).max(1))
-        .sum();
-    let h = u16::try_from(rows).unwrap_or(10) + 2;
-    let rect = centered(area, w, h);
-    let mut block = Block::default().borders(Borders::ALL);
-    if s.ascii {
-        block = block.border_set(ASCII_BORDER);
-    }
-    let block = block
-        .border_style(t.warn)
-        .title(Span::styled(" Confirm flag change ", t.warn))
-        .style(t.dialog);
-    f.render_widget(Clear, rect);
-    f.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        rect,
-    );
+        .filter(|r| r.armed || r.def.automation.auto_rollback)
+        .map(|r| r.def.name.as_str())
+        .collect();
+    let lines = vec![
+        Line::styled(
+            format!(" Automation is armed for: {}", names.join(", ")),
+            t.warn,
+        ),
+        Line::styled(
+            " It runs inside this process: quitting STOPS auto-advance and auto-rollback.",
+            t.critical,
+        ),
+        Line::raw(""),
+        Line::from(vec![
+            Span::styled(" [y] quit anyway ", t.selected),
+            Span::raw("   "),
+            Span::styled(" [n/Esc] stay ", t.dialog),
+        ]),
+    ];
+    dialog(f, area, s, t, " Quit? ", lines);
 }

@@ -1,6 +1,25 @@
-//! Statistics for canary verdicts: Wilson score intervals for a proportion and the pooled
-//! two-proportion z-test, so a 5 % canary with 40 requests is not called healthy or broken on
-//! noise.
+//! Statistics for canary verdicts.
+//!
+//! - [`sequential`]: always-valid asymptotic confidence sequences (Waudby-Smith et al. 2023, as
+//!   in GrowthBook's safe rollouts) and their tuning from the step's bake time and traffic.
+//! - [`guardrail`]: the one-sided always-valid test of a rate (errors, slow requests) of the new
+//!   path against legacy, with a tolerance: `worse`, `not worse` or `inconclusive (n=…)`.
+//! - [`split`]: the traffic-split check (sample-ratio mismatch) against the flag's percentage.
+//! - [`histogram`]: latency as a proportion (requests slower than a bucket boundary) and the
+//!   bucket that holds a quantile.
+//! - This module: Wilson score intervals for a proportion and the pooled two-proportion z-test
+//!   (a fixed-horizon test, kept for the descriptive intervals; re-checked at every poll it
+//!   raises false alarms, which is why the verdicts move to [`guardrail`]).
+
+pub mod guardrail;
+pub mod histogram;
+pub mod sequential;
+pub mod split;
+
+pub use guardrail::{Guardrail, Safety, guardrail};
+pub use histogram::{BucketError, quantile_bucket, slow_share};
+pub use sequential::{ALPHA, SRM_ALPHA, Tuning};
+pub use split::{SplitCheck, SplitStatus, split_check};
 
 /// z for a two-sided 95 % interval.
 pub const Z95: f64 = 1.959_963_984_540_054;

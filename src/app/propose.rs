@@ -1,0 +1,192 @@
+//! A write key becomes a pending change in a confirm dialog, never a write: the dialog says in
+//! words what happens to users and warns, naming the facts, about everything that argues
+//! against it (bake time left, stale or failing backends, rules that are not OK). Only `y` on
+//! that dialog produces the write.
+
+use super::guard::{Blocker, forward_blockers, short};
+use super::keymap::Action;
+use super::state::{LogLevel, Mode, PendingWrite, RolloutState, State};
+use crate::alerts::AlertStatus;
+use crate::flags::write::{WriteKind, WriteRequest};
+use crate::model::FlagSnapshot;
+
+/// What a change means for users, in words.
+#[must_use]
+pub fn effect(kind: WriteKind, flag: &FlagSnapshot, environment: &str) -> String {
+    match kind {
+        WriteKind::SetPercent(p) if p > flag.percent => format!(
+            "send {p} % of traffic to the new path in {environment} (now {} %)",
+            flag.percent
+        ),
+        WriteKind::SetPercent(p) => format!(
+            "send only {p} % of traffic to the new path in {environment} (now {} %); the others go back to legacy",
+            flag.percent
+        ),
+        WriteKind::Rollback(0) => format!(
+            "ROLL BACK: everyone in {environment} goes back to the legacy path (0 % on the new path)"
+        ),
+        WriteKind::Rollback(p) => format!(
+            "ROLL BACK to {p} %: only {p} % of traffic in {environment} stays on the new path"
+        ),
+        WriteKind::SetEnabled(false) => {
+            format!("switch the new path OFF for everyone in {environment}")
+        }
+        WriteKind::SetEnabled(true) => format!(
+            "switch the flag ON in {environment}: {} % of traffic goes to the new path",
+            flag.percent
+        ),
+    }
+}
+
+/// Time left in the bake of the current step, when the step has a bake time that is not over.
+#[must_use]
+pub fn bake_left_ms(r: &RolloutState, now_ms: i64) -> Option<i64> {
+    let flag = r.flag.as_ref()?;
+    let step = r.def.step_index(flag.percent)?;
+    let bake = r.def.steps.get(step)?.bake?;
+    let bake_ms = i64::try_from(bake.as_millis()).unwrap_or(i64::MAX);
+    let since = r.step_since_ms?;
+    let left = bake_ms - (now_ms - since);
+    (left > 0).then_some(left)
+}
+
+/// The warnings of a dialog: the blockers, then rules that are pending (or firing/unknown
+/// without blocking), then the bake time for forward moves.
+fn warnings(s: &State, r: &RolloutState, forward: bool) -> Vec<String> {
+    let mut out: Vec<String> = forward_blockers(r, s.now_ms, s.stale_after_ms())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    for (rule, a) in r.def.rules.iter().zip(&r.alerts) {
+        let listed = rule.action.blocks_bump()
+            && matches!(a.status, AlertStatus::Firing | AlertStatus::Unknown);
+        if listed {
+            continue;
+        }
+        let what = match a.status {
+            AlertStatus::Pending | AlertStatus::Firing => a.status.label(),
+            AlertStatus::Unknown => "UNKNOWN",
+            _ => continue,
+        };
+        let value = a.value.map(|v| format!(", value {}", short(v)));
+        out.push(format!(
+            "rule `{}` is {what} ({}, {}{})",
+            rule.name,
+            rule.severity.as_str(),
+            rule.action.label(),
+            value.unwrap_or_default()
+        ));
+    }
+    if forward && let Some(left) = bake_left_ms(r, s.now_ms) {
+        let pct = r.flag.as_ref().map_or(0, |f| f.percent);
+        out.push(format!(
+            "the bake time of the {pct} % step is not over: {} left",
+            crate::ui::format::duration(left)
+        ));
+    }
+    out
+}
+
+/// Turns a write key into a confirm dialog (or a message saying why not).
+pub fn propose(state: &mut State, a: Action) {
+    let i = state.selected;
+    let r = &state.rollouts[i];
+    if state.read_only {
+        state.say(
+            LogLevel::Warn,
+            "read-only: writes are disabled (--read-only)",
+        );
+        return;
+    }
+    if r.write_in_flight {
+        let text = format!(
+            "a write to {} is in flight: wait for its result",
+            r.def.name
+        );
+        state.say(LogLevel::Warn, text);
+        return;
+    }
+    let Some(flag) = r.flag.clone() else {
+        state.say(
+            LogLevel::Warn,
+            "the flag has not been read yet: nothing to change",
+        );
+        return;
+    };
+    let kind = match a {
+        Action::Bump | Action::ForceBump => {
+            let Some(next) = r.def.next_percent(flag.percent) else {
+                let text = format!("already at the last step ({}%)", flag.percent);
+                state.say(LogLevel::Info, text);
+                return;
+            };
+            let blockers = forward_blockers(r, state.now_ms, state.stale_after_ms());
+            if a == Action::Bump
+                && let Some(b) = blockers.first()
+            {
+                let text = blocked_text(b, blockers.len());
+                state.say(LogLevel::Warn, text);
+                return;
+            }
+            WriteKind::SetPercent(next)
+        }
+        Action::StepBack => {
+            let Some(prev) = r.def.prev_percent(flag.percent) else {
+                state.say(LogLevel::Info, "already at 0%");
+                return;
+            };
+            WriteKind::SetPercent(prev)
+        }
+        Action::Rollback => {
+            if flag.percent == 0 {
+                state.say(LogLevel::Info, "already at 0%");
+                return;
+            }
+            WriteKind::Rollback(0)
+        }
+        _ => {
+            if !r.kill_switch {
+                let text = format!(
+                    "{}: the flag backend cannot switch the flag on or off (no kill switch)",
+                    r.def.name
+                );
+                state.say(LogLevel::Warn, text);
+                return;
+            }
+            WriteKind::SetEnabled(!flag.enabled)
+        }
+    };
+    let forward = match kind {
+        WriteKind::SetPercent(p) => p > flag.percent,
+        WriteKind::SetEnabled(on) => on,
+        WriteKind::Rollback(_) => false,
+    };
+    let mut warnings = warnings(state, r, forward);
+    if a == Action::ForceBump && !warnings.is_empty() {
+        warnings.insert(0, "FORCING the next step past:".into());
+    }
+    let request = WriteRequest {
+        rollout: r.def.name.clone(),
+        environment: r.def.environment.clone(),
+        expected: flag.clone(),
+        kind,
+        reason: "operator".into(),
+    };
+    state.mode = Mode::Confirm(PendingWrite {
+        rollout: i,
+        effect: effect(kind, &flag, &r.def.environment),
+        request,
+        warnings,
+    });
+    state.dirty = true;
+}
+
+/// The status line when `+` is blocked: the first reason, how many more, and the way out.
+fn blocked_text(b: &Blocker, n: usize) -> String {
+    let more = if n > 1 {
+        format!(" (+{} more)", n - 1)
+    } else {
+        String::new()
+    };
+    format!("next step blocked: {b}{more}; press ! to force (confirm)")
+}
