@@ -132,7 +132,7 @@ async fn recorded_session(dir: &std::path::Path) -> (Driver, PathBuf, Vec<(i64, 
                 assert_eq!(d.state.rollouts[0].alerts[0].status, AlertStatus::Firing);
                 d.send(ch('+')).await;
                 let status = d.state.status.clone().unwrap().1;
-                assert!(status.contains("bump blocked"), "{status}");
+                assert!(status.contains("next step blocked"), "{status}");
             }
             101 => {
                 d.send(ch('r')).await;

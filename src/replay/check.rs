@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::alerts::{Action, Condition, Rule};
+use crate::app::verdicts::SPLIT_RULE;
 use crate::flags::FlagEvent;
 use crate::model::{FlagSnapshot, MetricDef, MetricKind, Rollout};
 use crate::record::{FORMAT, Header, Line, RecMsg, RecordedRollout, key_problem};
@@ -143,18 +144,33 @@ fn metric(m: &MetricDef) -> Result<(), String> {
     if let Some(t) = m.target {
         finite("target", t)?;
     }
+    if let Some(w) = m.window_ms {
+        let max = i64::try_from(MAX_DURATION.as_millis()).unwrap_or(i64::MAX);
+        if !(0..=max).contains(&w) {
+            return Err(format!("window_ms {w}: expected 0..={max}"));
+        }
+    }
+    if let Some(t) = m.tolerance
+        && !(t.is_finite() && t >= 0.0)
+    {
+        return Err(format!("tolerance {t}: expected a finite number ≥ 0"));
+    }
     Ok(())
 }
 
 fn check_rule(rule: &Rule, metrics: &[MetricDef]) -> Result<(), String> {
-    let Some(m) = metrics.iter().find(|m| m.id == rule.metric) else {
+    // The built-in traffic-split rule reads request counts, not a metric (as `update` and the
+    // view recognise it).
+    let built_in = rule.name == SPLIT_RULE && rule.metric.is_empty();
+    let m = metrics.iter().find(|m| m.id == rule.metric);
+    if m.is_none() && !built_in {
         let ids: Vec<&str> = metrics.iter().map(|m| m.id.as_str()).collect();
         return Err(format!(
             "metric `{}` is not defined in this rollout (defined: {})",
             rule.metric,
             ids.join(", ")
         ));
-    };
+    }
     match rule.condition {
         Condition::Absolute { value, .. }
         | Condition::DeltaToLegacy { value, .. }
@@ -166,7 +182,7 @@ fn check_rule(rule: &Rule, metrics: &[MetricDef]) -> Result<(), String> {
     if let Action::Rollback { to } = rule.action {
         percent("rollback to", to)?;
     }
-    if rule.significant && m.kind != MetricKind::Ratio {
+    if rule.significant && m.is_none_or(|m| m.kind != MetricKind::Ratio) {
         return Err("significant = true needs a ratio metric".into());
     }
     Ok(())
