@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::tmux::{Tmux, available};
+use support::tmux::{Tmux, available, wait_file};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
 const WAIT: Duration = Duration::from_secs(15);
@@ -245,22 +245,6 @@ fn session_leader_of_a_tty(pid: u32) -> bool {
     f.get(3) == Some(&pid.to_string().as_str()) && f.get(4).is_some_and(|t| *t != "0")
 }
 
-/// Waits for `path` to hold something `pred` accepts; returns the text.
-fn wait_file(path: &Path, what: &str, pred: impl Fn(&str) -> bool) -> String {
-    let start = Instant::now();
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        if pred(&text) {
-            return text;
-        }
-        assert!(
-            start.elapsed() < WAIT,
-            "timed out waiting for {what}:\n{text}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// `tmux kill-session` closes the pane's pty master, as sshd does when an SSH connection
 /// drops: the kernel hangs the terminal up (SIGHUP to its session leader, end-of-file on reads,
 /// EIO on writes). Killing the session is the faithful stand-in: it closes the master and
@@ -327,13 +311,13 @@ fn the_pty_vanishing(form: Form, tag: &str, logged: &[&str]) {
             std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default()
         );
     }
-    wait_file(&audit, "the start's reconciling outcome", |s| {
+    wait_file(&audit, "the start's reconciling outcome", WAIT, |s| {
         s.lines().count() == 2
     });
 
     t.run(&["kill-session", "-t", "rw"]);
     let took = gone_within(pid, Duration::from_secs(1));
-    let st = wait_file(&status, "the exit status", |s| !s.is_empty());
+    let st = wait_file(&status, "the exit status", WAIT, |s| !s.is_empty());
     eprintln!("{tag}: gone {took:?} after the kill; {st}");
     assert_eq!(
         st, "exited 0",

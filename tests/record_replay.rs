@@ -364,22 +364,6 @@ mod support;
 const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Waits until `pred` holds for the file's text, or panics after `deadline`.
-fn wait_file(path: &std::path::Path, what: &str, pred: impl Fn(&str) -> bool) -> String {
-    let start = std::time::Instant::now();
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        if pred(&text) {
-            return text;
-        }
-        assert!(
-            start.elapsed() < WAIT,
-            "timed out waiting for {what}:\n{text}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn the_binary_streams_a_recording_and_replays_it() {
     if !support::tmux::available() {
@@ -398,7 +382,7 @@ fn the_binary_streams_a_recording_and_replays_it() {
         s.contains("checkout-batch-queries")
     });
     // Flushed as it goes: polls are in the file while the dashboard still runs.
-    wait_file(&rec, "polls in the file", |s| {
+    support::tmux::wait_file(&rec, "polls in the file", WAIT, |s| {
         s.matches("\"metrics_polled\"").count() >= 3
     });
     assert!(!t.screen().contains("EXITED:"), "still running");
