@@ -1,5 +1,7 @@
 //! rollwatch's binary edge: parse arguments, install the error and panic hooks, dispatch.
 
+use std::fmt::Display;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,7 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 use color_eyre::eyre::{WrapErr, eyre};
 
-use rollwatch::app::run::{Setup, install_panic_hook, run_recorded};
+use rollwatch::app::run::{Setup, install_hooks, run_recorded};
 use rollwatch::audit::AuditLog;
 use rollwatch::cli::{
     Cli, Commands, ConfigArg, DemoArgs, RecordArg, ReplayArgs, SimulateArgs, UiOpts,
@@ -35,6 +37,18 @@ fn utf8_locale() -> bool {
 
 fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// Says `rollwatch: {text}` on stderr. The write may fail and is allowed to: after an SSH drop
+/// stderr is a hung-up terminal, nobody is there to read it, and `eprintln!` would panic.
+fn say(text: impl Display) {
+    let _ = writeln!(io::stderr(), "rollwatch: {text}");
+}
+
+/// Writes a command's answer to stdout; a reader that went away (a closed pipe, a dropped SSH
+/// session) is not an error of the command, whose exit code still says how it went.
+fn answer(text: impl Display) {
+    let _ = write!(io::stdout(), "{text}");
 }
 
 fn runtime() -> color_eyre::Result<tokio::runtime::Runtime> {
@@ -64,13 +78,13 @@ fn dashboard(setup: Setup, record: &RecordArg, meta: RecordMeta) -> color_eyre::
     let stopped = rt.block_on(run_recorded(setup, rec.as_mut()))?;
     rt.shutdown_timeout(Duration::from_millis(200));
     if let Some(reason) = stopped {
-        eprintln!("rollwatch: stopped: {reason}");
+        say(format_args!("stopped: {reason}"));
     }
     if let Some(rec) = rec {
         let n = rec.lines();
         match rec.finish() {
-            Ok(path) => eprintln!("rollwatch: recorded {n} messages to {}", path.display()),
-            Err(e) => eprintln!("rollwatch: the recording stopped early: {e}"),
+            Ok(path) => say(format_args!("recorded {n} messages to {}", path.display())),
+            Err(e) => say(format_args!("the recording stopped early: {e}")),
         }
     }
     Ok(())
@@ -84,7 +98,7 @@ fn replay(args: &ReplayArgs, ui: &UiOpts) -> color_eyre::Result<()> {
     }
     let rec = Recording::load(&args.file).map_err(|e| eyre!("{e}"))?;
     if rec.truncated {
-        eprintln!("rollwatch: the last line of the recording was cut short; skipped it");
+        say("the last line of the recording was cut short; skipped it");
     }
     let themes = theme::load(ui.theme.as_deref(), no_color()).map_err(|e| eyre!(e))?;
     let player = Player::new(rec, args.speed, ui.ascii || !utf8_locale());
@@ -92,7 +106,7 @@ fn replay(args: &ReplayArgs, ui: &UiOpts) -> color_eyre::Result<()> {
     let stopped = rt.block_on(rollwatch::replay::run(player, themes))?;
     rt.shutdown_timeout(Duration::from_millis(200));
     if let Some(reason) = stopped {
-        eprintln!("rollwatch: stopped: {reason}");
+        say(format_args!("stopped: {reason}"));
     }
     Ok(())
 }
@@ -239,10 +253,10 @@ fn simulate(args: &SimulateArgs) -> color_eyre::Result<()> {
             .await
             .wrap_err_with(|| format!("binding {}", args.listen))?;
         let addr = server.local_addr()?;
-        println!(
-            "rollwatch simulate: listening on http://{addr} (metrics: /metrics, flag: /api/flags/{})",
+        answer(format_args!(
+            "rollwatch simulate: listening on http://{addr} (metrics: /metrics, flag: /api/flags/{})\n",
             args.flag
-        );
+        ));
         server
             .serve(shutdown_signal())
             .await
@@ -253,14 +267,13 @@ fn simulate(args: &SimulateArgs) -> color_eyre::Result<()> {
 /// Expected failures (no config, a bad config, an unset token variable, a port in use) are
 /// said in one plain line and exit with 2; only bugs (panics) get color-eyre's full report.
 fn main() -> ExitCode {
-    if let Err(e) = color_eyre::install() {
-        eprintln!("rollwatch: cannot install the error report hooks: {e}");
+    if let Err(e) = install_hooks() {
+        say(format_args!("cannot install the error report hooks: {e}"));
     }
-    install_panic_hook();
     match run_main() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("rollwatch: {e:#}");
+            say(format_args!("{e:#}"));
             ExitCode::from(2)
         }
     }
@@ -291,7 +304,7 @@ fn run_main() -> color_eyre::Result<ExitCode> {
         }
         Some(Commands::Replay(args)) => replay(args, ui).map(|()| 0)?,
         Some(Commands::Completions { shell }) => {
-            print!("{}", rollwatch::cli::completions(*shell));
+            answer(rollwatch::cli::completions(*shell));
             0
         }
         Some(Commands::Man { out_dir: None }) => {
@@ -302,22 +315,22 @@ fn run_main() -> color_eyre::Result<ExitCode> {
             let files = rollwatch::cli::man_pages(dir)
                 .wrap_err_with(|| format!("writing man pages to {}", dir.display()))?;
             for f in files {
-                println!("{}", f.display());
+                answer(format_args!("{}\n", f.display()));
             }
             0
         }
         Some(Commands::CheckConfig { file }) => match config::load(file) {
             Ok(cfg) => {
-                println!(
-                    "{}: ok ({} rollout{})",
+                answer(format_args!(
+                    "{}: ok ({} rollout{})\n",
                     file.display(),
                     cfg.rollouts.len(),
                     if cfg.rollouts.len() == 1 { "" } else { "s" }
-                );
+                ));
                 0
             }
             Err(e) => {
-                eprintln!("{e}");
+                let _ = writeln!(io::stderr(), "{e}");
                 2
             }
         },
@@ -327,9 +340,9 @@ fn run_main() -> color_eyre::Result<ExitCode> {
             let st = runtime()?.block_on(commands::poll_once(&setup));
             let out = commands::collect(&st);
             if s.json {
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                answer(format_args!("{}\n", serde_json::to_string_pretty(&out)?));
             } else {
-                print!("{}", commands::table(&out));
+                answer(commands::table(&out));
             }
             out.exit_code
         }
@@ -348,7 +361,7 @@ fn run_main() -> color_eyre::Result<ExitCode> {
                     a.force,
                 ))
                 .map_err(|e| eyre!(e))?;
-            println!("{msg}");
+            answer(format_args!("{msg}\n"));
             code
         }
         Some(Commands::Rollback(a)) => {
@@ -363,7 +376,7 @@ fn run_main() -> color_eyre::Result<ExitCode> {
                     false,
                 ))
                 .map_err(|e| eyre!(e))?;
-            println!("{msg}");
+            answer(format_args!("{msg}\n"));
             code
         }
     };

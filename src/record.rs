@@ -236,18 +236,49 @@ fn code_name(code: KeyCode) -> String {
     }
 }
 
-fn code_of(name: &str) -> KeyCode {
+/// The key a recorded name stands for: what [`code_name`] writes, `None` for anything else.
+fn parse_code(name: &str) -> Option<KeyCode> {
     let mut chars = name.chars();
     if let (Some(c), None) = (chars.next(), chars.next()) {
-        return KeyCode::Char(c);
+        return Some(KeyCode::Char(c));
+    }
+    if name == "Null" {
+        return Some(KeyCode::Null);
     }
     if let Some(n) = name.strip_prefix('F').and_then(|n| n.parse().ok()) {
-        return KeyCode::F(n);
+        return Some(KeyCode::F(n));
     }
-    NAMED
-        .iter()
-        .find(|(_, n)| *n == name)
-        .map_or(KeyCode::Null, |(k, _)| *k)
+    NAMED.iter().find(|(_, n)| *n == name).map(|(k, _)| *k)
+}
+
+fn code_of(name: &str) -> KeyCode {
+    parse_code(name).unwrap_or(KeyCode::Null)
+}
+
+/// What is wrong with a recorded key, if anything: a code, modifiers and kind that
+/// [`RecMsg::from`] can write. Replay refuses the rest rather than guessing.
+///
+/// # Errors
+/// The first part that a recording never holds, in words.
+pub fn key_problem(code: &str, mods: &[String], kind: Option<&str>) -> Result<(), String> {
+    if parse_code(code).is_none() {
+        return Err(format!(
+            "key `{code}`: expected one character, F<number>, Null or one of {}",
+            NAMED.map(|(_, n)| n).join(", ")
+        ));
+    }
+    if let Some(m) = mods.iter().find(|m| !MODS.iter().any(|(_, n)| n == m)) {
+        return Err(format!(
+            "key modifier `{m}`: expected {}",
+            MODS.map(|(_, n)| n).join(", ")
+        ));
+    }
+    match kind {
+        None | Some("repeat" | "release") => Ok(()),
+        Some(k) => Err(format!(
+            "key kind `{k}`: expected repeat or release (a press has none)"
+        )),
+    }
 }
 
 impl From<&Msg> for RecMsg {

@@ -10,7 +10,7 @@
 //! The screen is the real dashboard under a one-row replay bar:
 //! `‖ REPLAY 1:23/10:00 ×4 PAUSED   recorded: demo --scenario regression   space pause …`.
 
-use std::io;
+use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -26,10 +26,12 @@ use ratatui::widgets::Paragraph;
 use ratatui::{Frame, backend::Backend};
 use thiserror::Error;
 
-use crate::app::run::{FRAME_GAP, FrameWriter, restore_terminal, take_terminal};
+use crate::app::run::{FRAME_GAP, FrameWriter, restore_terminal, take_terminal, terminal_gone};
 use crate::app::{Msg, State, update};
 use crate::record::{FORMAT, Header, Line};
 use crate::ui::{self, Theme};
+
+mod check;
 
 /// Seek step of `←`/`→` (clock ms).
 pub const SEEK_MS: i64 = 10_000;
@@ -49,23 +51,51 @@ pub enum ReplayError {
         /// What failed.
         source: io::Error,
     },
-    /// The file has no header line.
-    #[error("empty recording: no header line")]
-    Empty,
-    /// The first line is not a rollwatch recording header.
-    #[error("line 1: not a rollwatch recording header: {0}")]
-    Header(String),
-    /// A newer format than this rollwatch reads.
-    #[error("recording format {0} is newer than this rollwatch reads ({FORMAT})")]
-    Version(u32),
-    /// A message line that does not parse (not the last one: that may be cut short).
-    #[error("line {line}: {message}")]
-    Line {
+    /// The file is not a recording this rollwatch can play: `FILE:LINE: what was expected`
+    /// (`line N: …` when parsed from text without a file).
+    #[error("{}: {message}", file.as_ref().map_or_else(|| format!("line {line}"), |f| format!("{f}:{line}")))]
+    Invalid {
+        /// The file, when read from one.
+        file: Option<String>,
         /// 1-based line number.
         line: usize,
-        /// What is wrong.
+        /// What is wrong and what was expected.
         message: String,
     },
+}
+
+impl ReplayError {
+    fn at(line: usize, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            file: None,
+            line,
+            message: message.into(),
+        }
+    }
+
+    fn in_file(self, path: &Path) -> Self {
+        match self {
+            Self::Invalid { line, message, .. } => Self::Invalid {
+                file: Some(path.display().to_string()),
+                line,
+                message,
+            },
+            io @ Self::Io { .. } => io,
+        }
+    }
+}
+
+/// A JSON error in words, without serde's own position (the line is ours, the column is kept).
+fn json_problem(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let what = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(w, _)| w);
+    if e.column() > 0 {
+        format!("{what} (column {})", e.column())
+    } else {
+        what.to_owned()
+    }
 }
 
 /// One recorded message with its clock time.
@@ -89,20 +119,47 @@ pub struct Recording {
 }
 
 impl Recording {
-    /// Reads a recording file.
+    /// Reads a recording file. Every refusal names the file and the line.
     ///
     /// # Errors
-    /// When the file cannot be read or is not a recording.
+    /// When the file cannot be read or is not a recording (see [`Recording::parse`]).
     pub fn load(path: &Path) -> Result<Self, ReplayError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ReplayError::Io {
+        let bytes = std::fs::read(path).map_err(|source| ReplayError::Io {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text)
+        let parsed = match std::str::from_utf8(&bytes) {
+            Ok(text) => Self::parse(text),
+            Err(e) => {
+                let good = &bytes[..e.valid_up_to()];
+                let cut = good.iter().rposition(|b| *b == b'\n');
+                let in_last_line = !bytes[e.valid_up_to()..].contains(&b'\n');
+                match cut {
+                    // Killed in the middle of a character of the last line: cut short.
+                    Some(end) if in_last_line => {
+                        // The bytes up to a newline before the first bad one are UTF-8.
+                        let text = std::str::from_utf8(&bytes[..=end]).unwrap_or_default();
+                        Self::parse(text).map(|mut r| {
+                            r.truncated = true;
+                            r
+                        })
+                    }
+                    _ => Err(ReplayError::at(
+                        good.iter().filter(|b| **b == b'\n').count() + 1,
+                        "not UTF-8 text: expected JSON lines",
+                    )),
+                }
+            }
+        };
+        parsed.map_err(|e| e.in_file(path))
     }
 
-    /// Parses a recording. Blank lines are skipped; a last line that does not parse is taken
-    /// as cut short and dropped; any other bad line is an error with its line number.
+    /// Parses a recording, as strictly as a config: the header on the first line (format,
+    /// times, rollouts that `check-config` would accept), then one message per line whose
+    /// times never go back and whose rollouts exist. Blank lines are skipped; a last line cut
+    /// short (no newline after it, its JSON unfinished) is dropped and flagged
+    /// ([`Recording::truncated`]); anything else that is wrong is an error naming its line.
+    /// So nothing in a recording can make the replay panic.
     ///
     /// # Errors
     /// When the text is not a recording.
@@ -111,42 +168,57 @@ impl Recording {
             .lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty());
-        let (_, first) = lines.next().ok_or(ReplayError::Empty)?;
-        let header: Header =
-            serde_json::from_str(first).map_err(|e| ReplayError::Header(e.to_string()))?;
-        if header.rollwatch_recording > FORMAT {
-            return Err(ReplayError::Version(header.rollwatch_recording));
+        let (first_n, first) = lines
+            .next()
+            .ok_or_else(|| ReplayError::at(1, "empty recording: expected a header line"))?;
+        // The version first: a newer format may not parse as this one's header.
+        let version = serde_json::from_str::<serde_json::Value>(first)
+            .ok()
+            .and_then(|v| {
+                v.get("rollwatch_recording")
+                    .and_then(serde_json::Value::as_u64)
+            });
+        if let Some(v) = version.filter(|v| *v > u64::from(FORMAT)) {
+            return Err(ReplayError::at(
+                first_n + 1,
+                format!("recording format {v} is newer than this rollwatch reads ({FORMAT})"),
+            ));
         }
+        let header: Header = serde_json::from_str(first).map_err(|e| {
+            let why = if serde_json::from_str::<Line>(first).is_ok() {
+                "a message where the header belongs: expected the header line first".to_owned()
+            } else {
+                format!("not a rollwatch recording header: {}", json_problem(&e))
+            };
+            ReplayError::at(first_n + 1, why)
+        })?;
+        check::header(&header).map_err(|m| ReplayError::at(first_n + 1, m))?;
         let rest: Vec<(usize, &str)> = lines.collect();
         let mut entries = Vec::with_capacity(rest.len());
         let mut truncated = false;
         let mut last_t = header.started_ms;
         for (k, (n, l)) in rest.iter().enumerate() {
-            match serde_json::from_str::<Line>(l) {
-                Ok(line) => {
-                    last_t = last_t.max(line.t);
-                    let msg: Msg = line.msg.into();
-                    if let Some(i) = rollout_of(&msg)
-                        && i >= header.rollouts.len()
-                    {
-                        return Err(ReplayError::Line {
-                            line: n + 1,
-                            message: format!(
-                                "rollout {i} does not exist: the header has {}",
-                                header.rollouts.len()
-                            ),
-                        });
-                    }
-                    entries.push(Entry { t: last_t, msg });
+            let line = match serde_json::from_str::<Line>(l) {
+                Ok(line) => line,
+                Err(e) if e.is_eof() && k + 1 == rest.len() && !text.ends_with('\n') => {
+                    truncated = true;
+                    break;
                 }
-                Err(_) if k + 1 == rest.len() && !text.ends_with('\n') => truncated = true,
                 Err(e) => {
-                    return Err(ReplayError::Line {
-                        line: n + 1,
-                        message: e.to_string(),
-                    });
+                    let why = if serde_json::from_str::<Header>(l).is_ok() {
+                        "a second header: expected one header, on the first line".to_owned()
+                    } else {
+                        json_problem(&e)
+                    };
+                    return Err(ReplayError::at(n + 1, why));
                 }
-            }
+            };
+            check::line(&header, last_t, &line).map_err(|m| ReplayError::at(n + 1, m))?;
+            last_t = line.t;
+            entries.push(Entry {
+                t: line.t,
+                msg: line.msg.into(),
+            });
         }
         Ok(Self {
             header,
@@ -165,18 +237,6 @@ impl Recording {
     #[must_use]
     pub fn end_ms(&self) -> i64 {
         self.entries.last().map_or(self.start_ms(), |e| e.t)
-    }
-}
-
-fn rollout_of(m: &Msg) -> Option<usize> {
-    match m {
-        Msg::FlagRead { rollout, .. }
-        | Msg::FlagEvents { rollout, .. }
-        | Msg::MetricsPolled { rollout, .. }
-        | Msg::Backfilled { rollout, .. }
-        | Msg::WriteDone { rollout, .. }
-        | Msg::Reconciled { rollout, .. } => Some(*rollout),
-        Msg::Key(_) | Msg::Tick(_) | Msg::Resize | Msg::Shutdown(_) => None,
     }
 }
 
@@ -447,6 +507,7 @@ pub async fn run(mut p: Player, themes: Vec<Theme>) -> color_eyre::Result<Option
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let _guard = Guard;
+    let was_tty = io::stdout().is_terminal();
     take_terminal()?;
     let sink = FrameWriter::default();
     let mut out = io::stdout();
@@ -458,6 +519,11 @@ pub async fn run(mut p: Player, themes: Vec<Theme>) -> color_eyre::Result<Option
     let mut shown: Option<(String, Option<String>)> = None;
     let mut force = true;
     let stop = loop {
+        // An SSH drop no signal announced (see `crate::app::run`): the loop wakes at least
+        // every 250 ms, so this notices within that.
+        if terminal_gone(was_tty) {
+            break Some("terminal hung up".to_owned());
+        }
         let now = Instant::now();
         p.advance(now - last);
         last = now;
@@ -518,18 +584,22 @@ mod tests {
 
     #[test]
     fn bad_files_say_which_line() {
-        assert!(matches!(Recording::parse(""), Err(ReplayError::Empty)));
-        assert!(matches!(
-            Recording::parse("{\"x\":1}\n"),
-            Err(ReplayError::Header(_))
-        ));
+        let err = |text: &str| Recording::parse(text).unwrap_err().to_string();
+        assert_eq!(err(""), "line 1: empty recording: expected a header line");
+        assert!(
+            err("{\"x\":1}\n")
+                .starts_with("line 1: not a rollwatch recording header: missing field"),
+            "{}",
+            err("{\"x\":1}\n")
+        );
         let header = include_str!("../examples/recordings/regression.jsonl")
             .lines()
             .next()
             .unwrap();
+        let t = 1_795_408_018_464_i64; // the header's started_ms
         let text = format!(
-            "{header}\n{{\"t\":1,\"msg\":{{\"type\":\"tick\",\"now_ms\":1}}}}\n\
-             {{\"t\":2,\"msg\":{{\"type\":\"reconciled\",\"rollout\":7,\"notes\":[]}}}}\n"
+            "{header}\n{{\"t\":{t},\"msg\":{{\"type\":\"tick\",\"now_ms\":1}}}}\n\
+             {{\"t\":{t},\"msg\":{{\"type\":\"reconciled\",\"rollout\":7,\"notes\":[]}}}}\n"
         );
         let err = Recording::parse(&text).unwrap_err().to_string();
         assert!(err.starts_with("line 3: rollout 7 does not exist"), "{err}");

@@ -245,22 +245,25 @@ fn parse_number(s: &str) -> Option<f64> {
         }
         _ => {}
     }
-    // Only plain decimals: promtool's hex and duration literals are not supported here.
+    // Only plain decimals, as in promtool's series values: there `0x3` is the expanding
+    // notation (0 four times), never hexadecimal, and `0xa` or `0X3` are errors.
     let plain = s
         .chars()
         .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
     if plain { s.parse().ok() } else { None }
 }
 
-/// Expands promtool's `values`: `a`, `a+bxn`, `a-bxn`, `axn` (n + 1 points), `_`, `_xn` (n
-/// points), `stale`, with `NaN` and `Inf` as numbers.
+/// Expands promtool's `values`: `a`, `a+bxn`, `a-bxn`, `axn` (n + 1 points, also `0xn`: four
+/// zeros for `0x3`, as promtool reads it), `_`, `_xn` (n points), `stale`, with `NaN` and `Inf`
+/// as numbers. Native histogram samples (`{{schema:0 …}}`) are refused.
 fn expand_values(values: &str) -> Result<Vec<Point>, String> {
     let mut out = Vec::new();
     for tok in values.split_whitespace() {
         let bad = |why: &str| format!("values token `{tok}`: {why}");
-        if tok.starts_with("0x") || tok.starts_with("0X") || tok.contains('{') {
+        if tok.contains('{') || tok.contains('}') {
             return Err(bad(
-                "hex and histogram notation are not supported by the parity harness",
+                "native histogram notation ({{...}}) is not supported by the parity harness: \
+                 rollwatch's rules read float samples only",
             ));
         } else if tok == "_" {
             out.push(Point::Missing);
@@ -1147,8 +1150,30 @@ fn values_notation_expands_like_promtool() {
         "[Value(1.0), Value(3.0), Value(5.0), Value(5.0), Value(4.0), Value(3.0), Value(3.0), \
          Missing, Missing, Missing, Stale, Value(NaN), Value(-inf), Value(0.001), Value(0.002)]"
     );
-    assert!(expand_values("1 {{schema:1}}").is_err());
-    assert!(expand_values("0x10").is_err(), "hex is not guessed at");
+    let histogram = expand_values("1 {{schema:1}}").unwrap_err();
+    assert!(
+        histogram.contains("native histogram notation"),
+        "{histogram}"
+    );
+    // `axn` with a = 0 is no exception (promtool 2.42: `0x3 1 0x10` is 16 samples).
+    let zeros = |n: usize| vec!["Value(0.0)"; n].join(", ");
+    assert_eq!(
+        format!("{:?}", expand_values("0x3").unwrap()),
+        format!("[{}]", zeros(4))
+    );
+    assert_eq!(
+        format!("{:?}", expand_values("0x10").unwrap()),
+        format!("[{}]", zeros(11)),
+        "0x10 is eleven zeros, never hexadecimal 16"
+    );
+    assert_eq!(
+        format!("{:?}", expand_values("0x0 00x1 0.0x1").unwrap()),
+        format!("[{}]", zeros(5))
+    );
+    // What promtool refuses is refused too.
+    for bad in ["0X3", "0xa", "0x", "0x-1"] {
+        assert!(expand_values(bad).is_err(), "{bad}");
+    }
 }
 
 #[test]

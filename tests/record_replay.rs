@@ -132,7 +132,7 @@ async fn recorded_session(dir: &std::path::Path) -> (Driver, PathBuf, Vec<(i64, 
                 assert_eq!(d.state.rollouts[0].alerts[0].status, AlertStatus::Firing);
                 d.send(ch('+')).await;
                 let status = d.state.status.clone().unwrap().1;
-                assert!(status.contains("bump blocked"), "{status}");
+                assert!(status.contains("next step blocked"), "{status}");
             }
             101 => {
                 d.send(ch('r')).await;
@@ -364,22 +364,6 @@ mod support;
 const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Waits until `pred` holds for the file's text, or panics after `deadline`.
-fn wait_file(path: &std::path::Path, what: &str, pred: impl Fn(&str) -> bool) -> String {
-    let start = std::time::Instant::now();
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        if pred(&text) {
-            return text;
-        }
-        assert!(
-            start.elapsed() < WAIT,
-            "timed out waiting for {what}:\n{text}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn the_binary_streams_a_recording_and_replays_it() {
     if !support::tmux::available() {
@@ -398,7 +382,7 @@ fn the_binary_streams_a_recording_and_replays_it() {
         s.contains("checkout-batch-queries")
     });
     // Flushed as it goes: polls are in the file while the dashboard still runs.
-    wait_file(&rec, "polls in the file", |s| {
+    support::tmux::wait_file(&rec, "polls in the file", WAIT, |s| {
         s.matches("\"metrics_polled\"").count() >= 3
     });
     assert!(!t.screen().contains("EXITED:"), "still running");
@@ -441,4 +425,527 @@ fn the_binary_streams_a_recording_and_replays_it() {
     let s = t.wait_for("the exit", WAIT, |s| s.contains("EXITED:"));
     assert!(s.contains("EXITED:0"), "{s}");
     assert_eq!(t.var("alternate_on"), "0", "alternate screen left");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad recordings: refused as strictly as configs, naming the file and the line; never a panic.
+
+const COMMITTED: &str = include_str!("../examples/recordings/regression.jsonl");
+
+/// The committed recording as JSON values, one per line (the header first).
+fn committed_values() -> Vec<serde_json::Value> {
+    COMMITTED
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn text_of(lines: &[serde_json::Value]) -> String {
+    lines.iter().map(|v| format!("{v}\n")).collect()
+}
+
+/// The first message line of the given type (index into the lines, header = 0).
+fn first_of(lines: &[serde_json::Value], kind: &str) -> usize {
+    lines
+        .iter()
+        .position(|v| v["msg"]["type"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} line in the committed recording"))
+}
+
+/// One bad recording: its text and where and what the refusal must say.
+struct Bad {
+    what: &'static str,
+    text: String,
+    line: usize,
+    says: &'static str,
+}
+
+#[allow(clippy::too_many_lines)]
+fn bad_recordings() -> Vec<Bad> {
+    use serde_json::json;
+    let base = committed_values;
+    let with = |f: &dyn Fn(&mut Vec<serde_json::Value>) -> usize| {
+        let mut v = base();
+        let line = f(&mut v);
+        (text_of(&v), line)
+    };
+    let mut out = Vec::new();
+    let mut add = |what, (text, line): (String, usize), says| {
+        out.push(Bad {
+            what,
+            text,
+            line,
+            says,
+        });
+    };
+    add(
+        "no rollouts",
+        with(&|v| {
+            v[0]["rollouts"] = json!([]);
+            1
+        }),
+        "no rollouts: expected at least one",
+    );
+    add(
+        "a rollout index out of range",
+        with(&|v| {
+            let i = first_of(v, "metrics_polled");
+            v[i]["msg"]["rollout"] = json!(9);
+            i + 1
+        }),
+        "rollout 9 does not exist: the header has 3 (0..=2)",
+    );
+    add(
+        "bad JSON",
+        {
+            let mut lines: Vec<String> = COMMITTED.lines().map(str::to_owned).collect();
+            lines[5] = "{\"t\": 1795408018464, \"msg\": ".into();
+            (lines.join("\n") + "\n", 6)
+        },
+        "EOF while parsing",
+    );
+    add(
+        "an unknown message kind",
+        with(&|v| {
+            v[3]["msg"] = json!({"type": "teleport", "rollout": 0});
+            4
+        }),
+        "unknown variant `teleport`",
+    );
+    add(
+        "a time going back",
+        with(&|v| {
+            let t = v[10]["t"].as_i64().unwrap();
+            v[11]["t"] = json!(t - 1);
+            12
+        }),
+        "a recording's clock never goes back",
+    );
+    add(
+        "a message before the start",
+        with(&|v| {
+            v[1]["t"] = json!(v[0]["started_ms"].as_i64().unwrap() - 1);
+            2
+        }),
+        "a recording's clock never goes back",
+    );
+    add(
+        "no header",
+        with(&|v| {
+            v.remove(0);
+            1
+        }),
+        "a message where the header belongs",
+    );
+    add(
+        "the header in the wrong place",
+        with(&|v| {
+            let h = v.remove(0);
+            v.insert(3, h);
+            1
+        }),
+        "a message where the header belongs",
+    );
+    add(
+        "a second header",
+        with(&|v| {
+            let h = v[0].clone();
+            v.insert(7, h);
+            8
+        }),
+        "a second header",
+    );
+    add("an empty file", (String::new(), 1), "empty recording");
+    add(
+        "a newer format",
+        with(&|v| {
+            v[0]["rollwatch_recording"] = json!(2);
+            1
+        }),
+        "format 2 is newer",
+    );
+    add(
+        "steps out of order",
+        with(&|v| {
+            v[0]["rollouts"][0]["def"]["steps"] =
+                json!([{"percent": 50, "bake": null}, {"percent": 25, "bake": null}]);
+            1
+        }),
+        "steps must be strictly ascending",
+    );
+    add(
+        "no steps",
+        with(&|v| {
+            v[0]["rollouts"][0]["def"]["steps"] = json!([]);
+            1
+        }),
+        "steps: expected at least one step",
+    );
+    add(
+        "no metrics",
+        with(&|v| {
+            v[0]["rollouts"][0]["def"]["metrics"] = json!([]);
+            1
+        }),
+        "metrics: expected at least one metric",
+    );
+    add(
+        "a rule on a metric that does not exist",
+        with(&|v| {
+            v[0]["rollouts"][0]["def"]["rules"][0]["metric"] = json!("nope");
+            1
+        }),
+        "metric `nope` is not defined in this rollout",
+    );
+    add(
+        "a refresh of zero",
+        with(&|v| {
+            v[0]["refresh_ms"] = json!(0);
+            1
+        }),
+        "refresh_ms 0: expected",
+    );
+    add(
+        "a flag at 250 %",
+        with(&|v| {
+            let i = first_of(v, "flag_read");
+            v[i]["msg"]["result"]["Ok"]["percent"] = json!(250);
+            i + 1
+        }),
+        "flag percentage 250: expected a percentage 0..=100",
+    );
+    add(
+        "fewer metric results than metrics",
+        with(&|v| {
+            let i = first_of(v, "metrics_polled");
+            v[i]["msg"]["result"]["Ok"]["metrics"] = json!([]);
+            i + 1
+        }),
+        "0 metric results: expected one per metric",
+    );
+    add(
+        "a time past year 9999",
+        with(&|v| {
+            let n = v.len();
+            v[n - 1]["t"] = json!(i64::MAX);
+            n
+        }),
+        "expected a Unix time in ms",
+    );
+    add(
+        "a key no recording holds",
+        with(&|v| {
+            let i = first_of(v, "key");
+            v[i]["msg"]["code"] = json!("Hyperspace");
+            i + 1
+        }),
+        "key `Hyperspace`: expected one character",
+    );
+    out
+}
+
+#[test]
+fn bad_recordings_are_refused_naming_the_file_the_line_and_what_was_expected() {
+    let dir = tempfile::tempdir().unwrap();
+    for (k, bad) in bad_recordings().into_iter().enumerate() {
+        let path = dir.path().join(format!("bad-{k}.jsonl"));
+        std::fs::write(&path, &bad.text).unwrap();
+        let err = match Recording::load(&path) {
+            Ok(_) => panic!("{}: accepted", bad.what),
+            Err(e) => e.to_string(),
+        };
+        let at = format!("{}:{}: ", path.display(), bad.line);
+        assert!(
+            err.starts_with(&at) && err.contains(bad.says) && !err.contains('\n'),
+            "{}: expected `{at}… {} …`, got `{err}`",
+            bad.what,
+            bad.says
+        );
+    }
+}
+
+#[test]
+fn the_binary_refuses_a_recording_without_rollouts_in_one_line_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-rollouts.jsonl");
+    let mut v = committed_values();
+    v[0]["rollouts"] = serde_json::json!([]);
+    std::fs::write(&path, text_of(&v)).unwrap();
+    let out = std::process::Command::new(BIN)
+        .arg("replay")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "rollwatch: {}:1: no rollouts: expected at least one in `rollouts`\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn a_recording_cut_inside_a_character_replays_up_to_its_last_whole_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.jsonl");
+    let mut text = COMMITTED.as_bytes().to_vec();
+    text.extend_from_slice(
+        "{\"t\":1795408018464,\"msg\":{\"type\":\"shutdown\",\"reason\":\"→".as_bytes(),
+    );
+    text.pop(); // half of the arrow
+    std::fs::write(&path, &text).unwrap();
+    let rec = Recording::load(&path).unwrap();
+    assert!(rec.truncated);
+    assert_eq!(rec.entries.len(), COMMITTED.lines().count() - 1);
+}
+
+/// Plays a recording every way the replay can: to its end and back, at several sizes, with
+/// every replay key, drawing as it goes.
+fn play_everything(rec: Recording) {
+    let (start, end) = (rec.start_ms(), rec.end_ms());
+    let mut p = Player::new(rec, None, false);
+    for (w, h) in [(120, 40), (80, 24), (24, 6)] {
+        replay_screen(&p, w, h);
+    }
+    p.seek(start + (end - start) / 2);
+    replay_screen(&p, 100, 30);
+    p.advance(Duration::from_secs(3600));
+    replay_screen(&p, 100, 30);
+    for c in [' ', '+', '-', 'G', 'h', 'l', 'g', 'r', 't'] {
+        p.on_key(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        p.advance(Duration::from_millis(250));
+    }
+    p.seek(end);
+    replay_screen(&p, 120, 40);
+}
+
+/// JSON pointers of every value inside `v` (not `v` itself).
+fn pointers(v: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+    let children: Vec<(String, &serde_json::Value)> = match v {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .map(|(k, c)| {
+                (
+                    format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    c,
+                )
+            })
+            .collect(),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("{at}/{i}"), c))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (p, c) in children {
+        out.push(p.clone());
+        pointers(c, &p, out);
+    }
+}
+
+/// One change to a recording.
+#[derive(Debug, Clone)]
+enum Edit {
+    /// Replace the `node`-th value (modulo their number) of line `line` by `value`.
+    Replace {
+        line: usize,
+        node: usize,
+        value: serde_json::Value,
+    },
+    /// Replace the `node`-th number of line `line` by `value`.
+    Number {
+        line: usize,
+        node: usize,
+        value: serde_json::Value,
+    },
+    /// Keep only the first `keep` elements (modulo its length + 1) of the `node`-th array
+    /// at most `depth` levels deep (shallow arrays are the structure: rollouts, steps).
+    Shorten {
+        line: usize,
+        depth: usize,
+        node: usize,
+        keep: usize,
+    },
+    /// Remove a line.
+    Remove(usize),
+    /// Repeat a line right after itself.
+    Duplicate(usize),
+    /// Swap two lines.
+    Swap(usize, usize),
+}
+
+fn hostile_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    use serde_json::json;
+    prop_oneof![
+        Just(json!(null)),
+        Just(json!([])),
+        Just(json!({})),
+        Just(json!("")),
+        Just(json!(true)),
+        Just(json!({"Err": {"transport": "down"}})),
+        hostile_number(),
+        "[ -~]{0,12}".prop_map(|s| json!(s)),
+    ]
+}
+
+fn hostile_number() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    use serde_json::json;
+    prop_oneof![
+        prop_oneof![
+            Just(-1_i64),
+            Just(0),
+            Just(1),
+            Just(100),
+            Just(101),
+            Just(255),
+            Just(256),
+            Just(i64::MAX),
+            Just(i64::MIN),
+            Just(253_402_300_799_999),
+        ]
+        .prop_map(|n| json!(n)),
+        any::<i64>().prop_map(|n| json!(n)),
+        Just(json!(u64::MAX)),
+        prop_oneof![
+            Just(1e308),
+            Just(-1e308),
+            Just(-0.0),
+            Just(1e-300),
+            Just(0.5)
+        ]
+        .prop_map(|f| json!(f)),
+        any::<f64>().prop_map(|f| json!(f)),
+    ]
+}
+
+fn edit() -> impl proptest::strategy::Strategy<Value = Edit> {
+    use proptest::prelude::*;
+    prop_oneof![
+        6 => (0usize..300, any::<usize>(), hostile_value())
+            .prop_map(|(line, node, value)| Edit::Replace { line, node, value }),
+        // The header is the most interesting line: edit it more often.
+        4 => (any::<usize>(), hostile_value())
+            .prop_map(|(node, value)| Edit::Replace { line: 0, node, value }),
+        4 => (0usize..300, any::<usize>(), hostile_number())
+            .prop_map(|(line, node, value)| Edit::Number { line, node, value }),
+        6 => (prop_oneof![3 => Just(0usize), 1 => 0usize..300], 1usize..=2, any::<usize>(), 0usize..2)
+            .prop_map(|(line, depth, node, keep)| Edit::Shorten { line, depth, node, keep }),
+        1 => (0usize..300).prop_map(Edit::Remove),
+        1 => (0usize..300).prop_map(Edit::Duplicate),
+        1 => (0usize..300, 0usize..300).prop_map(|(a, b)| Edit::Swap(a, b)),
+    ]
+}
+
+fn apply(lines: &mut Vec<serde_json::Value>, e: &Edit) {
+    let n = lines.len();
+    if n == 0 {
+        return;
+    }
+    match e {
+        Edit::Replace { line, node, value } => {
+            let v = &mut lines[line % n];
+            let mut ps = Vec::new();
+            pointers(v, "", &mut ps);
+            if ps.is_empty() {
+                *v = value.clone();
+            } else if let Some(slot) = v.pointer_mut(&ps[node % ps.len()]) {
+                *slot = value.clone();
+            }
+        }
+        Edit::Number { line, node, value } => {
+            let v = &mut lines[line % n];
+            let mut ps = Vec::new();
+            pointers(v, "", &mut ps);
+            ps.retain(|p| v.pointer(p).is_some_and(serde_json::Value::is_number));
+            if let Some(slot) = ps
+                .get(node % ps.len().max(1))
+                .and_then(|p| v.pointer_mut(p))
+            {
+                *slot = value.clone();
+            }
+        }
+        Edit::Shorten {
+            line,
+            depth,
+            node,
+            keep,
+        } => {
+            let v = &mut lines[line % n];
+            let mut ps = vec![String::new()];
+            pointers(v, "", &mut ps);
+            ps.retain(|p| {
+                p.matches('/').count() <= *depth
+                    && v.pointer(p).is_some_and(serde_json::Value::is_array)
+            });
+            if let Some(serde_json::Value::Array(a)) = ps
+                .get(node % ps.len().max(1))
+                .and_then(|p| v.pointer_mut(p))
+            {
+                a.truncate(keep % (a.len() + 1));
+            }
+        }
+        Edit::Remove(i) => drop(lines.remove(i % n)),
+        Edit::Duplicate(i) => {
+            let v = lines[i % n].clone();
+            lines.insert(i % n, v);
+        }
+        Edit::Swap(a, b) => lines.swap(a % n, b % n),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+
+    /// Whatever a recording holds, replay either plays it (every way it can be played) or
+    /// refuses it with a one-line error naming a line of the file: it never panics.
+    #[test]
+    fn random_recordings_play_or_are_refused_never_panic(
+        edits in proptest::collection::vec(edit(), 1..6),
+        // Short sessions (quit at once: the header and a few ticks) are their own case.
+        keep in proptest::option::weighted(0.4, 1usize..4),
+        cut in proptest::option::weighted(0.2, 0usize..80_000),
+    ) {
+        let mut lines = committed_values();
+        if let Some(k) = keep {
+            lines.truncate(k);
+        }
+        for e in &edits {
+            apply(&mut lines, e);
+        }
+        let mut text = text_of(&lines);
+        if let Some(c) = cut {
+            let mut c = c.min(text.len());
+            while !text.is_char_boundary(c) {
+                c -= 1;
+            }
+            text.truncate(c);
+        }
+        match Recording::parse(&text) {
+            Ok(rec) => play_everything(rec),
+            Err(e) => {
+                let e = e.to_string();
+                let line: usize = e
+                    .strip_prefix("line ")
+                    .and_then(|r| r.split(':').next())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                proptest::prop_assert!(
+                    line >= 1 && line <= text.lines().count().max(1) && !e.contains('\n'),
+                    "{e}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_committed_recording_plays_every_way_without_panicking() {
+    // The property's baseline: the unedited recording passes the same checks.
+    play_everything(committed());
 }

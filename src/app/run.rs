@@ -1,9 +1,22 @@
 //! The event loop: owns the terminal, the state and the channel. Draws only when the state is
 //! dirty, after draining every queued message, each frame inside synchronized output and sent
 //! with a single `write()`. Quits on `q`, Ctrl-C, SIGTERM, SIGHUP, SIGINT and when the terminal
-//! goes away (input EOF or error, output error), restoring the terminal on every path.
+//! goes away, restoring the terminal on every path.
+//!
+//! How the loop learns that the terminal went away (an SSH drop, `tmux kill-session`: the pty's
+//! master side is closed and the kernel hangs the terminal up):
+//! - as the terminal's session leader (`exec rollwatch`), by SIGHUP from the kernel;
+//! - otherwise (started by a shell that ignores SIGHUP, under `nohup`), on the next tick: a
+//!   hung-up terminal refuses every request, so it no longer reads as a terminal
+//!   ([`terminal_gone`]). crossterm's input stream cannot tell: it reads end-of-file in a loop
+//!   and never reports it;
+//! - or when writing a frame fails.
+//!
+//! Each is a [`Msg::Shutdown`] that goes through `update` like any message, so the log file
+//! and the recording say why the session ended; nothing waits and nothing is printed to the
+//! gone terminal (see also [`install_hooks`]).
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -44,23 +57,50 @@ impl LogFile {
         }
         let mut text = String::new();
         for e in s.events.iter().skip(s.events.len().saturating_sub(new)) {
-            let t = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(e.at_ms)
-                .map_or_else(String::new, |d| d.to_rfc3339());
             let _ = std::fmt::Write::write_fmt(
                 &mut text,
-                format_args!("{t} {:?} [{}] {}\n", e.level, e.rollout, e.text),
+                format_args!(
+                    "{} {:?} [{}] {}\n",
+                    Self::time(e.at_ms),
+                    e.level,
+                    e.rollout,
+                    e.text
+                ),
             );
         }
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
+        append(path, &text);
+    }
+
+    /// The last line: why the session ended. After an SSH drop this file is the only place
+    /// left to say it.
+    fn stopped(&self, at_ms: i64, reason: Option<&str>) {
+        if let Some(path) = &self.path {
+            let why = reason.unwrap_or("quit");
+            append(
+                path,
+                &format!("{} Info [rollwatch] stopped: {why}\n", Self::time(at_ms)),
+            );
         }
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            let _ = f.write_all(text.as_bytes());
-        }
+    }
+
+    fn time(at_ms: i64) -> String {
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at_ms)
+            .map_or_else(String::new, |d| d.to_rfc3339())
+    }
+}
+
+/// Appends `text` to `path` (one `write` on a file opened for appending, so it reaches the
+/// OS before the call returns), creating the folder when needed.
+fn append(path: &std::path::Path, text: &str) {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(text.as_bytes());
     }
 }
 
@@ -132,13 +172,29 @@ pub fn restore_terminal() {
     }
 }
 
-/// Installs a panic hook that restores the terminal before the report is printed.
-pub fn install_panic_hook() {
-    let prev = std::panic::take_hook();
+/// Installs color-eyre's error report and a panic hook that restores the terminal, then writes
+/// color-eyre's panic report to stderr. That write may fail (after an SSH drop stderr is a
+/// hung-up terminal) and is allowed to: a panic hook that panics on a failed write (as
+/// `eprintln!` does) turns the panic into an abort.
+///
+/// # Errors
+/// When color-eyre's hooks were installed already.
+pub fn install_hooks() -> color_eyre::Result<()> {
+    let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default().try_into_hooks()?;
+    eyre_hook.install()?;
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
-        prev(info);
+        let _ = writeln!(io::stderr(), "{}", panic_hook.panic_report(info));
     }));
+    Ok(())
+}
+
+/// Whether the terminal on stdout, a terminal when the session started (`was_tty`), has gone
+/// away. A hung-up terminal answers every request (here the one `isatty` makes) with an error,
+/// so one cheap system call per tick notices an SSH drop that no signal announced.
+#[must_use]
+pub fn terminal_gone(was_tty: bool) -> bool {
+    was_tty && !io::stdout().is_terminal()
 }
 
 /// Collects a frame so it reaches the terminal in one `write()`. ratatui flushes inside
@@ -276,6 +332,7 @@ pub async fn run_recorded(
     let mut sigint = signal(SignalKind::interrupt())?;
 
     let _guard = Guard;
+    let was_tty = io::stdout().is_terminal();
     take_terminal()?;
     let sink = FrameWriter::default();
     let mut out = io::stdout();
@@ -310,26 +367,34 @@ pub async fn run_recorded(
     }
     let mut last_draw: Option<Instant> = None;
     loop {
-        // At most one frame per FRAME_GAP: a burst of changes becomes one frame.
-        let due = last_draw.is_none_or(|t| t.elapsed() >= FRAME_GAP);
-        if state.dirty && due {
-            let theme = &setup.themes[state.theme.min(setup.themes.len() - 1)];
-            if let Err(e) = draw_frame(&mut term, &sink, &mut out, &state, theme) {
-                stop_reason = Some(format!("terminal output failed: {e}"));
-                break;
-            }
-            last_draw = Some(Instant::now());
-            state.dirty = false;
-        }
+        // Quitting draws nothing more: the terminal is restored (or gone) right after.
         if state.quit {
             break;
+        }
+        // At most one frame per FRAME_GAP: a burst of changes becomes one frame.
+        let due = last_draw.is_none_or(|t| t.elapsed() >= FRAME_GAP);
+        let mut failed = None;
+        if state.dirty && due {
+            let theme = &setup.themes[state.theme.min(setup.themes.len() - 1)];
+            match draw_frame(&mut term, &sink, &mut out, &state, theme) {
+                Ok(()) => last_draw = Some(Instant::now()),
+                Err(e) => failed = Some(Msg::Shutdown(format!("terminal output failed: {e}"))),
+            }
+            state.dirty = false;
         }
         let redraw_at = (state.dirty)
             .then(|| last_draw.map(|t| tokio::time::Instant::from_std(t + FRAME_GAP)))
             .flatten();
-        let msg = tokio::select! {
+        let msg = if let Some(m) = failed {
+            m
+        } else {
+            tokio::select! {
             () = tokio::time::sleep_until(redraw_at.unwrap_or_else(tokio::time::Instant::now)), if redraw_at.is_some() => continue,
-            _ = tick.tick() => Msg::Tick(clock.now_ms()),
+            _ = tick.tick() => if terminal_gone(was_tty) {
+                Msg::Shutdown("terminal hung up".into())
+            } else {
+                Msg::Tick(clock.now_ms())
+            },
             ev = input.next() => match ev {
                 Some(Ok(Event::Key(k))) => Msg::Key(k),
                 Some(Ok(Event::Resize(..))) => Msg::Resize,
@@ -341,6 +406,7 @@ pub async fn run_recorded(
             _ = sigterm.recv() => Msg::Shutdown("SIGTERM".into()),
             _ = sighup.recv() => Msg::Shutdown("SIGHUP: terminal hung up".into()),
             _ = sigint.recv() => Msg::Shutdown("SIGINT".into()),
+            }
         };
         if let Msg::Shutdown(r) = &msg {
             stop_reason = Some(r.clone());
@@ -373,5 +439,6 @@ pub async fn run_recorded(
     }
     drop(term);
     restore_terminal();
+    log.stopped(clock.now_ms(), stop_reason.as_deref());
     Ok(stop_reason)
 }

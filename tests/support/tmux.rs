@@ -117,3 +117,25 @@ impl Drop for Tmux {
             .output();
     }
 }
+
+/// Waits until the text of the file at `path` satisfies `pred` (a missing file reads as empty),
+/// or panics with the text after `deadline`; returns the text.
+pub fn wait_file(
+    path: &std::path::Path,
+    what: &str,
+    deadline: Duration,
+    pred: impl Fn(&str) -> bool,
+) -> String {
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if pred(&text) {
+            return text;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
