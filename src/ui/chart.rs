@@ -68,7 +68,10 @@ fn ascii_trend(
     let series = |c: Cohort| -> Vec<Option<f64>> {
         let pts = r.metrics[k].history(c).since(from);
         let skip = pts.len().saturating_sub(w);
-        pts.iter().skip(skip).map(|p| p.value.map(f64::from)).collect()
+        pts.iter()
+            .skip(skip)
+            .map(|p| p.value.map(f64::from))
+            .collect()
     };
     let (l, n) = (series(Cohort::Legacy), series(Cohort::New));
     let hi = l

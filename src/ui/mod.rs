@@ -175,13 +175,17 @@ pub fn plan(s: &State, area: Rect) -> Plan {
     let sparks = wide || (room >= n_metrics && take(&mut room, n_metrics) == n_metrics);
     let chart_cols = (area.width / 40).clamp(1, n_metrics.max(1));
     let grid_rows = n_metrics.div_ceil(chart_cols).max(1);
-    let charts =
-        if n_metrics > 0 && area.height >= 40 && room >= grid_rows * CHART_MIN_H + EVENTS_MIN_H {
-            let per = (room - EVENTS_MIN_H) / grid_rows;
-            take(&mut room, per * grid_rows)
-        } else {
-            0
-        };
+    // Charts need braille and box drawing: not in ASCII mode (the sparklines stay).
+    let charts = if n_metrics > 0
+        && !s.ascii
+        && area.height >= 40
+        && room >= grid_rows * CHART_MIN_H + EVENTS_MIN_H
+    {
+        let per = (room - EVENTS_MIN_H) / grid_rows;
+        take(&mut room, per * grid_rows)
+    } else {
+        0
+    };
     Plan {
         overview,
         compare: 1 + n_metrics + if !wide && sparks { n_metrics } else { 0 },
