@@ -204,6 +204,27 @@ impl AuditLog {
             .collect()
     }
 
+    /// The newest write of `rollout` that landed: when (Unix ms, its outcome record) and the
+    /// effective percentage it left (0 when it switched the flag off or left it off). Lets a
+    /// fresh process (`status`) date the current step from the write that began it, so counts
+    /// "since the step began" are not counts since the process started.
+    #[must_use]
+    pub fn last_landed_step(&self, rollout: &str) -> Option<(i64, u8)> {
+        let last = self
+            .read_all()
+            .into_iter()
+            .rev()
+            .find(|r| r.rollout == rollout && r.outcome.as_deref() == Some("ok"))?;
+        let percent = match last.action.as_str() {
+            "disable" => 0,
+            "enable" => last.expected_percent,
+            _ if last.expected_enabled => last.new_value,
+            _ => 0,
+        };
+        let at = chrono::DateTime::parse_from_rfc3339(&last.time).ok()?;
+        Some((at.timestamp_millis(), percent))
+    }
+
     /// When the newest write of `rollout` that landed took it from serving traffic to none
     /// (a rollback, a set to 0 %, the kill switch off), as Unix ms; `None` when the newest
     /// landed write did not, or there is none. Lets a fresh process (`status`) name a rolled

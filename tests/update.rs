@@ -52,6 +52,7 @@ fn poll(values: &[(f64, f64)]) -> Poll {
             .map(|&(l, n)| {
                 Ok(CohortValues {
                     counts: None,
+                    bounds: None,
                     legacy: Some(l),
                     new: Some(n),
                 })
@@ -151,6 +152,7 @@ fn a_firing_hold_rule_blocks_bumping_and_names_the_rule() {
     let mut p = healthy();
     p.metrics[3] = Ok(CohortValues {
         counts: None,
+        bounds: None,
         legacy: Some(200.0),
         new: Some(40.0),
     });
@@ -522,6 +524,7 @@ fn breaching() -> Poll {
     let mut p = healthy();
     p.metrics[0] = Ok(CohortValues {
         counts: None,
+        bounds: None,
         legacy: Some(0.08),
         new: Some(2.0),
     });

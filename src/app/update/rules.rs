@@ -110,6 +110,7 @@ fn observation(state: &State, i: usize, j: usize) -> Observation {
                 legacy,
                 new,
                 counts,
+                ..
             } = m.last;
             let obs = match observe(rule, legacy, new) {
                 Observation::NoData => Observation::Unknown(missing(rule, legacy, new)),
