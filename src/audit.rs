@@ -337,4 +337,31 @@ mod tests {
             .unwrap();
         assert_eq!(log.read_all().len(), 1);
     }
+
+    #[test]
+    fn the_last_landed_write_dates_the_step_it_began() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path().join("audit.jsonl"));
+        assert_eq!(log.last_landed_step("r"), None);
+        log.append(&rec("a", "intent")).unwrap();
+        assert_eq!(
+            log.last_landed_step("r"),
+            None,
+            "an intent is not a landed write"
+        );
+        log.append(&rec("a", "outcome")).unwrap();
+        let t = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .timestamp_millis();
+        assert_eq!(log.last_landed_step("r"), Some((t, 25)));
+        // The kill switch leaves the flag serving nothing.
+        let off = AuditRecord {
+            action: "disable".into(),
+            new_value: 0,
+            ..rec("b", "outcome")
+        };
+        log.append(&off).unwrap();
+        assert_eq!(log.last_landed_step("r"), Some((t, 0)));
+        assert_eq!(log.last_landed_step("other"), None);
+    }
 }

@@ -729,7 +729,8 @@ fn decoded_query(target: &str) -> String {
 
 /// Counts since the step began come from the count queries with `$step` replaced by whole
 /// seconds since the step start: one query each, in the same poll as the values; a cohort the
-/// trials answer lacks has no counts; before the step start is known, no count query is sent.
+/// trials answer lacks has no counts; before the step start is known, or while the step is
+/// younger than one poll interval, no count query is sent.
 #[tokio::test]
 async fn count_queries_carry_the_step_and_fill_counts_per_cohort() {
     let t0: i64 = 1_764_554_400_000;
@@ -791,6 +792,23 @@ async fn count_queries_carry_the_step_and_fill_counts_per_cohort() {
             .iter()
             .all(|m| m.as_ref().is_ok_and(|v| v.counts.is_none()))
     );
+    // A step younger than one poll interval: `$step` would reach into the previous split.
+    let p = src
+        .poll(PollCtx {
+            step_start_ms: Some(t0 + 36_000),
+        })
+        .await
+        .expect("poll");
+    assert_eq!(
+        fake.count(),
+        6,
+        "no count query in a step's first poll interval"
+    );
+    assert!(
+        p.metrics
+            .iter()
+            .all(|m| m.as_ref().is_ok_and(|v| v.counts.is_none()))
+    );
 
     let p = src
         .poll(PollCtx {
@@ -800,7 +818,7 @@ async fn count_queries_carry_the_step_and_fill_counts_per_cohort() {
         .expect("poll");
     assert_eq!(
         fake.count(),
-        3 + (3 + 2 + 2 + 1),
+        6 + (3 + 2 + 2 + 1),
         "one query per metric and per count query"
     );
     let v = p.metrics[0].as_ref().expect("errors");

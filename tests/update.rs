@@ -803,3 +803,23 @@ fn at_100_percent_after_the_bake_the_rollout_is_complete() {
         Lifecycle::Shadow
     );
 }
+
+/// A fresh process (`status`) dates the step from the audited write that began it, as long as
+/// the flag still shows that write's percentage; otherwise from its own first read.
+#[test]
+fn the_first_read_dates_the_step_from_the_audited_write() {
+    use rollwatch::model::FlagSnapshot;
+    let def = rollwatch::sim::demo::checkout().0;
+    let mut r = rollwatch::app::state::RolloutState::new(def.clone(), "f".into(), "m".into(), 0);
+    r.audited_step = Some((40_000, 25));
+    r.see_flag(&FlagSnapshot::new(25, true), 100_000);
+    assert_eq!(r.step_since_ms, Some(40_000));
+    let mut r = rollwatch::app::state::RolloutState::new(def, "f".into(), "m".into(), 0);
+    r.audited_step = Some((40_000, 25));
+    r.see_flag(&FlagSnapshot::new(50, true), 100_000);
+    assert_eq!(
+        r.step_since_ms,
+        Some(100_000),
+        "changed since the audited write"
+    );
+}

@@ -393,8 +393,9 @@ impl PrometheusSource {
         .map_err(|e| blame_server(counts::about(key, e)))
     }
 
-    /// The counts and quantile bounds of a metric since the step began; nothing before the
-    /// step start is known or when the metric declares no count queries.
+    /// The counts and quantile bounds of a metric since the step began; nothing while the
+    /// step start is unknown or younger than a poll interval (`step` is `None`), or when the
+    /// metric declares no count queries.
     async fn counts(
         &self,
         q: &PrometheusQuery,
@@ -496,7 +497,7 @@ impl MetricsSource for PrometheusSource {
             let refresh = i64::try_from(self.refresh.as_millis()).unwrap_or(i64::MAX);
             let step = ctx
                 .step_start_ms
-                .map(|start| counts::step_range(now, start, refresh));
+                .and_then(|start| counts::step_range(now, start, refresh));
             let results = join_all(
                 self.queries
                     .iter()

@@ -2,8 +2,8 @@
 //! `trials_query`, a latency metric's `buckets_query` (with `slow_above` and its quantile).
 //!
 //! Each is PromQL grouped by the cohort label (the buckets query by the cohort label and `le`)
-//! containing `$step`, which is replaced by the time since the step began in whole seconds
-//! (at least one poll interval), e.g.
+//! containing `$step`, which is replaced by the time since the step began in whole seconds,
+//! once that is at least one poll interval (before, the count queries wait), e.g.
 //! `sum by (cohort)(increase(http_requests_total{code=~"5.."}[$step]))`.
 //!
 //! `increase()` extrapolates to the edges of its range, so its answers are fractional: each is
@@ -27,13 +27,14 @@ use crate::model::Cohort;
 /// The placeholder replaced by the time since the step began.
 pub const STEP: &str = "$step";
 
-/// The `$step` range: whole seconds since the step began, at least one poll interval (and 1 s),
-/// as PromQL writes a duration (`37s`).
+/// The `$step` range: the whole seconds since the step began, as PromQL writes a duration
+/// (`37s`). `None` while the step is younger than one poll interval (or 1 s): a range widened
+/// to that length would reach back into the previous step's split, and a shorter one holds too
+/// few scrapes for `increase()`; the count queries wait.
 #[must_use]
-pub fn step_range(now_ms: i64, step_start_ms: i64, refresh_ms: i64) -> String {
-    let since = now_ms.saturating_sub(step_start_ms).max(0) / 1000;
-    let poll = refresh_ms.max(0).saturating_add(999) / 1000;
-    format!("{}s", since.max(poll).max(1))
+pub fn step_range(now_ms: i64, step_start_ms: i64, refresh_ms: i64) -> Option<String> {
+    let since = now_ms.saturating_sub(step_start_ms);
+    (since >= refresh_ms.max(1000)).then(|| format!("{}s", since / 1000))
 }
 
 /// `query` with every `$step` replaced by `range`.
@@ -255,10 +256,15 @@ mod tests {
     #[test]
     fn step_is_whole_seconds_since_the_step_and_at_least_one_poll() {
         let start = 1_764_554_400_000;
-        assert_eq!(step_range(start + 37_900, start, 2000), "37s");
-        assert_eq!(step_range(start + 500, start, 2000), "2s");
-        assert_eq!(step_range(start + 500, start, 2500), "3s");
-        assert_eq!(step_range(start - 5000, start, 0), "1s", "clock skew");
+        assert_eq!(
+            step_range(start + 37_900, start, 2000).as_deref(),
+            Some("37s")
+        );
+        assert_eq!(step_range(start + 2000, start, 2000).as_deref(), Some("2s"));
+        // Younger than one poll interval: a wider range would count the previous split.
+        assert_eq!(step_range(start + 1999, start, 2000), None);
+        assert_eq!(step_range(start + 900, start, 250), None, "at least 1 s");
+        assert_eq!(step_range(start - 5000, start, 2000), None, "clock skew");
         let q = r#"sum by (cohort)(increase(http_requests_total{code=~"5.."}[$step]))"#;
         assert_eq!(
             substitute(q, "37s"),
