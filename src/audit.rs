@@ -204,6 +204,27 @@ impl AuditLog {
             .collect()
     }
 
+    /// The newest write of `rollout` that landed: when (Unix ms, its outcome record) and the
+    /// effective percentage it left (0 when it switched the flag off or left it off). Lets a
+    /// fresh process (`status`) date the current step from the write that began it, so counts
+    /// "since the step began" are not counts since the process started.
+    #[must_use]
+    pub fn last_landed_step(&self, rollout: &str) -> Option<(i64, u8)> {
+        let last = self
+            .read_all()
+            .into_iter()
+            .rev()
+            .find(|r| r.rollout == rollout && r.outcome.as_deref() == Some("ok"))?;
+        let percent = match last.action.as_str() {
+            "disable" => 0,
+            "enable" => last.expected_percent,
+            _ if last.expected_enabled => last.new_value,
+            _ => 0,
+        };
+        let at = chrono::DateTime::parse_from_rfc3339(&last.time).ok()?;
+        Some((at.timestamp_millis(), percent))
+    }
+
     /// When the newest write of `rollout` that landed took it from serving traffic to none
     /// (a rollback, a set to 0 %, the kill switch off), as Unix ms; `None` when the newest
     /// landed write did not, or there is none. Lets a fresh process (`status`) name a rolled
@@ -315,5 +336,32 @@ mod tests {
             .write_all(b"{\"time\":")
             .unwrap();
         assert_eq!(log.read_all().len(), 1);
+    }
+
+    #[test]
+    fn the_last_landed_write_dates_the_step_it_began() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path().join("audit.jsonl"));
+        assert_eq!(log.last_landed_step("r"), None);
+        log.append(&rec("a", "intent")).unwrap();
+        assert_eq!(
+            log.last_landed_step("r"),
+            None,
+            "an intent is not a landed write"
+        );
+        log.append(&rec("a", "outcome")).unwrap();
+        let t = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .timestamp_millis();
+        assert_eq!(log.last_landed_step("r"), Some((t, 25)));
+        // The kill switch leaves the flag serving nothing.
+        let off = AuditRecord {
+            action: "disable".into(),
+            new_value: 0,
+            ..rec("b", "outcome")
+        };
+        log.append(&off).unwrap();
+        assert_eq!(log.last_landed_step("r"), Some((t, 0)));
+        assert_eq!(log.last_landed_step("other"), None);
     }
 }

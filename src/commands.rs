@@ -109,11 +109,66 @@ pub struct MetricOut {
     pub new: Option<f64>,
     /// `(1 − new/legacy) × 100` for savings metrics.
     pub saving: Option<f64>,
+    /// Events and trials per cohort since the step began (ratio metrics: errors and
+    /// requests; latency metrics with `slow_above`: slow and all requests); null when the
+    /// source does not know them.
+    pub counts: Option<CountsOut>,
+    /// Latency metrics with buckets: the bucket `[lower, upper]` (the metric's unit, upper
+    /// null for +∞) that holds the quantile, per cohort; null when unknown.
+    pub bounds: Option<BoundsOut>,
     /// Why it could not be read.
     pub error: Option<String>,
     /// Rates with counts since the step began: the always-valid verdict (`worse`, `not_worse`,
     /// `inconclusive`), the interval on `new − legacy` (fractions) and the tolerance.
     pub verdict: Option<crate::stats::Guardrail>,
+}
+
+/// Events and trials of one cohort, for `status --json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CohortCounts {
+    /// Events (errors, slow requests).
+    pub events: u64,
+    /// Trials (requests).
+    pub trials: u64,
+}
+
+/// Counts of both cohorts since the step began, for `status --json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CountsOut {
+    /// Legacy.
+    pub legacy: CohortCounts,
+    /// New.
+    pub new: CohortCounts,
+}
+
+impl From<crate::metrics::Counts> for CountsOut {
+    fn from(c: crate::metrics::Counts) -> Self {
+        let side = |(events, trials)| CohortCounts { events, trials };
+        Self {
+            legacy: side(c.legacy),
+            new: side(c.new),
+        }
+    }
+}
+
+/// The bucket holding a latency quantile per cohort, for `status --json`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BoundsOut {
+    /// Legacy `[lower, upper]`; null when the cohort had no requests.
+    pub legacy: Option<[Option<f64>; 2]>,
+    /// New `[lower, upper]`.
+    pub new: Option<[Option<f64>; 2]>,
+}
+
+impl From<crate::metrics::QuantileBounds> for BoundsOut {
+    fn from(b: crate::metrics::QuantileBounds) -> Self {
+        let side =
+            |x: Option<(f64, f64)>| x.map(|(lo, hi)| [lo, hi].map(|v| v.is_finite().then_some(v)));
+        Self {
+            legacy: side(b.legacy),
+            new: side(b.new),
+        }
+    }
 }
 
 /// One rollout, for `status --json`.
@@ -262,6 +317,8 @@ pub fn collect(s: &State) -> StatusOut {
                     saving: d
                         .savings_target
                         .and_then(|_| MetricDef::saving(m.last.legacy, m.last.new)),
+                    counts: m.last.counts.map(CountsOut::from),
+                    bounds: m.last.bounds.map(BoundsOut::from),
                     error: m.error.clone(),
                     verdict: crate::app::verdicts::metric_guardrail(r, k),
                 })
@@ -543,6 +600,7 @@ mod tests {
             legacy: Some(legacy),
             new: Some(new),
             counts: None,
+            bounds: None,
         }
     }
 

@@ -22,6 +22,7 @@ fn poll(error_new: f64) -> Poll {
             legacy: Some(l),
             new: Some(n),
             counts: None,
+            bounds: None,
         })
     };
     Poll {

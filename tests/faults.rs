@@ -408,7 +408,7 @@ async fn one(source: Source, flag: Flag, fault: Fault) -> Result<(), String> {
         let r = h.r();
         for c in &cmds {
             match c {
-                Command::PollMetrics(_) => m_polls += 1,
+                Command::PollMetrics(..) => m_polls += 1,
                 Command::ReadFlag(_) => f_polls += 1,
                 _ => {}
             }

@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use rollwatch::metrics::json::{JsonMetric, JsonMetricsConfig, JsonSource};
 use rollwatch::metrics::units::ValueUnit;
-use rollwatch::metrics::{CohortValues, MetricsError, MetricsSource};
+use rollwatch::metrics::{CohortValues, MetricsError, MetricsSource, PollCtx};
 use rollwatch::net::Auth;
 use rollwatch::secret::Secret;
 
@@ -86,11 +86,13 @@ async fn app() -> SocketAddr {
 
 fn m(field: &str, unit: ValueUnit, per: Option<&str>) -> JsonMetric {
     JsonMetric {
-        legacy: format!("/singleMode/{field}"),
-        new: format!("/patchMode/{field}"),
-        unit,
         legacy_per: per.map(|p| format!("/singleMode/{p}")),
         new_per: per.map(|p| format!("/patchMode/{p}")),
+        ..JsonMetric::new(
+            format!("/singleMode/{field}"),
+            format!("/patchMode/{field}"),
+            unit,
+        )
     }
 }
 
@@ -131,7 +133,7 @@ fn close(v: &Result<CohortValues, MetricsError>, legacy: Option<f64>, new: Optio
 async fn reads_a_patch_mode_single_mode_document_into_display_units() {
     let addr = app().await;
     let p = source(addr, "/stats", Auth::None)
-        .poll()
+        .poll(PollCtx::default())
         .await
         .expect("poll");
     let v = &p.metrics;
@@ -166,7 +168,7 @@ async fn reads_a_patch_mode_single_mode_document_into_display_units() {
 async fn missing_null_nan_and_zero_divisors_are_no_data() {
     let addr = app().await;
     let p = source(addr, "/idle", Auth::None)
-        .poll()
+        .poll(PollCtx::default())
         .await
         .expect("poll");
     for (i, v) in p.metrics.iter().enumerate() {
@@ -179,7 +181,7 @@ async fn missing_null_nan_and_zero_divisors_are_no_data() {
 async fn bad_answers_are_clear_errors() {
     let addr = app().await;
     let e = source(addr, "/malformed", Auth::None)
-        .poll()
+        .poll(PollCtx::default())
         .await
         .unwrap_err();
     assert!(
@@ -187,7 +189,10 @@ async fn bad_answers_are_clear_errors() {
         "{e}"
     );
 
-    let e = source(addr, "/boom", Auth::None).poll().await.unwrap_err();
+    let e = source(addr, "/boom", Auth::None)
+        .poll(PollCtx::default())
+        .await
+        .unwrap_err();
     assert_eq!(
         e,
         MetricsError::Http {
@@ -196,7 +201,10 @@ async fn bad_answers_are_clear_errors() {
         }
     );
 
-    let e = source(addr, "/huge", Auth::None).poll().await.unwrap_err();
+    let e = source(addr, "/huge", Auth::None)
+        .poll(PollCtx::default())
+        .await
+        .unwrap_err();
     assert!(
         matches!(&e, MetricsError::Parse(m) if m.contains("larger than")),
         "{e}"
@@ -204,7 +212,7 @@ async fn bad_answers_are_clear_errors() {
 
     // Wrong types fail per metric and name the pointer; the poll itself succeeds.
     let p = source(addr, "/wrong-types", Auth::None)
-        .poll()
+        .poll(PollCtx::default())
         .await
         .expect("poll");
     for (i, v) in p.metrics.iter().enumerate() {
@@ -217,7 +225,10 @@ async fn bad_answers_are_clear_errors() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port");
-    let e = source(dead, "/stats", Auth::None).poll().await.unwrap_err();
+    let e = source(dead, "/stats", Auth::None)
+        .poll(PollCtx::default())
+        .await
+        .unwrap_err();
     assert!(matches!(e, MetricsError::Transport(_)), "{e}");
 }
 
@@ -225,13 +236,13 @@ async fn bad_answers_are_clear_errors() {
 async fn sends_the_bearer_token_and_never_shows_it() {
     let addr = app().await;
     let e = source(addr, "/private", Auth::None)
-        .poll()
+        .poll(PollCtx::default())
         .await
         .unwrap_err();
     assert!(matches!(e, MetricsError::Http { status: 401, .. }), "{e}");
     let src = source(addr, "/private", Auth::Bearer(Secret::new(TOKEN)));
     assert!(!format!("{src:?}").contains(TOKEN));
-    let p = src.poll().await.expect("poll with token");
+    let p = src.poll(PollCtx::default()).await.expect("poll with token");
     assert!(close(&p.metrics[1], Some(1200.0), Some(183.0)));
     let empty = src.backfill(0, 60_000, 1000).await.expect("backfill");
     assert_eq!(empty.len(), 5);
@@ -344,4 +355,148 @@ async fn status_on_a_source_without_history_counts_a_breach_as_firing() {
         "{json}"
     );
     assert_eq!(code, 1, "{json}");
+}
+
+/// An app whose document the test rewrites between polls (counters since the app started).
+async fn counter_app(doc: std::sync::Arc<std::sync::Mutex<String>>) -> SocketAddr {
+    let router = Router::new().route(
+        "/stats",
+        get(move || {
+            let doc = doc.clone();
+            async move { doc.lock().expect("doc").clone() }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
+/// The seed app's document: per mode, cumulative `total_calls`, `failed_calls`,
+/// `token_usage_total`, and an average latency that reads 0 for a mode that served nothing.
+fn seed_doc(single: (u64, u64, u64, u64), patch: (u64, u64, u64, u64)) -> String {
+    let mode = |(calls, failed, tokens, avg): (u64, u64, u64, u64)| {
+        format!(
+            r#"{{"total_calls": {calls}, "failed_calls": {failed}, "token_usage_total": {tokens}, "avg_latency_ms": {avg}}}"#
+        )
+    };
+    format!(
+        r#"{{"singleMode": {}, "patchMode": {}}}"#,
+        mode(single),
+        mode(patch)
+    )
+}
+
+/// The seed app's rollout as the README's config reference writes it.
+fn seed_metrics() -> Vec<JsonMetric> {
+    let both = |f: &str| (format!("/singleMode/{f}"), format!("/patchMode/{f}"));
+    let (lc, nc) = both("total_calls");
+    let (lf, nf) = both("failed_calls");
+    let (lt, nt) = both("token_usage_total");
+    let (la, na) = both("avg_latency_ms");
+    vec![
+        JsonMetric {
+            legacy_per: Some(lc.clone()),
+            new_per: Some(nc.clone()),
+            cumulative: true,
+            counts: true,
+            ..JsonMetric::new(lf, nf, ValueUnit::Ratio)
+        },
+        JsonMetric {
+            legacy_calls: Some(lc.clone()),
+            new_calls: Some(nc.clone()),
+            ..JsonMetric::new(la, na, ValueUnit::Millis)
+        },
+        JsonMetric {
+            legacy_per: Some(lc),
+            new_per: Some(nc),
+            cumulative: true,
+            ..JsonMetric::new(lt, nt, ValueUnit::Count)
+        },
+    ]
+}
+
+/// Cumulative counters are differenced since the step began: a mode with no calls in the
+/// step is no data (not 0 ms, not a 100 % token saving), a counter that goes down is a reset
+/// (counting continues from its new value), and a new step starts the counts again.
+#[tokio::test]
+async fn counters_are_differenced_since_the_step_with_resets_and_no_calls_as_no_data() {
+    let doc = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let set = |single, patch| *doc.lock().expect("doc") = seed_doc(single, patch);
+    let addr = counter_app(doc.clone()).await;
+    let cfg = JsonMetricsConfig {
+        url: format!("http://{addr}/stats"),
+        token_env: None,
+        token_file: None,
+        insecure_skip_verify: false,
+        ca_file: None,
+        client_cert_file: None,
+        client_key_file: None,
+        timeout_ms: Some(2000),
+    };
+    let src =
+        JsonSource::new(&cfg, seed_metrics(), Auth::None, Duration::from_secs(1)).expect("source");
+    let step1 = PollCtx {
+        step_start_ms: Some(1_000),
+    };
+    let poll = |ctx: PollCtx| {
+        let src = &src;
+        async move { src.poll(ctx).await.expect("poll").metrics }
+    };
+    let counts = |v: &Result<CohortValues, MetricsError>| {
+        v.as_ref()
+            .expect("metric")
+            .counts
+            .map(|c| (c.legacy, c.new))
+    };
+
+    // 0 % rollout: single mode has served 1000 calls since the app started, patch mode none.
+    set((1000, 10, 3_000_000, 99), (0, 0, 0, 0));
+    let p = poll(step1).await;
+    assert!(close(&p[0], None, None), "nothing counted yet: {:?}", p[0]);
+    assert_eq!(counts(&p[0]), Some(((0, 0), (0, 0))));
+
+    set((1100, 12, 3_300_000, 98), (0, 0, 0, 0));
+    let p = poll(step1).await;
+    assert!(close(&p[0], Some(2.0), None), "2 of 100 calls: {:?}", p[0]);
+    assert_eq!(counts(&p[0]), Some(((2, 100), (0, 0))));
+    assert!(
+        close(&p[1], Some(98.0), None),
+        "no calls, no 0 ms: {:?}",
+        p[1]
+    );
+    assert!(
+        close(&p[2], Some(3000.0), None),
+        "no 100 % saving: {:?}",
+        p[2]
+    );
+
+    // The app restarted: its counters start again from 0 and go on counting.
+    set((50, 1, 150_000, 97), (10, 0, 20_000, 120));
+    let p = poll(step1).await;
+    assert!(
+        close(&p[0], Some(2.0), Some(0.0)),
+        "3 of 150, 0 of 10: {:?}",
+        p[0]
+    );
+    assert_eq!(counts(&p[0]), Some(((3, 150), (0, 10))));
+    assert!(close(&p[1], Some(97.0), Some(120.0)), "{:?}", p[1]);
+    assert!(close(&p[2], Some(3000.0), Some(2000.0)), "{:?}", p[2]);
+
+    // The next step: counts restart from what the counters read at its first poll.
+    let step2 = PollCtx {
+        step_start_ms: Some(90_000),
+    };
+    let p = poll(step2).await;
+    assert_eq!(counts(&p[0]), Some(((0, 0), (0, 0))));
+    assert!(close(&p[2], None, None), "{:?}", p[2]);
+    set((250, 5, 750_000, 96), (60, 3, 120_000, 110));
+    let p = poll(step2).await;
+    assert_eq!(counts(&p[0]), Some(((4, 200), (3, 50))));
+    assert!(close(&p[0], Some(2.0), Some(6.0)), "{:?}", p[0]);
+    assert!(close(&p[2], Some(3000.0), Some(2000.0)), "{:?}", p[2]);
 }

@@ -8,12 +8,16 @@ mod prom_engine;
 mod prom_fake;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use prom_engine::{Prometheus, available_or_skip, eventually};
 use prom_fake::{Canned, Fake};
+use rollwatch::clock::ManualClock;
 use rollwatch::metrics::prometheus::{PrometheusConfig, PrometheusQuery, PrometheusSource};
-use rollwatch::metrics::{CohortValues, MetricsError, MetricsSource, Poll};
+use rollwatch::metrics::{
+    CohortValues, Counts, MetricsError, MetricsSource, Poll, PollCtx, QuantileBounds,
+};
 use rollwatch::model::Cohort;
 use rollwatch::net::Auth;
 use rollwatch::secret::Secret;
@@ -81,6 +85,7 @@ fn both(v: &Result<CohortValues, MetricsError>) -> Result<(f64, f64), String> {
     match v {
         Ok(CohortValues {
             counts: None,
+            bounds: None,
             legacy: Some(l),
             new: Some(n),
         }) => Ok((*l, *n)),
@@ -143,7 +148,10 @@ async fn real_prometheus_values_shift_backfill_and_one_query_per_metric() {
         "every metric for both cohorts",
         Duration::from_secs(20),
         || async {
-            let p = source.poll().await.map_err(|e| e.to_string())?;
+            let p = source
+                .poll(PollCtx::default())
+                .await
+                .map_err(|e| e.to_string())?;
             all_both(&p)
         },
     )
@@ -193,7 +201,7 @@ async fn real_prometheus_values_shift_backfill_and_one_query_per_metric() {
 
     // (d) Query economy: one instant query per metric per poll, cohorts via `by`.
     let before = proxy.count();
-    let p = source.poll().await.expect("poll");
+    let p = source.poll(PollCtx::default()).await.expect("poll");
     assert_eq!(p.metrics.len(), 5);
     let seen = proxy.seen();
     let new_requests = &seen[before..];
@@ -226,7 +234,10 @@ async fn real_prometheus_values_shift_backfill_and_one_query_per_metric() {
         "the new cohort's share to pass 80 %",
         Duration::from_secs(20),
         || async {
-            let p = source.poll().await.map_err(|e| e.to_string())?;
+            let p = source
+                .poll(PollCtx::default())
+                .await
+                .map_err(|e| e.to_string())?;
             match share(&p) {
                 Ok(s) if s > 0.8 => Ok(s),
                 other => Err(format!("{other:?}")),
@@ -315,12 +326,16 @@ async fn fake_faults_map_to_typed_errors_per_metric() {
     .await;
     let token = "tok-SECRET-123";
     let src = source(&fake.url, 10, Auth::Bearer(Secret::new(token)));
-    let p = src.poll().await.expect("a poll with some answers succeeds");
+    let p = src
+        .poll(PollCtx::default())
+        .await
+        .expect("a poll with some answers succeeds");
     let m = &p.metrics;
     assert_eq!(
         m[0],
         Ok(CohortValues {
             counts: None,
+            bounds: None,
             legacy: None,
             new: Some(1e-7)
         }),
@@ -366,6 +381,7 @@ async fn fake_faults_map_to_typed_errors_per_metric() {
         m[8],
         Ok(CohortValues {
             counts: None,
+            bounds: None,
             legacy: Some(f64::INFINITY),
             new: Some(4.5)
         })
@@ -391,7 +407,7 @@ async fn an_unreachable_server_fails_the_whole_poll_and_backfill() {
         .and_then(|l| l.local_addr())
         .expect("port");
     let src = source(&format!("http://{addr}"), 3, Auth::None);
-    match src.poll().await {
+    match src.poll(PollCtx::default()).await {
         Err(MetricsError::Transport(m)) => assert!(m.contains("refused"), "{m}"),
         other => panic!("expected connection refused, got {other:?}"),
     }
@@ -403,7 +419,7 @@ async fn an_unreachable_server_fails_the_whole_poll_and_backfill() {
     let down = Fake::reply(|_| Canned::status(502, "bad gateway")).await;
     let src = source(&down.url, 2, Auth::None);
     assert!(matches!(
-        src.poll().await,
+        src.poll(PollCtx::default()).await,
         Err(MetricsError::Http { status: 502, .. })
     ));
 }
@@ -429,6 +445,7 @@ async fn backfill_clamps_the_step_to_the_point_cap_and_merges_cohorts() {
                 100_000,
                 CohortValues {
                     counts: None,
+                    bounds: None,
                     legacy: Some(1.0),
                     new: None
                 }
@@ -437,6 +454,7 @@ async fn backfill_clamps_the_step_to_the_point_cap_and_merges_cohorts() {
                 160_000,
                 CohortValues {
                     counts: None,
+                    bounds: None,
                     legacy: Some(2.0),
                     new: Some(3.0)
                 }
@@ -445,6 +463,7 @@ async fn backfill_clamps_the_step_to_the_point_cap_and_merges_cohorts() {
                 220_000,
                 CohortValues {
                     counts: None,
+                    bounds: None,
                     legacy: None,
                     new: None
                 }
@@ -683,4 +702,198 @@ async fn status_never_exits_0_when_a_rule_could_not_be_evaluated_and_says_what_w
         "no data: no series carries the cohort label `version`; labels seen: cohort; group the query `by (version)`",
         "{json}"
     );
+}
+
+/// A request target's `query` parameter, percent-decoded (`+` is a space).
+fn decoded_query(target: &str) -> String {
+    let raw = query_of(target);
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Counts since the step began come from the count queries with `$step` replaced by whole
+/// seconds since the step start: one query each, in the same poll as the values; a cohort the
+/// trials answer lacks has no counts; before the step start is known, or while the step is
+/// younger than one poll interval, no count query is sent.
+#[tokio::test]
+async fn count_queries_carry_the_step_and_fill_counts_per_cohort() {
+    let t0: i64 = 1_764_554_400_000;
+    let fake = Fake::reply(|target| {
+        let q = decoded_query(target);
+        let body = match q.as_str() {
+            "errors" | "p95" => vector("1", "2"),
+            "sum by (cohort)(increase(err[37s]))" => vector("12.4999", "3.5"),
+            "sum by (cohort)(increase(req[37s]))" => vector("3998.6", "201.49"),
+            // A second ratio whose trials answer lacks the new cohort.
+            "sum by (cohort)(increase(req2[37s]))" => r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"cohort":"legacy"},"value":[1,"900"]}]}}"#.to_owned(),
+            "sum by (cohort, le)(increase(lat_bucket[37s]))" => r#"{"status":"success","data":{"resultType":"vector","result":[
+                {"metric":{"cohort":"legacy","le":"0.25"},"value":[1,"900"]},
+                {"metric":{"cohort":"legacy","le":"0.5"},"value":[1,"960"]},
+                {"metric":{"cohort":"legacy","le":"+Inf"},"value":[1,"1000"]},
+                {"metric":{"cohort":"new","le":"0.25"},"value":[1,"150"]},
+                {"metric":{"cohort":"new","le":"0.5"},"value":[1,"170"]},
+                {"metric":{"cohort":"new","le":"+Inf"},"value":[1,"200"]}]}}"#.to_owned(),
+            other => {
+                return Canned::status(
+                    400,
+                    format!(r#"{{"status":"error","errorType":"bad_data","error":"unexpected query {other}"}}"#),
+                );
+            }
+        };
+        Canned::ok(body)
+    })
+    .await;
+    let queries = vec![
+        PrometheusQuery::new("errors", 100.0).with_counts(
+            "sum by (cohort)(increase(err[$step]))",
+            "sum by (cohort)(increase(req[$step]))",
+        ),
+        PrometheusQuery::new("errors", 100.0).with_counts(
+            "sum by (cohort)(increase(err[$step]))",
+            "sum by (cohort)(increase(req2[$step]))",
+        ),
+        PrometheusQuery::new("p95", 1000.0).with_buckets(
+            "sum by (cohort, le)(increase(lat_bucket[$step]))",
+            Some(0.25),
+            Some(0.95),
+        ),
+    ];
+    let clock = Arc::new(ManualClock::new(t0 + 37_900));
+    let src = PrometheusSource::new(
+        &config(&fake.url),
+        queries,
+        Auth::None,
+        Duration::from_secs(2),
+    )
+    .expect("source")
+    .with_clock(clock);
+
+    // Before the flag was read: values only, one query per metric.
+    let p = src.poll(PollCtx::default()).await.expect("poll");
+    assert_eq!(fake.count(), 3, "no count query without a step start");
+    assert!(
+        p.metrics
+            .iter()
+            .all(|m| m.as_ref().is_ok_and(|v| v.counts.is_none()))
+    );
+    // A step younger than one poll interval: `$step` would reach into the previous split.
+    let p = src
+        .poll(PollCtx {
+            step_start_ms: Some(t0 + 36_000),
+        })
+        .await
+        .expect("poll");
+    assert_eq!(
+        fake.count(),
+        6,
+        "no count query in a step's first poll interval"
+    );
+    assert!(
+        p.metrics
+            .iter()
+            .all(|m| m.as_ref().is_ok_and(|v| v.counts.is_none()))
+    );
+
+    let p = src
+        .poll(PollCtx {
+            step_start_ms: Some(t0),
+        })
+        .await
+        .expect("poll");
+    assert_eq!(
+        fake.count(),
+        6 + (3 + 2 + 2 + 1),
+        "one query per metric and per count query"
+    );
+    let v = p.metrics[0].as_ref().expect("errors");
+    assert_eq!((v.legacy, v.new), (Some(100.0), Some(200.0)));
+    assert_eq!(
+        v.counts,
+        Some(Counts {
+            legacy: (12, 3999),
+            new: (4, 201)
+        })
+    );
+    let v = p.metrics[1].as_ref().expect("errors without new trials");
+    assert_eq!(
+        (v.legacy, v.new, v.counts),
+        (Some(100.0), Some(200.0), None)
+    );
+    let v = p.metrics[2].as_ref().expect("p95");
+    assert_eq!(
+        v.counts,
+        Some(Counts {
+            legacy: (100, 1000),
+            new: (50, 200)
+        })
+    );
+    assert_eq!(
+        v.bounds,
+        Some(QuantileBounds {
+            legacy: Some((250.0, 500.0)),
+            new: Some((500.0, f64::INFINITY))
+        })
+    );
+
+    // A count query Prometheus refuses fails its metric, naming the key.
+    let src = PrometheusSource::new(
+        &config(&fake.url),
+        vec![PrometheusQuery::new("errors", 100.0).with_counts("bad[$step]", "bad[$step]")],
+        Auth::None,
+        Duration::from_secs(2),
+    )
+    .expect("source")
+    .with_clock(Arc::new(ManualClock::new(t0 + 37_900)));
+    let p = src
+        .poll(PollCtx {
+            step_start_ms: Some(t0),
+        })
+        .await
+        .expect("poll");
+    let e = p.metrics[0]
+        .as_ref()
+        .expect_err("bad count query")
+        .to_string();
+    assert!(e.contains("events_query: unexpected query bad[37s]"), "{e}");
+}
+
+#[test]
+fn a_count_query_without_the_step_placeholder_is_refused() {
+    let refresh = Duration::from_secs(2);
+    for (q, key) in [
+        (
+            PrometheusQuery::new("x", 1.0).with_counts("increase(e[5m])", "increase(t[$step])"),
+            "events_query",
+        ),
+        (
+            PrometheusQuery::new("x", 1.0).with_buckets("increase(b[1h])", Some(0.5), None),
+            "buckets_query",
+        ),
+    ] {
+        let e = PrometheusSource::new(&config("http://127.0.0.1:9"), vec![q], Auth::None, refresh)
+            .expect_err("refused");
+        assert!(
+            e.to_string().contains(&format!("`{key}` has no `$step`")),
+            "{e}"
+        );
+    }
 }

@@ -307,13 +307,11 @@ async fn errors_configs_adapters_and_state_never_show_the_token() {
     .unwrap();
     let json = JsonSource::new(
         jc,
-        vec![JsonMetric {
-            legacy: "/legacy/err".into(),
-            new: "/new/err".into(),
-            unit: ValueUnit::Percent,
-            legacy_per: None,
-            new_per: None,
-        }],
+        vec![JsonMetric::new(
+            "/legacy/err",
+            "/new/err",
+            ValueUnit::Percent,
+        )],
         Auth::Bearer(secret.clone()),
         refresh,
     )
@@ -334,12 +332,18 @@ async fn errors_configs_adapters_and_state_never_show_the_token() {
     ] {
         server.set_fault(fault.clone()).await;
         let errors = [
-            prom.poll().await.err().map(|e| format!("{e}\n{e:?}")),
+            prom.poll(Default::default())
+                .await
+                .err()
+                .map(|e| format!("{e}\n{e:?}")),
             prom.backfill(0, 60_000, 1_000)
                 .await
                 .err()
                 .map(|e| format!("{e}\n{e:?}")),
-            json.poll().await.err().map(|e| format!("{e}\n{e:?}")),
+            json.poll(Default::default())
+                .await
+                .err()
+                .map(|e| format!("{e}\n{e:?}")),
             http.read().await.err().map(|e| format!("{e}\n{e:?}")),
             unleash.read().await.err().map(|e| format!("{e}\n{e:?}")),
             unleash.events().await.err().map(|e| format!("{e}\n{e:?}")),

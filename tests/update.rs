@@ -52,6 +52,7 @@ fn poll(values: &[(f64, f64)]) -> Poll {
             .map(|&(l, n)| {
                 Ok(CohortValues {
                     counts: None,
+                    bounds: None,
                     legacy: Some(l),
                     new: Some(n),
                 })
@@ -151,6 +152,7 @@ fn a_firing_hold_rule_blocks_bumping_and_names_the_rule() {
     let mut p = healthy();
     p.metrics[3] = Ok(CohortValues {
         counts: None,
+        bounds: None,
         legacy: Some(200.0),
         new: Some(40.0),
     });
@@ -531,6 +533,7 @@ fn breaching() -> Poll {
     let mut p = healthy();
     p.metrics[0] = Ok(CohortValues {
         counts: None,
+        bounds: None,
         legacy: Some(0.08),
         new: Some(2.0),
     });
@@ -855,4 +858,22 @@ fn navigation_selects_opens_and_returns_and_never_writes() {
     assert!(s.redraw_all);
     let _ = update(&mut s, key('x'));
     assert_eq!(s.status.as_ref().unwrap().1, "unknown key — ? for help");
+/// A fresh process (`status`) dates the step from the audited write that began it, as long as
+/// the flag still shows that write's percentage; otherwise from its own first read.
+#[test]
+fn the_first_read_dates_the_step_from_the_audited_write() {
+    use rollwatch::model::FlagSnapshot;
+    let def = rollwatch::sim::demo::checkout().0;
+    let mut r = rollwatch::app::state::RolloutState::new(def.clone(), "f".into(), "m".into(), 0);
+    r.audited_step = Some((40_000, 25));
+    r.see_flag(&FlagSnapshot::new(25, true), 100_000);
+    assert_eq!(r.step_since_ms, Some(40_000));
+    let mut r = rollwatch::app::state::RolloutState::new(def, "f".into(), "m".into(), 0);
+    r.audited_step = Some((40_000, 25));
+    r.see_flag(&FlagSnapshot::new(50, true), 100_000);
+    assert_eq!(
+        r.step_since_ms,
+        Some(100_000),
+        "changed since the audited write"
+    );
 }

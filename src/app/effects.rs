@@ -202,11 +202,11 @@ impl Effects {
                     })
                 })
             }
-            Command::PollMetrics(i) => {
+            Command::PollMetrics(i, ctx) => {
                 let b = backend(i);
                 Box::pin(async move {
                     let b = b?;
-                    let result = tokio::time::timeout(d, b.metrics.poll())
+                    let result = tokio::time::timeout(d, b.metrics.poll(ctx))
                         .await
                         .unwrap_or(Err(MetricsError::Timeout(millis(d))));
                     Some(Msg::MetricsPolled {

@@ -5,7 +5,7 @@ use crossterm::event::KeyEvent;
 use crate::flags::FlagError;
 use crate::flags::FlagEvent;
 use crate::flags::write::{WriteRequest, WriteResult};
-use crate::metrics::{Backfill, MetricsError, Poll};
+use crate::metrics::{Backfill, MetricsError, Poll, PollCtx};
 use crate::model::FlagSnapshot;
 
 /// Something that happened.
@@ -78,8 +78,8 @@ pub enum Command {
     ReadFlag(usize),
     /// Read the flag's change history from the backend.
     ReadFlagEvents(usize),
-    /// Poll the rollout's metrics.
-    PollMetrics(usize),
+    /// Poll the rollout's metrics (rollout index; the step start for counts).
+    PollMetrics(usize, PollCtx),
     /// Backfill history between two times with a step, all in ms.
     Backfill {
         /// Rollout index.

@@ -141,6 +141,7 @@ pub fn initial_state(setup: &Setup, now_ms: i64) -> State {
             rs.kill_switch = b.flag.can_set_enabled();
             // Seen again on the first read only while the flag is still at 0 %.
             rs.rolled_back_at_ms = setup.audit.last_rollback_ms(&r.name);
+            rs.audited_step = setup.audit.last_landed_step(&r.name);
             rs
         })
         .collect();

@@ -148,8 +148,12 @@ pub struct RolloutState {
     pub metrics_feed: Feed,
     /// One entry per rule of `def`.
     pub alerts: Vec<AlertState>,
-    /// Since when the flag has been at its current percentage (first seen).
+    /// Since when the flag has been at its current percentage (first seen, or the audited
+    /// write that set it).
     pub step_since_ms: Option<i64>,
+    /// The newest landed write in the audit log (Unix ms, effective percentage it left): the
+    /// first read dates the step from it when the flag still shows that percentage.
+    pub audited_step: Option<(i64, u8)>,
     /// When rollwatch last saw the effective percentage change (clock ms); not set by the
     /// first read. Values whose window reaches back past it mix two traffic splits.
     pub flag_changed_ms: Option<i64>,
@@ -216,6 +220,7 @@ impl RolloutState {
             backfilled: false,
             metrics_feed: Feed::default(),
             step_since_ms: None,
+            audited_step: None,
             flag_changed_ms: None,
             rolled_back_at_ms: None,
             flag_changes: VecDeque::new(),
@@ -252,7 +257,13 @@ impl RolloutState {
         let before = self.flag.as_ref().map(FlagSnapshot::effective_percent);
         let after = snap.effective_percent();
         match before {
-            None => self.step_since_ms = Some(at),
+            None => {
+                let audited = self
+                    .audited_step
+                    .filter(|(t, p)| *p == after && *t <= at)
+                    .map(|(t, _)| t);
+                self.step_since_ms = Some(audited.unwrap_or(at));
+            }
             Some(b) if b != after => {
                 if self.flag_changes.len() == FLAG_CHANGES_CAP {
                     self.flag_changes.pop_front();

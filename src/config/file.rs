@@ -92,6 +92,22 @@ pub struct FileMetric {
     pub legacy_per: Option<String>,
     /// JSON: pointer to divide the new value by.
     pub new_per: Option<String>,
+    /// Prometheus, ratio metrics: PromQL for the events (errors) per cohort since the step
+    /// began, with `$step` (`increase(...[$step])`).
+    pub events_query: Option<Spanned<String>>,
+    /// Prometheus, ratio metrics: PromQL for the trials (requests) since the step began.
+    pub trials_query: Option<Spanned<String>>,
+    /// Prometheus, latency metrics: PromQL for the histogram buckets by cohort and `le` since
+    /// the step began, with `$step`.
+    pub buckets_query: Option<Spanned<String>>,
+    /// Prometheus, latency metrics: the `le` boundary above which a request counts as slow.
+    pub slow_above: Option<Spanned<f64>>,
+    /// JSON: the pointers are cumulative counters, differenced since the step began.
+    pub cumulative: Option<Spanned<bool>>,
+    /// JSON: pointer to the legacy cohort's cumulative calls counter (no calls, no data).
+    pub legacy_calls: Option<String>,
+    /// JSON: pointer to the new cohort's cumulative calls counter.
+    pub new_calls: Option<String>,
     /// Simulator: which reading (`error_rate`, `p95`, `memory`, `queries`, `tokens`).
     pub sim: Option<Spanned<String>>,
 }

@@ -5,6 +5,7 @@
 //! token is named by environment variable (`token_env`) or file (`token_file`).
 
 pub mod check;
+mod counts;
 pub mod duration;
 pub mod file;
 pub mod rule_expr;
@@ -93,6 +94,20 @@ pub struct MetricSource {
     pub legacy_per: Option<String>,
     /// JSON pointer to divide the new value by.
     pub new_per: Option<String>,
+    /// Prometheus: events since the step began (ratio metrics), with `$step`.
+    pub events_query: Option<String>,
+    /// Prometheus: trials since the step began (ratio metrics), with `$step`.
+    pub trials_query: Option<String>,
+    /// Prometheus: histogram buckets since the step began (latency metrics), with `$step`.
+    pub buckets_query: Option<String>,
+    /// Prometheus: the `le` boundary above which a request is slow.
+    pub slow_above: Option<f64>,
+    /// JSON: the pointers are cumulative counters.
+    pub cumulative: bool,
+    /// JSON: the legacy cohort's calls counter.
+    pub legacy_calls: Option<String>,
+    /// JSON: the new cohort's calls counter.
+    pub new_calls: Option<String>,
     /// Simulator reading.
     pub sim: Option<crate::metrics::sim::SimField>,
 }
@@ -503,8 +518,16 @@ fn metric(
         unit: None,
         legacy_per: m.legacy_per.clone(),
         new_per: m.new_per.clone(),
+        events_query: m.events_query.as_ref().map(|q| q.get_ref().clone()),
+        trials_query: m.trials_query.as_ref().map(|q| q.get_ref().clone()),
+        buckets_query: m.buckets_query.as_ref().map(|q| q.get_ref().clone()),
+        slow_above: m.slow_above.as_ref().map(|t| *t.get_ref()),
+        cumulative: m.cumulative.as_ref().is_some_and(|c| *c.get_ref()),
+        legacy_calls: m.legacy_calls.clone(),
+        new_calls: m.new_calls.clone(),
         sim: None,
     };
+    counts::check(cx, m, &kind, source)?;
     if let Some(u) = &m.unit {
         let parsed: Result<crate::metrics::units::ValueUnit, _> =
             toml::Value::String(u.get_ref().clone()).try_into();
@@ -540,7 +563,12 @@ fn metric(
                     }
                 }
             }
-            for (name, p) in [("legacy_per", &m.legacy_per), ("new_per", &m.new_per)] {
+            for (name, p) in [
+                ("legacy_per", &m.legacy_per),
+                ("new_per", &m.new_per),
+                ("legacy_calls", &m.legacy_calls),
+                ("new_calls", &m.new_calls),
+            ] {
                 if let Some(p) = p
                     && !(p.starts_with('/') || p.is_empty())
                 {

@@ -24,12 +24,24 @@ pub const SIMULATOR_NEEDS_MEMORY: &str = "metrics `kind` = \"simulator\" needs `
      (the simulator's traffic follows an in-process flag; to steer a simulator over HTTP, run \
      `rollwatch simulate` and use the prometheus source)";
 
-/// The Prometheus queries of a rollout, one per metric in order.
+/// The Prometheus queries of a rollout, one per metric in order, with their count queries.
 #[must_use]
 pub fn prometheus_queries(rc: &RolloutConfig) -> Vec<PrometheusQuery> {
-    rc.metric_sources
+    rc.rollout
+        .metrics
         .iter()
-        .map(|m| PrometheusQuery::new(m.query.clone().unwrap_or_default(), m.scale))
+        .zip(&rc.metric_sources)
+        .map(|(d, m)| {
+            let mut q = PrometheusQuery::new(m.query.clone().unwrap_or_default(), m.scale);
+            q.events_query.clone_from(&m.events_query);
+            q.trials_query.clone_from(&m.trials_query);
+            q.buckets_query.clone_from(&m.buckets_query);
+            q.slow_above = m.slow_above;
+            if let MetricKind::Latency { quantile } = d.kind {
+                q.quantile = Some(quantile);
+            }
+            q
+        })
         .collect()
 }
 
@@ -51,6 +63,10 @@ pub fn json_metrics(rc: &RolloutConfig) -> Vec<JsonMetric> {
             }),
             legacy_per: m.legacy_per.clone(),
             new_per: m.new_per.clone(),
+            cumulative: m.cumulative,
+            legacy_calls: m.legacy_calls.clone(),
+            new_calls: m.new_calls.clone(),
+            counts: d.kind == MetricKind::Ratio && m.cumulative,
         })
         .collect()
 }

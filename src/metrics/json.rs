@@ -8,8 +8,24 @@
 //! document), is *no data*. A field missing from an object that is there, and a metric none of
 //! whose pointers resolve, are errors saying what the document has instead (most likely a
 //! typo). This source has no history to backfill.
+//!
+//! **Counters.** Apps often publish cumulative counters (`total_calls`, `failed_calls`,
+//! `token_usage_total`, counted since the app started). A metric with `cumulative = true`
+//! reads its pointers as such counters and differences them **since the current step began**:
+//! the source keeps each counter's value from its first document of the step and its last
+//! value, so the value shown is `Δvalue / Δper` over the step, never a rate since the app
+//! started. A counter that goes down was reset (the app restarted): counting continues from
+//! its new value, adding what was counted before the reset. A counter first seen after the
+//! step's first document (a mode left out of the document until it served) counts from 0.
+//! A ratio metric with counters also reports its counts, (Δevents, Δtrials) per cohort.
+//!
+//! **No calls, no data.** A per-call value whose divisor is 0, or whose cohort's calls counter
+//! (`legacy_calls`/`new_calls`) did not move since the step began, is *no data*: an app that
+//! reports an average latency of 0 ms for a mode that served nothing is not 100 % faster.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -17,7 +33,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::units::{self, ValueUnit};
-use super::{Backfill, CohortValues, MetricsError, MetricsSource, Poll};
+use super::{Backfill, CohortValues, Counts, MetricsError, MetricsSource, Poll, PollCtx};
 use crate::net::{Auth, AuthKeys, Endpoint, EndpointError, EndpointKeys, policy};
 
 /// Where the JSON document is.
@@ -83,12 +99,117 @@ pub struct JsonMetric {
     /// Optional pointer to divide the new value by.
     #[serde(default)]
     pub new_per: Option<String>,
+    /// The value and divisor pointers are cumulative counters (since the app started):
+    /// differenced since the step began. Needs `legacy_per` and `new_per`.
+    #[serde(default)]
+    pub cumulative: bool,
+    /// Optional pointer to the legacy cohort's cumulative calls counter: when it did not move
+    /// since the step began, the legacy value is no data.
+    #[serde(default)]
+    pub legacy_calls: Option<String>,
+    /// Optional pointer to the new cohort's cumulative calls counter.
+    #[serde(default)]
+    pub new_calls: Option<String>,
+    /// Report (Δvalue, Δper) as counts (ratio metrics with `cumulative`; set from the kind).
+    #[serde(default)]
+    pub counts: bool,
+}
+
+impl JsonMetric {
+    /// A metric reading `legacy` and `new` in `unit`, without divisors or counters.
+    #[must_use]
+    pub fn new(legacy: impl Into<String>, new: impl Into<String>, unit: ValueUnit) -> Self {
+        Self {
+            legacy: legacy.into(),
+            new: new.into(),
+            unit,
+            legacy_per: None,
+            new_per: None,
+            cumulative: false,
+            legacy_calls: None,
+            new_calls: None,
+            counts: false,
+        }
+    }
+
+    fn pointers(&self) -> impl Iterator<Item = &String> {
+        [
+            Some(&self.legacy),
+            Some(&self.new),
+            self.legacy_per.as_ref(),
+            self.new_per.as_ref(),
+            self.legacy_calls.as_ref(),
+            self.new_calls.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+/// One cumulative counter since the step began.
+#[derive(Debug, Clone, Copy)]
+struct Counter {
+    /// Its value when counting began (0 after a reset).
+    base: f64,
+    /// Its last value.
+    last: f64,
+    /// What it had counted before its resets.
+    carried: f64,
+}
+
+/// The counters a JSON source has seen since the current step began, by pointer (and unit).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// The step start they count from; `None` before the first poll.
+    epoch: Option<Option<i64>>,
+    /// A document of this step was read: counters first seen from now on started at 0.
+    primed: bool,
+    seen: HashMap<String, Counter>,
+}
+
+impl Counters {
+    /// Starts counting afresh when the step start is not the one counted from.
+    pub fn begin(&mut self, step_start_ms: Option<i64>) {
+        if self.epoch != Some(step_start_ms) {
+            *self = Self {
+                epoch: Some(step_start_ms),
+                ..Self::default()
+            };
+        }
+    }
+
+    /// Marks a document of this step as read.
+    pub fn end_poll(&mut self) {
+        self.primed = true;
+    }
+
+    /// Records a counter's value; returns what it counted since the step began (never
+    /// negative). Seeing the same value twice in one poll changes nothing.
+    fn see(&mut self, pointer: &str, unit: ValueUnit, x: f64) -> f64 {
+        let start = if self.primed { 0.0 } else { x };
+        let c = self
+            .seen
+            .entry(format!("{unit:?} {pointer}"))
+            .or_insert(Counter {
+                base: start,
+                last: start,
+                carried: 0.0,
+            });
+        if x < c.last {
+            // A reset: the app restarted and counts from 0 again.
+            c.carried += c.last - c.base;
+            c.base = 0.0;
+        }
+        c.last = x;
+        (c.carried + c.last - c.base).max(0.0)
+    }
 }
 
 /// A JSON-document metrics source.
 pub struct JsonSource {
     endpoint: Endpoint,
     metrics: Vec<JsonMetric>,
+    counters: Mutex<Counters>,
 }
 
 impl std::fmt::Debug for JsonSource {
@@ -127,19 +248,21 @@ impl JsonSource {
             .endpoint_keys()
             .endpoint(auth, policy::poll_deadline(refresh))?;
         for (i, m) in metrics.iter().enumerate() {
-            for p in [
-                Some(&m.legacy),
-                Some(&m.new),
-                m.legacy_per.as_ref(),
-                m.new_per.as_ref(),
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for p in m.pointers() {
                 check_pointer(p, i)?;
             }
+            if m.cumulative && (m.legacy_per.is_none() || m.new_per.is_none()) {
+                return Err(EndpointError::Invalid(format!(
+                    "metric {}: cumulative counters need `legacy_per` and `new_per` (the calls counters)",
+                    i + 1
+                )));
+            }
         }
-        Ok(Self { endpoint, metrics })
+        Ok(Self {
+            endpoint,
+            metrics,
+            counters: Mutex::new(Counters::default()),
+        })
     }
 
     async fn fetch(&self) -> Result<Value, MetricsError> {
@@ -159,13 +282,29 @@ impl JsonSource {
     }
 }
 
-/// Reads every metric from a document; one result per metric.
+/// Reads every metric from a single document, as the first poll of a step; one result per
+/// metric. Counters have not moved yet, so cumulative metrics and gated cohorts are no data.
 #[must_use]
 pub fn read_metrics(
     doc: &Value,
     metrics: &[JsonMetric],
 ) -> Vec<Result<CohortValues, MetricsError>> {
-    metrics.iter().map(|m| read_metric(doc, m)).collect()
+    read_metrics_since(doc, metrics, &mut Counters::default())
+}
+
+/// Reads every metric from a document, differencing counters against `counters` (call
+/// [`Counters::begin`] with the step start first); one result per metric.
+pub fn read_metrics_since(
+    doc: &Value,
+    metrics: &[JsonMetric],
+    counters: &mut Counters,
+) -> Vec<Result<CohortValues, MetricsError>> {
+    let out = metrics
+        .iter()
+        .map(|m| read_metric(doc, m, counters))
+        .collect();
+    counters.end_poll();
+    out
 }
 
 /// Why a pointer resolves to nothing: the deepest part of it that is there and what that
@@ -266,58 +405,120 @@ fn value_at(v: &Value, pointer: &str, unit: ValueUnit) -> Result<Option<f64>, Me
 
 /// One cohort's value: `found` is whether its pointer resolved; `gap` says why a pointer
 /// (the value's or its divisor's) did not, when that is a missing field of an object that is
-/// there rather than a cohort left out of the document.
+/// there rather than a cohort left out of the document. `counts` is (Δevents, Δtrials) for
+/// cumulative counters.
 struct Read {
     found: bool,
     value: Option<f64>,
     gap: Option<Absent>,
+    counts: Option<(u64, u64)>,
+}
+
+impl Read {
+    fn missing(doc: &Value, p: &str, found: bool) -> Self {
+        Read {
+            found,
+            value: None,
+            gap: Some(absent(doc, p)),
+            counts: None,
+        }
+    }
+
+    fn found(value: Option<f64>) -> Self {
+        Read {
+            found: true,
+            value,
+            gap: None,
+            counts: None,
+        }
+    }
+}
+
+/// Where one cohort's numbers are.
+struct Pointers<'a> {
+    value: &'a str,
+    per: Option<&'a str>,
+    calls: Option<&'a str>,
+}
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn whole(x: f64) -> u64 {
+    x.round().max(0.0) as u64
 }
 
 fn cohort_value(
     doc: &Value,
-    pointer: &str,
-    per: Option<&str>,
-    unit: ValueUnit,
+    p: &Pointers<'_>,
+    m: &JsonMetric,
+    counters: &mut Counters,
 ) -> Result<Read, MetricsError> {
-    let missing = |p: &str, found: bool| {
-        let a = absent(doc, p);
-        Read {
-            found,
-            value: None,
-            gap: Some(a),
+    let Ok(v) = lookup(doc, p.value) else {
+        return Ok(Read::missing(doc, p.value, false));
+    };
+    let x = value_at(v, p.value, m.unit)?;
+    let per = match p.per {
+        None => None,
+        Some(per) => {
+            let Ok(d) = lookup(doc, per) else {
+                return Ok(Read::missing(doc, per, true));
+            };
+            Some((per, value_at(d, per, ValueUnit::Count)?))
         }
     };
-    let Ok(v) = lookup(doc, pointer) else {
-        return Ok(missing(pointer, false));
+    // The calls counter, differenced since the step began: `Some(false)` when it did not move.
+    let moved = match p.calls {
+        None => None,
+        Some(calls) => {
+            let Ok(c) = lookup(doc, calls) else {
+                return Ok(Read::missing(doc, calls, true));
+            };
+            let c = value_at(c, calls, ValueUnit::Count)?;
+            Some(c.is_some_and(|c| counters.see(calls, ValueUnit::Count, c) > 0.0))
+        }
     };
-    let Some(x) = value_at(v, pointer, unit)? else {
-        return Ok(Read {
-            found: true,
-            value: None,
-            gap: None,
+    let mut read = if m.cumulative {
+        let dx = x.map(|x| counters.see(p.value, m.unit, x));
+        let dn = per.and_then(|(ptr, d)| d.map(|d| counters.see(ptr, ValueUnit::Count, d)));
+        let mut r = Read::found(
+            dx.zip(dn)
+                .filter(|(_, dn)| *dn > 0.0)
+                .map(|(dx, dn)| dx / dn),
+        );
+        r.counts = dx.zip(dn).map(|(dx, dn)| {
+            let trials = whole(dn);
+            (whole(dx / m.unit.factor()).min(trials), trials)
         });
+        r
+    } else {
+        Read::found(match (x, per) {
+            (x, None) => x,
+            (Some(x), Some((_, d))) => d.filter(|d| *d != 0.0).map(|d| x / d),
+            (None, Some(_)) => None,
+        })
     };
-    let Some(per) = per else {
-        return Ok(Read {
-            found: true,
-            value: Some(x),
-            gap: None,
-        });
-    };
-    let Ok(d) = lookup(doc, per) else {
-        return Ok(missing(per, true));
-    };
-    let d = value_at(d, per, ValueUnit::Count)?;
-    Ok(Read {
-        found: true,
-        value: d.filter(|d| *d != 0.0).map(|d| x / d),
-        gap: None,
-    })
+    if moved == Some(false) {
+        read.value = None;
+    }
+    Ok(read)
 }
 
-fn read_metric(doc: &Value, m: &JsonMetric) -> Result<CohortValues, MetricsError> {
-    let legacy = cohort_value(doc, &m.legacy, m.legacy_per.as_deref(), m.unit)?;
-    let new = cohort_value(doc, &m.new, m.new_per.as_deref(), m.unit)?;
+fn read_metric(
+    doc: &Value,
+    m: &JsonMetric,
+    counters: &mut Counters,
+) -> Result<CohortValues, MetricsError> {
+    let legacy = Pointers {
+        value: &m.legacy,
+        per: m.legacy_per.as_deref(),
+        calls: m.legacy_calls.as_deref(),
+    };
+    let new = Pointers {
+        value: &m.new,
+        per: m.new_per.as_deref(),
+        calls: m.new_calls.as_deref(),
+    };
+    let legacy = cohort_value(doc, &legacy, m, counters)?;
+    let new = cohort_value(doc, &new, m, counters)?;
     if !legacy.found && !new.found {
         let why = legacy.gap.map(|a| a.message).unwrap_or_default();
         return Err(MetricsError::NoData(format!(
@@ -330,10 +531,19 @@ fn read_metric(doc: &Value, m: &JsonMetric) -> Result<CohortValues, MetricsError
             return Err(MetricsError::NoData(a.message.clone()));
         }
     }
+    let counts = if m.counts && m.cumulative {
+        legacy
+            .counts
+            .zip(new.counts)
+            .map(|(legacy, new)| Counts { legacy, new })
+    } else {
+        None
+    };
     Ok(CohortValues {
         legacy: legacy.value,
         new: new.value,
-        counts: None,
+        counts,
+        bounds: None,
     })
 }
 
@@ -342,11 +552,18 @@ impl MetricsSource for JsonSource {
         format!("json {}", self.endpoint.url.as_str().trim_end_matches('/'))
     }
 
-    fn poll(&self) -> BoxFuture<'_, Result<Poll, MetricsError>> {
+    fn poll(&self, ctx: PollCtx) -> BoxFuture<'_, Result<Poll, MetricsError>> {
         Box::pin(async move {
             let doc = self.fetch().await?;
+            let mut counters = self
+                .counters
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            counters.begin(ctx.step_start_ms);
+            let metrics = read_metrics_since(&doc, &self.metrics, &mut counters);
+            drop(counters);
             Ok(Poll {
-                metrics: read_metrics(&doc, &self.metrics),
+                metrics,
                 warnings: Vec::new(),
             })
         })
@@ -364,13 +581,7 @@ mod tests {
     use serde_json::json;
 
     fn metric(l: &str, n: &str, unit: ValueUnit) -> JsonMetric {
-        JsonMetric {
-            legacy: l.into(),
-            new: n.into(),
-            unit,
-            legacy_per: None,
-            new_per: None,
-        }
+        JsonMetric::new(l, n, unit)
     }
 
     #[test]
@@ -406,6 +617,7 @@ mod tests {
             got[0],
             Ok(CohortValues {
                 counts: None,
+                bounds: None,
                 legacy: None,
                 new: Some(2.5)
             }),
@@ -415,6 +627,7 @@ mod tests {
             got[1],
             Ok(CohortValues {
                 counts: None,
+                bounds: None,
                 legacy: None,
                 new: Some(183.0)
             })
@@ -423,6 +636,7 @@ mod tests {
             got[2],
             Ok(CohortValues {
                 counts: None,
+                bounds: None,
                 legacy: Some(1000.0),
                 new: Some(1.5 * 1024.0 * 1024.0 * 1024.0)
             })
@@ -462,6 +676,7 @@ mod tests {
             read_metrics(&doc, std::slice::from_ref(&failures))[0],
             Ok(CohortValues {
                 counts: None,
+                bounds: None,
                 legacy: None,
                 new: Some(2.5)
             })

@@ -20,12 +20,37 @@ pub struct CohortValues {
     pub legacy: Option<f64>,
     /// The new path's value.
     pub new: Option<f64>,
-    /// For ratio metrics, when the source knows them: events and trials per cohort over the
-    /// window (errors and requests), for significance tests.
+    /// When the source knows them: events and trials per cohort **since the current step
+    /// began** (the split changed at the step, so counts restart), for the sequential tests.
+    /// Ratio metrics: (errors, requests). Latency metrics with `slow_above`: (requests slower
+    /// than that bucket boundary, all requests).
     pub counts: Option<Counts>,
+    /// Latency metrics with histogram buckets: the bucket `(lower, upper]` that holds the
+    /// metric's quantile per cohort since the step began, in the metric's display unit (the
+    /// true quantile lies in it; `upper` is +∞ above the last finite boundary).
+    #[serde(default)]
+    pub bounds: Option<QuantileBounds>,
 }
 
-/// Events and trials of both cohorts over a window.
+/// The bucket holding a latency quantile, per cohort; `None` for a cohort without
+/// observations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct QuantileBounds {
+    /// Legacy `(lower, upper]`.
+    pub legacy: Option<(f64, f64)>,
+    /// New `(lower, upper]`.
+    pub new: Option<(f64, f64)>,
+}
+
+/// What a poll needs to know about the rollout it polls for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollCtx {
+    /// When the current step (the flag's present percentage) began, Unix ms; `None` before the
+    /// flag was read. Counts are taken since then.
+    pub step_start_ms: Option<i64>,
+}
+
+/// Events and trials of both cohorts since the step began.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     /// Legacy (events, trials).
@@ -105,8 +130,9 @@ pub trait MetricsSource: Send + Sync {
     /// Short description for the header (`prometheus http://127.0.0.1:9090`).
     fn describe(&self) -> String;
 
-    /// One poll of every metric, at the source's current time.
-    fn poll(&self) -> BoxFuture<'_, Result<Poll, MetricsError>>;
+    /// One poll of every metric, at the source's current time; counts are taken since
+    /// `ctx.step_start_ms`.
+    fn poll(&self, ctx: PollCtx) -> BoxFuture<'_, Result<Poll, MetricsError>>;
 
     /// History for every metric between `start_ms` and `end_ms`, one range query per metric.
     /// Sources without history return empty series.

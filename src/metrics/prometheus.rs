@@ -13,6 +13,12 @@
 //! no series for a cohort that has traffic (the `rate(errors) / rate(requests)` trap: a cohort
 //! without a single 5xx has no numerator series, so the division drops it). The last is found
 //! with one extra instant query of the ratio's denominator, only when a cohort is missing.
+//!
+//! A metric may also declare where its counts since the step began come from ([`counts`]):
+//! `events_query` and `trials_query` (ratio metrics) or `buckets_query` (latency metrics);
+//! those queries run concurrently with the metric queries of the same poll, one each.
+
+pub mod counts;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -23,7 +29,9 @@ use futures::future::{BoxFuture, join_all};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Backfill, CohortValues, MetricsError, MetricsSource, Poll};
+use super::{
+    Backfill, CohortValues, Counts, MetricsError, MetricsSource, Poll, PollCtx, QuantileBounds,
+};
 use crate::clock::{Clock, SystemClock};
 use crate::model::Cohort;
 use crate::net::{Auth, AuthKeys, Endpoint, EndpointError, EndpointKeys, policy};
@@ -120,6 +128,25 @@ pub struct PrometheusQuery {
     /// percent, 1000 turns seconds into milliseconds. Default 1.
     #[serde(default = "default_scale")]
     pub scale: f64,
+    /// Ratio metrics: the events (errors) per cohort since the step began, with `$step`, e.g.
+    /// `sum by (cohort)(increase(http_requests_total{code=~"5.."}[$step]))`.
+    #[serde(default)]
+    pub events_query: Option<String>,
+    /// Ratio metrics: the trials (requests) per cohort since the step began, with `$step`.
+    #[serde(default)]
+    pub trials_query: Option<String>,
+    /// Latency metrics: the cumulative histogram buckets per cohort and `le` since the step
+    /// began, with `$step`, e.g.
+    /// `sum by (cohort, le)(increase(http_request_duration_seconds_bucket[$step]))`.
+    #[serde(default)]
+    pub buckets_query: Option<String>,
+    /// Latency metrics: the `le` boundary (in the histogram's unit) above which a request is
+    /// slow; counts are (slow requests, all requests).
+    #[serde(default)]
+    pub slow_above: Option<f64>,
+    /// Latency metrics: the quantile whose bucket is reported (0.95).
+    #[serde(default)]
+    pub quantile: Option<f64>,
 }
 
 impl PrometheusQuery {
@@ -129,6 +156,66 @@ impl PrometheusQuery {
         Self {
             query: query.into(),
             scale,
+            events_query: None,
+            trials_query: None,
+            buckets_query: None,
+            slow_above: None,
+            quantile: None,
+        }
+    }
+
+    /// With the events and trials queries of a ratio metric.
+    #[must_use]
+    pub fn with_counts(mut self, events: impl Into<String>, trials: impl Into<String>) -> Self {
+        self.events_query = Some(events.into());
+        self.trials_query = Some(trials.into());
+        self
+    }
+
+    /// With the buckets query of a latency metric, its slow threshold and its quantile.
+    #[must_use]
+    pub fn with_buckets(
+        mut self,
+        buckets: impl Into<String>,
+        slow_above: Option<f64>,
+        quantile: Option<f64>,
+    ) -> Self {
+        self.buckets_query = Some(buckets.into());
+        self.slow_above = slow_above;
+        self.quantile = quantile;
+        self
+    }
+
+    /// What is wrong with the count queries, if anything: each needs `$step`, events and
+    /// trials go together, `slow_above` needs buckets and is a finite positive number.
+    ///
+    /// # Errors
+    /// A message naming the key.
+    pub fn check_counts(&self) -> Result<(), String> {
+        for (key, q) in [
+            ("events_query", &self.events_query),
+            ("trials_query", &self.trials_query),
+            ("buckets_query", &self.buckets_query),
+        ] {
+            if let Some(q) = q
+                && !q.contains(counts::STEP)
+            {
+                return Err(format!(
+                    "`{key}` has no `$step`: rollwatch puts the time since the step began there, e.g. increase(x[$step])"
+                ));
+            }
+        }
+        if self.events_query.is_some() != self.trials_query.is_some() {
+            return Err("`events_query` and `trials_query` go together: give both".into());
+        }
+        match self.slow_above {
+            Some(_) if self.buckets_query.is_none() => {
+                Err("`slow_above` needs `buckets_query` (the histogram it is a boundary of)".into())
+            }
+            Some(t) if !(t.is_finite() && t > 0.0) => Err(format!(
+                "`slow_above` = {t}: expected a positive bucket boundary (le)"
+            )),
+            _ => Ok(()),
         }
     }
 }
@@ -141,6 +228,8 @@ pub struct PrometheusSource {
     legacy: Vec<String>,
     new: Vec<String>,
     queries: Vec<PrometheusQuery>,
+    /// The poll interval: the shortest `$step`.
+    refresh: Duration,
     clock: Arc<dyn Clock>,
 }
 
@@ -196,6 +285,11 @@ impl PrometheusSource {
         if let Some(i) = queries.iter().position(|q| q.query.trim().is_empty()) {
             return invalid(format!("metric {}: the query is empty", i + 1));
         }
+        for (i, q) in queries.iter().enumerate() {
+            if let Err(m) = q.check_counts() {
+                return invalid(format!("metric {}: {m}", i + 1));
+            }
+        }
         Ok(Self {
             endpoint,
             base,
@@ -203,6 +297,7 @@ impl PrometheusSource {
             legacy: config.legacy.clone(),
             new: config.new.clone(),
             queries,
+            refresh,
             clock: Arc::new(SystemClock),
         })
     }
@@ -262,6 +357,77 @@ impl PrometheusSource {
             return Err((e, false));
         }
         Ok((values, warnings))
+    }
+
+    /// One metric: its value query and, when the step start is known (`step` is the `$step`
+    /// range), its count queries, all at once.
+    async fn metric(
+        &self,
+        q: &PrometheusQuery,
+        time_ms: i64,
+        step: Option<&str>,
+    ) -> Blamed<(CohortValues, Vec<String>)> {
+        let (value, counts) =
+            futures::future::join(self.instant(q, time_ms), self.counts(q, time_ms, step)).await;
+        let (mut v, mut warnings) = value?;
+        let (c, b, w) = counts?;
+        v.counts = c;
+        v.bounds = b;
+        warnings.extend(w);
+        Ok((v, warnings))
+    }
+
+    /// One count query with `$step` replaced; errors name the key.
+    async fn count_query(
+        &self,
+        key: &str,
+        query: &str,
+        step: &str,
+        time_ms: i64,
+    ) -> Blamed<(Value, Vec<String>)> {
+        self.get(
+            "/api/v1/query",
+            &[
+                ("query", counts::substitute(query, step)),
+                ("time", secs(time_ms)),
+            ],
+        )
+        .await
+        .map_err(|e| blame_server(counts::about(key, e)))
+    }
+
+    /// The counts and quantile bounds of a metric since the step began; nothing while the
+    /// step start is unknown or younger than a poll interval (`step` is `None`), or when the
+    /// metric declares no count queries.
+    async fn counts(
+        &self,
+        q: &PrometheusQuery,
+        time_ms: i64,
+        step: Option<&str>,
+    ) -> Blamed<(Option<Counts>, Option<QuantileBounds>, Vec<String>)> {
+        let Some(step) = step else {
+            return Ok((None, None, Vec::new()));
+        };
+        let mut counts = None;
+        let mut bounds = None;
+        let mut warnings = Vec::new();
+        if let (Some(e), Some(t)) = (&q.events_query, &q.trials_query) {
+            let (ev, tr) = futures::future::join(
+                self.count_query("events_query", e, step, time_ms),
+                self.count_query("trials_query", t, step, time_ms),
+            )
+            .await;
+            let ((ev, w1), (tr, w2)) = (ev?, tr?);
+            counts = counts::ratio_counts(&ev, &tr, &self.mapping()).map_err(|e| (e, false))?;
+            warnings.extend(w1.into_iter().chain(w2));
+        } else if let Some(b) = &q.buckets_query {
+            let (data, w) = self.count_query("buckets_query", b, step, time_ms).await?;
+            (counts, bounds) =
+                counts::bucket_counts(&data, &self.mapping(), q.slow_above, q.quantile, q.scale)
+                    .map_err(|e| (e, false))?;
+            warnings.extend(w);
+        }
+        Ok((counts, bounds, warnings))
     }
 
     /// When a ratio's answer lacks a cohort, asks its denominator whether that cohort has
@@ -328,10 +494,19 @@ impl MetricsSource for PrometheusSource {
         format!("prometheus {}", self.base)
     }
 
-    fn poll(&self) -> BoxFuture<'_, Result<Poll, MetricsError>> {
+    fn poll(&self, ctx: PollCtx) -> BoxFuture<'_, Result<Poll, MetricsError>> {
         Box::pin(async move {
             let now = self.clock.now_ms();
-            let results = join_all(self.queries.iter().map(|q| self.instant(q, now))).await;
+            let refresh = i64::try_from(self.refresh.as_millis()).unwrap_or(i64::MAX);
+            let step = ctx
+                .step_start_ms
+                .and_then(|start| counts::step_range(now, start, refresh));
+            let results = join_all(
+                self.queries
+                    .iter()
+                    .map(|q| self.metric(q, now, step.as_deref())),
+            )
+            .await;
             if let Some(e) = whole_failure(&results) {
                 return Err(e);
             }
@@ -867,6 +1042,7 @@ mod tests {
             v,
             CohortValues {
                 counts: None,
+                bounds: None,
                 legacy: None,
                 new: None
             }
@@ -1126,6 +1302,7 @@ mod tests {
                     10_000,
                     CohortValues {
                         counts: None,
+                        bounds: None,
                         legacy: Some(2.0),
                         new: None
                     }
@@ -1134,6 +1311,7 @@ mod tests {
                     11_500,
                     CohortValues {
                         counts: None,
+                        bounds: None,
                         legacy: Some(4.0),
                         new: None
                     }
@@ -1142,6 +1320,7 @@ mod tests {
                     13_000,
                     CohortValues {
                         counts: None,
+                        bounds: None,
                         legacy: None,
                         new: Some(8.0)
                     }

@@ -21,7 +21,12 @@ pub(super) fn tick(state: &mut State, now: i64, cmds: &mut Vec<Command>) {
         }
         if r.metrics_feed.start_if_due(now) {
             if r.backfilled {
-                cmds.push(Command::PollMetrics(i));
+                cmds.push(Command::PollMetrics(
+                    i,
+                    crate::metrics::PollCtx {
+                        step_start_ms: r.step_since_ms,
+                    },
+                ));
             } else {
                 #[allow(clippy::cast_possible_wrap)]
                 let span = refresh * RAW_CAP as i64;
