@@ -858,6 +858,8 @@ fn navigation_selects_opens_and_returns_and_never_writes() {
     assert!(s.redraw_all);
     let _ = update(&mut s, key('x'));
     assert_eq!(s.status.as_ref().unwrap().1, "unknown key — ? for help");
+}
+
 /// A fresh process (`status`) dates the step from the audited write that began it, as long as
 /// the flag still shows that write's percentage; otherwise from its own first read.
 #[test]
