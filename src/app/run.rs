@@ -273,6 +273,11 @@ pub fn draw_frame<W: Write>(
 ) -> io::Result<()> {
     queue!(term.backend_mut(), BeginSynchronizedUpdate)?;
     let start = sink.len();
+    if s.redraw_all {
+        // Ctrl-L: forget what the screen is believed to hold and repaint every cell, so text
+        // another program wrote to the terminal (`wall`, a stray `echo`) disappears.
+        term.clear()?;
+    }
     term.draw(|f| ui::draw(f, s, t))?;
     // A frame whose diff is empty still gets ratatui's style reset and cursor hide: send
     // nothing at all for it (0 bytes when nothing visible changed).
@@ -382,6 +387,7 @@ pub async fn run_recorded(
                 Err(e) => failed = Some(Msg::Shutdown(format!("terminal output failed: {e}"))),
             }
             state.dirty = false;
+            state.redraw_all = false;
         }
         let redraw_at = (state.dirty)
             .then(|| last_draw.map(|t| tokio::time::Instant::from_std(t + FRAME_GAP)))
