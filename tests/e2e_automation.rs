@@ -11,7 +11,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
 const WAIT: Duration = Duration::from_secs(30);
 
 fn flag_line(screen: &str) -> String {
-    screen.lines().nth(1).unwrap_or_default().to_owned()
+    // The header line with the gauge and the step plan (the verdict line sits above it).
+    screen
+        .lines()
+        .find(|l| l.contains("│ steps "))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn reasons(path: &std::path::Path) -> Vec<String> {

@@ -12,7 +12,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
 const WAIT: Duration = Duration::from_secs(15);
 
 fn flag_line(screen: &str) -> String {
-    screen.lines().nth(1).unwrap_or_default().to_owned()
+    // The header line with the gauge and the step plan (the verdict line sits above it).
+    screen
+        .lines()
+        .find(|l| l.contains("│ steps "))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[test]
@@ -27,7 +32,11 @@ fn bump_then_roll_back_then_quit() {
         audit.display()
     );
     let t = Tmux::start("demo", 120, 40, &cmd);
-    t.wait_for("the flag at 25%", WAIT, |s| flag_line(s).contains(" 25% "));
+    // The flag at 25 % and every rule evaluated (the verdict line says BAKING, not UNKNOWN):
+    // before that, `+` is rightly blocked by rules that cannot be evaluated yet.
+    t.wait_for("the flag at 25% and the rules evaluated", WAIT, |s| {
+        flag_line(s).contains(" 25% ") && s.lines().next().unwrap_or_default().contains("BAKING")
+    });
 
     t.keys(&["+"]);
     let s = t.wait_for("the confirm dialog", WAIT, |s| {

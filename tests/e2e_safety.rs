@@ -15,7 +15,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
 const WAIT: Duration = Duration::from_secs(20);
 
 fn flag_line(screen: &str) -> String {
-    screen.lines().nth(1).unwrap_or_default().to_owned()
+    // The header line with the gauge and the step plan (the verdict line sits above it).
+    screen
+        .lines()
+        .find(|l| l.contains("│ steps "))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Starts `args` as the pane's own process; the pane stays after exit so its status can be read.
@@ -28,10 +33,15 @@ fn exec(tag: &str, w: u16, h: u16, args: &str) -> Tmux {
 
 /// The exit status of the pane's process once it has exited.
 fn exit_status(t: &Tmux) -> String {
-    let s = t.wait_for("the process to exit", WAIT, |_| t.var("pane_dead") == "1");
+    // tmux fills in the status (or the signal) when it has reaped the process.
+    let s = t.wait_for("the process to exit", WAIT, |_| {
+        t.var("pane_dead") == "1"
+            && !(t.var("pane_dead_status").is_empty() && t.var("pane_dead_signal").is_empty())
+    });
     let status = t.var("pane_dead_status");
     if status != "0" {
-        eprintln!("exit status {status}; last screen:\n{s}");
+        let signal = t.var("pane_dead_signal");
+        eprintln!("exit status {status:?}, signal {signal:?}; last screen:\n{s}");
     }
     status
 }
@@ -57,8 +67,10 @@ fn habit_keys_never_write_and_only_y_confirms() {
         40,
         &format!("demo --scenario healthy --audit-log {}", audit.display()),
     );
-    t.wait_for("the flag at 25%", WAIT, |s| {
-        flag_line(s).contains(" 25% ") && flag_line(s).contains(" on ")
+    t.wait_for("the flag at 25% and the rules evaluated", WAIT, |s| {
+        flag_line(s).contains(" 25% ")
+            && flag_line(s).contains(" on ")
+            && s.lines().next().unwrap_or_default().contains("BAKING")
     });
 
     // The vim/k9s habit that used to switch production off: j k Enter, twice, and arrows.
@@ -212,7 +224,10 @@ async fn a_firing_rule_stays_firing_when_prometheus_stops_and_keeps_blocking_the
         "counted in the badge:\n{s}"
     );
     let s = t.wait_for("metrics ERROR or STALE in the header", WAIT, |s| {
-        let l = s.lines().nth(2).unwrap_or_default();
+        let l = s
+            .lines()
+            .find(|l| l.starts_with(" flag ") && l.contains("metrics"))
+            .unwrap_or_default();
         l.contains("ERROR") || l.contains("STALE")
     });
     assert!(rule_row(&s, "new-error-rate").contains("FIRING"), "{s}");

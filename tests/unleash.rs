@@ -665,7 +665,12 @@ async fn watch_in_tmux_bumps_the_real_flag() {
     let wait = Duration::from_secs(20);
     let t = tokio::task::spawn_blocking(move || {
         let t = tmux::Tmux::start("unleash", 120, 40, &cmd);
-        let flag = |s: &str| s.lines().nth(1).unwrap_or_default().to_owned();
+        let flag = |s: &str| {
+            s.lines()
+                .find(|l| l.contains("│ steps "))
+                .unwrap_or_default()
+                .to_owned()
+        };
         t.wait_for("the flag at 5%", wait, |s| flag(s).contains("  5% "));
         // Metrics are unreachable: `+` is blocked, naming why; `!` forces with the warning.
         t.keys(&["+"]);
@@ -795,7 +800,12 @@ action = "rollback"
     let wait = Duration::from_secs(20);
     let t = tokio::task::spawn_blocking(move || {
         let t = tmux::Tmux::start("own-writes", 150, 50, &cmd);
-        let flag = |s: &str| s.lines().nth(1).unwrap_or_default().to_owned();
+        let flag = |s: &str| {
+            s.lines()
+                .find(|l| l.contains("│ steps "))
+                .unwrap_or_default()
+                .to_owned()
+        };
         t.wait_for("the flag at 5%", wait, |s| flag(s).contains("  5% "));
         t.keys(&["+"]);
         t.wait_for("the confirm dialog", wait, |s| s.contains("5% → 25%"));

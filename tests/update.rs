@@ -879,3 +879,21 @@ fn the_first_read_dates_the_step_from_the_audited_write() {
         "changed since the audited write"
     );
 }
+
+#[test]
+fn a_rule_starting_to_fire_queues_one_notification_and_can_be_turned_off() {
+    let (s, _) = firing_state();
+    assert_eq!(s.notifications.len(), 1, "{:?}", s.notifications);
+    assert!(s.notifications[0].contains("new-error-rate") && s.notifications[0].contains("FIRING"));
+    let mut quiet = state_at(25);
+    quiet.notify_enabled = false;
+    let mut t = T0;
+    while quiet.rollouts[0].alerts[rule_index(&quiet, "new-error-rate")].status
+        != AlertStatus::Firing
+    {
+        t += 1000;
+        let _ = update(&mut quiet, Msg::Tick(t));
+        metrics_at(&mut quiet, t, breaching());
+    }
+    assert!(quiet.notifications.is_empty());
+}

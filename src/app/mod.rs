@@ -10,6 +10,7 @@ pub mod guard;
 pub mod keymap;
 pub mod lifecycle;
 pub mod msg;
+pub mod notify;
 pub mod propose;
 pub mod run;
 pub mod state;

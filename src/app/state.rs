@@ -435,6 +435,11 @@ pub struct State {
     pub help_scroll: u16,
     /// The next frame repaints every cell (Ctrl-L).
     pub redraw_all: bool,
+    /// Ring the bell and send a desktop notification when a rule starts firing or a write
+    /// fails (config `notify`, on by default).
+    pub notify_enabled: bool,
+    /// Notifications not yet sent to the terminal (the event loop takes them).
+    pub notifications: Vec<String>,
 }
 
 impl State {
@@ -462,6 +467,8 @@ impl State {
             range: 0,
             help_scroll: 0,
             redraw_all: false,
+            notify_enabled: true,
+            notifications: Vec::new(),
         }
     }
 
@@ -488,6 +495,14 @@ impl State {
         });
         self.logged += 1;
         self.dirty = true;
+    }
+
+    /// Queues a notification (bell and desktop notification) when they are enabled; at most
+    /// a few wait at once, so a storm of rules becomes one bell.
+    pub fn notify(&mut self, text: impl Into<String>) {
+        if self.notify_enabled && self.notifications.len() < 4 {
+            self.notifications.push(text.into());
+        }
     }
 
     /// Sets the status line.

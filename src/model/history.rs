@@ -167,6 +167,12 @@ impl History {
     /// when none does, from the tier covering the longest time (raw on ties). Oldest first.
     #[must_use]
     pub fn series(&self, width: usize) -> Vec<Option<f64>> {
+        self.series_span(width).0
+    }
+
+    /// [`History::series`] and the time it spans in ms (first to last point).
+    #[must_use]
+    pub fn series_span(&self, width: usize) -> (Vec<Option<f64>>, i64) {
         let rings = [&self.raw, &self.tiers[0].ring, &self.tiers[1].ring];
         let pick = rings
             .iter()
@@ -182,11 +188,17 @@ impl History {
                 })
             });
         let skip = pick.buf.len().saturating_sub(width);
-        pick.buf
+        let span = match (pick.buf.get(skip), pick.buf.back()) {
+            (Some(a), Some(b)) => b.at_ms - a.at_ms,
+            _ => 0,
+        };
+        let values = pick
+            .buf
             .iter()
             .skip(skip)
             .map(|s| s.value.map(f64::from))
-            .collect()
+            .collect();
+        (values, span)
     }
 
     /// The samples at or after `from_ms`, oldest first, from the finest tier that reaches back

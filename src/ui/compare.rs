@@ -21,6 +21,8 @@ const W_VAL: usize = 8;
 const W_DELTA: usize = 16;
 const W_TARGET: usize = 13;
 const W_STATUS: usize = 11;
+/// The scale hint after each trend row.
+const W_SCALE: usize = 9;
 /// The 95 % interval column, wide layout only.
 const W_CI: usize = 26;
 
@@ -153,7 +155,8 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
     } else {
         (area.width as usize).saturating_sub(W_LABEL + 1)
     };
-    let half = (spark_w.saturating_sub(8) / 2).max(1);
+    // Each trend ends with its scale (`≤3.1%`): 8 columns.
+    let half = (spark_w.saturating_sub(8 + W_SCALE) / 2).max(1);
     let mut head = vec![Span::styled(
         format!(
             " {}{} {} {} {} {} ",
@@ -181,13 +184,14 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
             format!(
                 "{} {}",
                 pad("legacy", half + 2),
-                pad("new (shared scale)", half + 4)
+                pad("new (shared scale from 0)", half + 4)
             ),
             t.title,
         ));
     }
     let mut lines = vec![Line::from(head)];
     let mut sparks = Vec::new();
+    let mut spans_ms = 0_i64;
     for (k, m) in r.def.metrics.iter().enumerate() {
         let ms = &r.metrics[k];
         let gr = crate::app::verdicts::metric_guardrail(r, k);
@@ -258,29 +262,35 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
             Span::styled(format!("{} ", pad(&target(m, &rules, g), W_TARGET)), t.dim),
             Span::styled(pad(&status, W_STATUS), st_style),
         ];
-        // Shared scale: both cohorts between their joint minimum and maximum, so a trend
-        // shows and legacy and new stay comparable; nearly flat data is drawn from zero.
-        let lh = ms.history(Cohort::Legacy).series(half);
+        // Shared scale from zero: both cohorts against one axis that starts at 0, so the
+        // same value draws the same bar at every size and a 20 % difference looks like one.
+        let (lh, span) = ms.history(Cohort::Legacy).series_span(half);
         let nh = ms.history(Cohort::New).series(half);
+        spans_ms = spans_ms.max(span);
         let all = lh
             .iter()
             .chain(&nh)
             .flatten()
             .copied()
             .filter(|v| v.is_finite());
-        let (lo, hi) = all.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let (lo, hi) = if hi < lo {
-            (0.0, 1.0)
-        } else if hi - lo <= hi.abs() * 0.01 {
-            (lo.min(0.0), hi)
-        } else {
-            (lo, hi)
-        };
+        let (lo, hi) = all.fold((0.0_f64, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let hi = if hi <= lo { lo + 1.0 } else { hi };
         let spark = vec![
             Span::styled("L ", t.dim),
             Span::styled(pad(&sparkline(&lh, lo, hi, g), half), t.legacy),
             Span::styled("  N ", t.dim),
             Span::styled(pad(&sparkline(&nh, lo, hi, g), half), t.new),
+            Span::styled(
+                pad(
+                    &format!(
+                        " {}{}",
+                        if s.ascii { "<=" } else { "≤" },
+                        value(Some(hi), unit, g)
+                    ),
+                    W_SCALE,
+                ),
+                t.dim,
+            ),
         ];
         if show_ci {
             row.push(Span::styled(
@@ -301,6 +311,13 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
             sparks.push(Line::from(line));
         }
         lines.push(Line::from(row));
+    }
+    // The time the trends span, from the history tier they were drawn from.
+    if let Some(head) = lines.first_mut() {
+        head.spans.push(Span::styled(
+            format!(" over {}", super::format::duration_coarse(spans_ms)),
+            t.dim,
+        ));
     }
     if !wide {
         lines.extend(sparks);

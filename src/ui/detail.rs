@@ -42,6 +42,32 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, k: usize, t: &Theme) {
         Span::styled(value(ms.last.new, unit, g), t.new),
         Span::styled(format!("   read {age}"), t.dim),
     ]));
+    // A quantile from histogram buckets is only known to lie in its bucket: say which.
+    if let Some(b) = ms.last.bounds {
+        let q = match m.kind {
+            crate::model::MetricKind::Latency { quantile } => format!("p{:.0}", quantile * 100.0),
+            _ => "the quantile".into(),
+        };
+        let show = |x: Option<(f64, f64)>| {
+            x.map_or_else(
+                || g.none.to_owned(),
+                |(lo, hi)| {
+                    let hi = if hi.is_finite() {
+                        value(Some(hi), unit, g)
+                    } else {
+                        "+Inf".into()
+                    };
+                    format!("({}, {hi}]", value(Some(lo), unit, g))
+                },
+            )
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {q} from buckets lies in: legacy "), t.dim),
+            Span::styled(show(b.legacy), t.legacy),
+            Span::styled("   new ", t.dim),
+            Span::styled(show(b.new), t.new),
+        ]));
+    }
     if let Some(gr) = crate::app::verdicts::metric_guardrail(r, k) {
         let interval = gr.interval.map_or_else(
             || "no interval yet".to_owned(),

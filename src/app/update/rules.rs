@@ -77,7 +77,7 @@ fn split_observation(r: &RolloutState) -> Observation {
                 lhs: share * 100.0,
                 holds: c.status == SplitStatus::Mismatch,
             },
-            None => Observation::Unknown("no requests yet at this step".into()),
+            None => Observation::Idle("no requests yet at this step".into()),
         },
         None => Observation::Idle("no request counts to check the split".into()),
     }
@@ -185,7 +185,12 @@ pub(super) fn evaluate(state: &mut State, i: usize) {
                     AlertStatus::Inactive | AlertStatus::Idle
                 )
             );
+            let fired = next.status == AlertStatus::Firing;
             r.alerts[j] = next;
+            if fired {
+                let name = format!("{}: {text}", r.def.name);
+                state.notify(name);
+            }
             if !quiet {
                 state.log(i, level, text);
             }

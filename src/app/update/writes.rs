@@ -56,6 +56,9 @@ pub(super) fn on_write_done(
         ),
     };
     let name = state.rollouts[i].def.name.clone();
+    if level == LogLevel::Error {
+        state.notify(format!("{name}: {text}"));
+    }
     state.log(i, level, text.clone());
     state.say(level, format!("{name}: {text}"));
 }
