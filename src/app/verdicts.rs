@@ -76,7 +76,7 @@ pub fn split(r: &RolloutState) -> Option<SplitCheck> {
         return None;
     }
     let c = step_counts(r)?;
-    let total = c.legacy.1 + c.new.1;
+    let total = c.legacy.1.saturating_add(c.new.1);
     Some(split_check(c.new.1, total, pct, &tuning(r)))
 }
 
@@ -89,7 +89,7 @@ pub fn observe_traffic(r: &mut RolloutState, at: i64) {
     let elapsed_s = (at - since) as f64 / 1000.0;
     // A rate from the first seconds of a step is noise; wait for ten seconds of traffic.
     if elapsed_s >= 10.0 {
-        let total = (c.legacy.1 + c.new.1) as f64;
+        let total = (c.legacy.1.saturating_add(c.new.1)) as f64;
         r.traffic_rps = Some(total / elapsed_s);
     }
     if r.tuning.is_none()

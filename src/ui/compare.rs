@@ -181,11 +181,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
     }
     if wide {
         head.push(Span::styled(
-            format!(
-                "{} {}",
-                pad("legacy", half + 2),
-                pad("new", half + 4)
-            ),
+            format!("{} {}", pad("legacy", half + 2), pad("new", half + 4)),
             t.title,
         ));
     }
@@ -315,7 +311,10 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
     // The time the trends span, from the history tier they were drawn from.
     if let Some(head) = lines.first_mut() {
         head.spans.push(Span::styled(
-            format!(" scale from 0, over {}", super::format::duration_coarse(spans_ms)),
+            format!(
+                " scale from 0, over {}",
+                super::format::duration_coarse(spans_ms)
+            ),
             t.dim,
         ));
     }
