@@ -24,6 +24,16 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
             " + next  - prev  r rollback  K kill  Enter detail  Tab rollout  ? help  q quit"
         }
     };
+    // Narrow terminals get the short form: `? help` and `q quit` always fit.
+    let hints = if hints.chars().count() > usize::from(area.width) {
+        match s.mode {
+            Mode::Normal if !s.read_only => " + next  - prev  r back  K kill  ? help  q quit",
+            Mode::Detail(_) => " Esc back  j/k  1-4 range  ? help  q quit",
+            _ => hints,
+        }
+    } else {
+        hints
+    };
     f.render_widget(Paragraph::new(Line::styled(hints, t.dim)), area);
 }
 

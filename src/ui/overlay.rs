@@ -14,8 +14,6 @@ use crate::flags::write::WriteKind;
 
 /// The help overlay.
 pub fn help(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
-    let h = u16::try_from(BINDINGS.len()).unwrap_or(20) + 5;
-    let rect = centered(area, 64, h);
     let mut lines: Vec<Line<'_>> = BINDINGS
         .iter()
         .map(|(k, what)| {
@@ -34,19 +32,47 @@ pub fn help(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         ),
         t.dim,
     ));
+    // As wide as the longest line (up to the screen), as tall as it fits; what does not fit
+    // scrolls with j/k, and the title says so. Never clipped.
+    let widest = lines.iter().map(Line::width).max().unwrap_or(0);
+    let w = u16::try_from(widest + 2)
+        .unwrap_or(u16::MAX)
+        .min(area.width);
+    let inner_w = usize::from(w.saturating_sub(2)).max(1);
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.width().div_ceil(inner_w).max(1))
+        .sum();
+    let rows = u16::try_from(rows).unwrap_or(u16::MAX);
+    let h = rows.saturating_add(2).min(area.height);
+    let visible = h.saturating_sub(2);
+    let scroll = s.help_scroll.min(rows.saturating_sub(visible));
+    let title = if rows > visible {
+        format!(
+            " Keys {}-{} of {rows}: j/k scroll, ? or Esc closes ",
+            scroll + 1,
+            (scroll + visible).min(rows)
+        )
+    } else {
+        " Keys — ? or Esc closes ".to_owned()
+    };
+    let rect = centered(area, w, h);
     let mut block = Block::default().borders(Borders::ALL);
     if s.ascii {
         block = block.border_set(ASCII_BORDER);
     }
     let block = block
         .border_style(t.border)
-        .title(Span::styled(
-            asciify(" Keys — ? or Esc closes ", s.ascii),
-            t.title,
-        ))
+        .title(Span::styled(asciify(&title, s.ascii).into_owned(), t.title))
         .style(t.dialog);
     f.render_widget(Clear, rect);
-    f.render_widget(Paragraph::new(lines).block(block), rect);
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        rect,
+    );
 }
 
 /// A bordered dialog of `lines`, wrapped at `w` columns and as tall as its wrapped lines.

@@ -182,6 +182,29 @@ pub fn verdict(s: &State, r: &RolloutState) -> (String, Level) {
     }
 }
 
+/// The short form of a verdict for narrow terminals: parenthesised details and the words
+/// between the first dash and the action go (`DEGRADED new-error-rate: roll back [r]`).
+fn short(text: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0;
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    let out = out
+        .replace(" — ", " ")
+        .replace(" - ", " ")
+        .replace(" firing :", ":")
+        .replace(" firing:", ":")
+        .replace(" recommended", "")
+        .replace("  ", " ");
+    out.trim().to_owned()
+}
+
 /// `41,200`.
 fn thousands(n: u64) -> String {
     let s = n.to_string();
@@ -199,6 +222,12 @@ fn thousands(n: u64) -> String {
 pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     let r = s.current();
     let (text, level) = verdict(s, r);
+    // Narrow terminals get the short form: the state, the rule and the key, never cut.
+    let text = if text.chars().count() + 2 > usize::from(area.width) {
+        short(&text)
+    } else {
+        text
+    };
     let style = match level {
         Level::Critical => t.breach,
         Level::Warn => t.warn,
