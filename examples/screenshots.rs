@@ -43,7 +43,7 @@ fn hex(c: Color, default: &str) -> String {
         Color::LightCyan => "#70e8f0".into(),
         Color::White => "#f0f0f0".into(),
         Color::Rgb(r, g, b) => format!("#{r:02x}{g:02x}{b:02x}"),
-        Color::Indexed(_) => default.to_owned(),
+        Color::Indexed(n) => indexed(n),
     }
 }
 
@@ -181,4 +181,44 @@ async fn main() {
     std::fs::write(&path, svg(&render(&firing, 120, 40, &by("default")), false))
         .expect("write svg");
     println!("{path}");
+}
+
+/// xterm's 256-colour palette: the 16 ANSI colours as above, the 6×6×6 cube (levels 0, 95,
+/// 135, 175, 215, 255) and the 24 greys (8 + 10·k).
+fn indexed(n: u8) -> String {
+    const ANSI: [Color; 16] = [
+        Color::Black,
+        Color::Red,
+        Color::Green,
+        Color::Yellow,
+        Color::Blue,
+        Color::Magenta,
+        Color::Cyan,
+        Color::Gray,
+        Color::DarkGray,
+        Color::LightRed,
+        Color::LightGreen,
+        Color::LightYellow,
+        Color::LightBlue,
+        Color::LightMagenta,
+        Color::LightCyan,
+        Color::White,
+    ];
+    match n {
+        0..=15 => hex(ANSI[usize::from(n)], "#000000"),
+        16..=231 => {
+            let i = n - 16;
+            let level = |v: u8| if v == 0 { 0 } else { 55 + 40 * v };
+            format!(
+                "#{:02x}{:02x}{:02x}",
+                level(i / 36),
+                level((i / 6) % 6),
+                level(i % 6)
+            )
+        }
+        _ => {
+            let g = 8 + 10 * (n - 232);
+            format!("#{g:02x}{g:02x}{g:02x}")
+        }
+    }
 }
