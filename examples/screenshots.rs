@@ -181,6 +181,24 @@ async fn main() {
     std::fs::write(&path, svg(&render(&firing, 120, 40, &by("default")), false))
         .expect("write svg");
     println!("{path}");
+    // The detail view of the error rate: its chart with the threshold, values, interval, rule.
+    for code in [KeyCode::Esc, KeyCode::Enter] {
+        firing
+            .send(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+            .await;
+    }
+    let path = format!("{out}/detail-error-rate-dark-120x40.svg");
+    std::fs::write(&path, svg(&render(&firing, 120, 40, &by("default")), false))
+        .expect("write svg");
+    println!("{path}");
+    // The dashboard with a chart per metric, from about 40 rows.
+    firing
+        .send(Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)))
+        .await;
+    let path = format!("{out}/firing-charts-dark-200x60.svg");
+    std::fs::write(&path, svg(&render(&firing, 200, 60, &by("default")), false))
+        .expect("write svg");
+    println!("{path}");
 }
 
 /// xterm's 256-colour palette: the 16 ANSI colours as above, the 6×6×6 cube (levels 0, 95,
