@@ -17,6 +17,11 @@ use rollwatch::app::driver::Driver;
 use rollwatch::sim::Scenario;
 use rollwatch::ui::{self, Theme, theme};
 
+/// A key as the event loop delivers it to `update`: mapped to its action at the edge.
+fn press(k: KeyEvent) -> Msg {
+    Msg::Action(rollwatch::app::keymap::action(&k).expect("a bound key"))
+}
+
 const T0: i64 = 1_767_268_800_000;
 
 async fn driven(scenario: Scenario, seconds: i64) -> Driver {
@@ -172,10 +177,7 @@ async fn main() {
     }
     // The confirm dialog of a rollback, over the firing state.
     firing
-        .send(Msg::Key(KeyEvent::new(
-            KeyCode::Char('r'),
-            KeyModifiers::NONE,
-        )))
+        .send(press(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE)))
         .await;
     let path = format!("{out}/confirm-rollback-dark-120x40.svg");
     std::fs::write(&path, svg(&render(&firing, 120, 40, &by("default")), false))

@@ -14,36 +14,59 @@ use crate::flags::write::WriteKind;
 
 /// The help overlay.
 pub fn help(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
-    let h = u16::try_from(BINDINGS.len()).unwrap_or(20) + 5;
+    let theme = s.themes.get(s.theme).cloned().unwrap_or_default();
+    let last = format!(
+        " theme: {theme}{}",
+        if s.read_only { "   READ-ONLY" } else { "" }
+    );
+    keys(f, area, s, t, " Keys — ? or Esc closes ", BINDINGS, last);
+}
+
+/// The replay's help overlay: its own `bindings` (a replay writes nothing, so none of the
+/// dashboard's keys act there).
+pub fn replay_help(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, bindings: &[(&str, &str)]) {
+    let last = " a replay writes nothing: recorded keys play as pressed";
+    keys(
+        f,
+        area,
+        s,
+        t,
+        " Replay keys — ? or Esc closes ",
+        bindings,
+        last.into(),
+    );
+}
+
+/// A box listing `bindings` (keys, what they do) and a `last` line under them.
+fn keys(
+    f: &mut Frame<'_>,
+    area: Rect,
+    s: &State,
+    t: &Theme,
+    title: &str,
+    bindings: &[(&str, &str)],
+    last: String,
+) {
+    let h = u16::try_from(bindings.len()).unwrap_or(20) + 5;
     let rect = centered(area, 64, h);
-    let mut lines: Vec<Line<'_>> = BINDINGS
+    let mut lines: Vec<Line<'_>> = bindings
         .iter()
         .map(|(k, what)| {
             Line::from(vec![
-                Span::styled(format!(" {k:<16}"), t.title),
-                Span::styled((*what).to_string(), t.dialog),
+                Span::styled(format!(" {:<16}", asciify(k, s.ascii)), t.title),
+                Span::styled(asciify(what, s.ascii).into_owned(), t.dialog),
             ])
         })
         .collect();
     lines.push(Line::raw(""));
-    let theme = s.themes.get(s.theme).cloned().unwrap_or_default();
-    lines.push(Line::styled(
-        format!(
-            " theme: {theme}{}",
-            if s.read_only { "   READ-ONLY" } else { "" }
-        ),
-        t.dim,
-    ));
+    lines.push(Line::styled(last, t.dim));
     let mut block = Block::default().borders(Borders::ALL);
     if s.ascii {
         block = block.border_set(ASCII_BORDER);
     }
     let block = block
         .border_style(t.border)
-        .title(Span::styled(
-            asciify(" Keys — ? or Esc closes ", s.ascii),
-            t.title,
-        ))
+        .title(Span::styled(asciify(title, s.ascii).into_owned(), t.title))
         .style(t.dialog);
     f.render_widget(Clear, rect);
     f.render_widget(Paragraph::new(lines).block(block), rect);
