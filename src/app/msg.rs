@@ -203,34 +203,32 @@ mod tests {
     }
     const ACTIONS: usize = 24;
 
+    /// Every action, as the edge produces them: from every key the keymap binds, and the
+    /// click on a metric row.
     fn every_action() -> Vec<Action> {
-        use Action::*;
-        vec![
-            Bump,
-            ForceBump,
-            StepBack,
-            Rollback,
-            KillSwitch,
-            Yes,
-            No,
-            Enter,
-            Down,
-            Up,
-            Top,
-            Bottom,
-            Redraw,
-            Range(3),
-            Select(7),
-            Unknown,
-            Help,
-            Theme,
-            NextRollout,
-            PrevRollout,
-            Arm,
-            Pause,
-            Quit,
-            Interrupt,
-        ]
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let mut codes: Vec<KeyCode> = (' '..='~').map(KeyCode::Char).collect();
+        codes.extend([
+            KeyCode::Enter,
+            KeyCode::Esc,
+            KeyCode::Tab,
+            KeyCode::BackTab,
+            KeyCode::Up,
+            KeyCode::Down,
+            KeyCode::Home,
+            KeyCode::End,
+        ]);
+        let mut out = vec![Action::Select(7)];
+        for code in codes {
+            for mods in [KeyModifiers::NONE, KeyModifiers::CONTROL] {
+                if let Some(a) = super::super::keymap::action(&KeyEvent::new(code, mods))
+                    && !out.contains(&a)
+                {
+                    out.push(a);
+                }
+            }
+        }
+        out
     }
 
     /// One message of every kind: the data ones as a real session recorded them (the committed
