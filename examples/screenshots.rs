@@ -17,6 +17,11 @@ use rollwatch::app::driver::Driver;
 use rollwatch::sim::Scenario;
 use rollwatch::ui::{self, Theme, theme};
 
+/// A key as the event loop delivers it to `update`: mapped to its action at the edge.
+fn press(k: KeyEvent) -> Msg {
+    Msg::Action(rollwatch::app::keymap::action(&k).expect("a bound key"))
+}
+
 const T0: i64 = 1_767_268_800_000;
 
 async fn driven(scenario: Scenario, seconds: i64) -> Driver {
@@ -172,10 +177,7 @@ async fn main() {
     }
     // The confirm dialog of a rollback, over the firing state.
     firing
-        .send(Msg::Key(KeyEvent::new(
-            KeyCode::Char('r'),
-            KeyModifiers::NONE,
-        )))
+        .send(press(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE)))
         .await;
     let path = format!("{out}/confirm-rollback-dark-120x40.svg");
     std::fs::write(&path, svg(&render(&firing, 120, 40, &by("default")), false))
@@ -184,7 +186,7 @@ async fn main() {
     // The detail view of the error rate: its chart with the threshold, values, interval, rule.
     for code in [KeyCode::Esc, KeyCode::Enter] {
         firing
-            .send(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+            .send(press(KeyEvent::new(code, KeyModifiers::NONE)))
             .await;
     }
     let path = format!("{out}/detail-error-rate-dark-120x40.svg");
@@ -193,7 +195,7 @@ async fn main() {
     println!("{path}");
     // The dashboard with a chart per metric, from about 40 rows.
     firing
-        .send(Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)))
+        .send(press(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)))
         .await;
     let path = format!("{out}/firing-charts-dark-200x60.svg");
     std::fs::write(&path, svg(&render(&firing, 200, 60, &by("default")), false))

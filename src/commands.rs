@@ -12,12 +12,12 @@ use crate::alerts::{AlertStatus, Severity};
 use crate::app::driver::Driver;
 use crate::app::run::Setup;
 use crate::app::state::State;
+use crate::app::{Command, Msg};
 use crate::audit::AuditLog;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, wire};
 use crate::flags::write::{
-    WriteKind, WriteOutcome, WriteRequest, WriteResult, guarded_write, refused_before_writing,
-    unreadable_outcome,
+    WriteKind, WriteOutcome, WriteRequest, WriteResult, refused_before_writing, unreadable_outcome,
 };
 use crate::model::MetricDef;
 use crate::ui::theme::Theme;
@@ -474,9 +474,11 @@ pub async fn write(
             ));
         }
     };
-    let (r, b) = &setup.rollouts[idx];
-    let flag = crate::app::effects::FlagDeadline::new(b.flag.clone(), setup.deadline);
-    let desc = crate::flags::FlagBackend::describe(&flag);
+    let r = &setup.rollouts[idx].0;
+    let desc = setup.rollouts[idx].1.flag.describe();
+    // The same effects as the dashboard's: the flag read and the guarded write are its
+    // commands, with its deadline and its audit log.
+    let d = Driver::new(setup);
     let mut reason = "script".to_owned();
     // Whether `request.expected` holds a value read from the flag (else a placeholder).
     let mut seen = false;
@@ -520,7 +522,11 @@ pub async fn write(
         }
     }
     request.reason.clone_from(&reason);
-    let mut expected = match crate::flags::FlagBackend::read(&flag).await {
+    let read = match d.perform(Command::ReadFlag(idx)).await {
+        Some(Msg::FlagRead { result, .. }) => result,
+        other => return Err(format!("reading the flag answered {other:?}")),
+    };
+    let mut expected = match read {
         Ok(s) => s,
         Err(e) => {
             let res = refused_before_writing(&audit, &desc, request, unreadable_outcome(&e));
@@ -531,8 +537,14 @@ pub async fn write(
         expected.percent = p;
     }
     request.expected = expected;
-    let res = guarded_write(&flag, &audit, request, setup.read_only).await;
-    Ok(report(&r.name, &res, true))
+    let write = Command::Write {
+        rollout: idx,
+        request,
+    };
+    match d.perform(write).await {
+        Some(Msg::WriteDone { result, .. }) => Ok(report(&r.name, &result, true)),
+        other => Err(format!("the write answered {other:?}")),
+    }
 }
 
 /// The exit code of a write's outcome.

@@ -10,7 +10,8 @@ use std::time::Duration;
 use clap::Parser;
 use color_eyre::eyre::{WrapErr, eyre};
 
-use rollwatch::app::run::{Setup, install_hooks, run_recorded};
+use rollwatch::app::run::{Setup, run_recorded};
+use rollwatch::app::term::install_hooks;
 use rollwatch::audit::AuditLog;
 use rollwatch::cli::{
     Cli, Commands, ConfigArg, DemoArgs, RecordArg, ReplayArgs, SimulateArgs, UiOpts,

@@ -3,14 +3,17 @@
 //! input is the message stream, feeding the same messages through it again (see
 //! [`crate::replay`]) rebuilds the same states and therefore the same screens.
 //!
-//! Format (version [`FORMAT`]):
+//! Format (version [`FORMAT`]): the header, then each [`Msg`] as serde writes it.
 //!
 //! ```text
-//! {"rollwatch_recording":1,"started_ms":…,"clock_speed":10.0,"rollouts":[…],…}   header
-//! {"t":1767268800000,"msg":{"type":"tick","now_ms":1767268800000}}                one per message
+//! {"rollwatch_recording":2,"started_ms":…,"clock_speed":10.0,"rollouts":[…],…}   header
+//! {"t":1767268800000,"msg":{"type":"started","now_ms":1767268800000}}             one per message
 //! {"t":1767268800012,"msg":{"type":"flag_read","rollout":0,"at_ms":…,"result":{"Ok":{…}}}}
-//! {"t":1767268801250,"msg":{"type":"key","code":"r"}}
+//! {"t":1767268801250,"msg":{"type":"action","action":"rollback"}}
 //! ```
+//!
+//! Format 1 differs only in its key lines (`{"type":"key","code":"r"}`): [`read_line`] turns
+//! each into the action the key is bound to, so old recordings replay as they did.
 //!
 //! The header holds what the initial [`State`] is built from (rollout definitions with steps,
 //! metrics and rules, backend descriptions, poll interval, themes). Messages never carry
@@ -22,18 +25,19 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::app::{Msg, RolloutState, State};
-use crate::flags::write::WriteResult;
-use crate::flags::{FlagError, FlagEvent};
-use crate::metrics::{Backfill, MetricsError, Poll};
-use crate::model::{FlagSnapshot, Rollout};
+use crate::model::Rollout;
 
-/// Version of the recording format written in the header.
-pub const FORMAT: u32 = 1;
+mod v1;
+
+pub use v1::key_problem;
+
+/// Version of the recording format written in the header. Format 2 records actions (what a
+/// key or a click asked for); format 1 recorded the keys themselves and is still read.
+pub const FORMAT: u32 = 2;
 
 /// Why a recording could not be started.
 #[derive(Debug, Error)]
@@ -139,267 +143,43 @@ impl Header {
 }
 
 /// One recorded line after the header.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Line {
     /// Clock time when the message was applied (Unix ms).
     pub t: i64,
     /// The message.
-    pub msg: RecMsg,
+    pub msg: Msg,
 }
 
-/// A serializable mirror of [`Msg`]. Every variant maps both ways without loss, except key
-/// codes rollwatch never binds (media keys and the like), which come back as `KeyCode::Null`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-#[allow(missing_docs)]
-pub enum RecMsg {
-    /// A key press: `code` is the character or the key's name (`Enter`, `Tab`, `Left`, `F5`).
-    Key {
-        code: String,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        mods: Vec<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        kind: Option<String>,
-    },
-    Tick {
-        now_ms: i64,
-    },
-    Resize,
-    FlagRead {
-        rollout: usize,
-        at_ms: i64,
-        result: Result<FlagSnapshot, FlagError>,
-    },
-    FlagEvents {
-        rollout: usize,
-        at_ms: i64,
-        result: Result<Vec<FlagEvent>, FlagError>,
-    },
-    MetricsPolled {
-        rollout: usize,
-        at_ms: i64,
-        result: Result<Poll, MetricsError>,
-    },
-    Backfilled {
-        rollout: usize,
-        result: Result<Backfill, MetricsError>,
-    },
-    WriteDone {
-        rollout: usize,
-        at_ms: i64,
-        result: Box<WriteResult>,
-    },
-    Reconciled {
-        rollout: usize,
-        notes: Vec<String>,
-    },
-    Shutdown {
-        reason: String,
-    },
+/// Why a message line could not be read.
+#[derive(Debug)]
+pub enum LineError {
+    /// Not JSON, or not a message of the format.
+    Json(serde_json::Error),
+    /// JSON of the right shape holding something a recording never does, in words.
+    Invalid(String),
 }
 
-const MODS: [(KeyModifiers, &str); 6] = [
-    (KeyModifiers::SHIFT, "shift"),
-    (KeyModifiers::CONTROL, "ctrl"),
-    (KeyModifiers::ALT, "alt"),
-    (KeyModifiers::SUPER, "super"),
-    (KeyModifiers::HYPER, "hyper"),
-    (KeyModifiers::META, "meta"),
-];
-
-const NAMED: [(KeyCode, &str); 15] = [
-    (KeyCode::Enter, "Enter"),
-    (KeyCode::Esc, "Esc"),
-    (KeyCode::Tab, "Tab"),
-    (KeyCode::BackTab, "BackTab"),
-    (KeyCode::Backspace, "Backspace"),
-    (KeyCode::Delete, "Delete"),
-    (KeyCode::Insert, "Insert"),
-    (KeyCode::Left, "Left"),
-    (KeyCode::Right, "Right"),
-    (KeyCode::Up, "Up"),
-    (KeyCode::Down, "Down"),
-    (KeyCode::Home, "Home"),
-    (KeyCode::End, "End"),
-    (KeyCode::PageUp, "PageUp"),
-    (KeyCode::PageDown, "PageDown"),
-];
-
-fn code_name(code: KeyCode) -> String {
-    match code {
-        KeyCode::Char(c) => c.to_string(),
-        KeyCode::F(n) => format!("F{n}"),
-        other => NAMED
-            .iter()
-            .find(|(k, _)| *k == other)
-            .map_or_else(|| "Null".to_owned(), |(_, n)| (*n).to_owned()),
-    }
-}
-
-/// The key a recorded name stands for: what [`code_name`] writes, `None` for anything else.
-fn parse_code(name: &str) -> Option<KeyCode> {
-    let mut chars = name.chars();
-    if let (Some(c), None) = (chars.next(), chars.next()) {
-        return Some(KeyCode::Char(c));
-    }
-    if name == "Null" {
-        return Some(KeyCode::Null);
-    }
-    if let Some(n) = name.strip_prefix('F').and_then(|n| n.parse().ok()) {
-        return Some(KeyCode::F(n));
-    }
-    NAMED.iter().find(|(_, n)| *n == name).map(|(k, _)| *k)
-}
-
-fn code_of(name: &str) -> KeyCode {
-    parse_code(name).unwrap_or(KeyCode::Null)
-}
-
-/// What is wrong with a recorded key, if anything: a code, modifiers and kind that
-/// [`RecMsg::from`] can write. Replay refuses the rest rather than guessing.
+/// Reads one message line of a recording in format `format` (the header's): the clock time,
+/// and the message when the line still is one (format 1 recorded keys, which become the
+/// action they are bound to; a key bound to nothing, a release, was never a message for
+/// `update` and comes back as `None`).
 ///
 /// # Errors
-/// The first part that a recording never holds, in words.
-pub fn key_problem(code: &str, mods: &[String], kind: Option<&str>) -> Result<(), String> {
-    if parse_code(code).is_none() {
-        return Err(format!(
-            "key `{code}`: expected one character, F<number>, Null or one of {}",
-            NAMED.map(|(_, n)| n).join(", ")
-        ));
+/// When the line is not a message of that format.
+pub fn read_line(format: u32, text: &str) -> Result<(i64, Option<Msg>), LineError> {
+    if format == 1 {
+        return v1::line(text);
     }
-    if let Some(m) = mods.iter().find(|m| !MODS.iter().any(|(_, n)| n == m)) {
-        return Err(format!(
-            "key modifier `{m}`: expected {}",
-            MODS.map(|(_, n)| n).join(", ")
-        ));
-    }
-    match kind {
-        None | Some("repeat" | "release") => Ok(()),
-        Some(k) => Err(format!(
-            "key kind `{k}`: expected repeat or release (a press has none)"
-        )),
-    }
+    let line: Line = serde_json::from_str(text).map_err(LineError::Json)?;
+    Ok((line.t, Some(line.msg)))
 }
 
-impl From<&Msg> for RecMsg {
-    fn from(m: &Msg) -> Self {
-        match m.clone() {
-            Msg::Key(k) => RecMsg::Key {
-                code: code_name(k.code),
-                mods: MODS
-                    .iter()
-                    .filter(|(m, _)| k.modifiers.contains(*m))
-                    .map(|(_, n)| (*n).to_owned())
-                    .collect(),
-                kind: match k.kind {
-                    KeyEventKind::Press => None,
-                    KeyEventKind::Repeat => Some("repeat".into()),
-                    KeyEventKind::Release => Some("release".into()),
-                },
-            },
-            Msg::Tick(now_ms) => RecMsg::Tick { now_ms },
-            Msg::Resize => RecMsg::Resize,
-            Msg::FlagRead {
-                rollout,
-                at_ms,
-                result,
-            } => RecMsg::FlagRead {
-                rollout,
-                at_ms,
-                result,
-            },
-            Msg::FlagEvents {
-                rollout,
-                at_ms,
-                result,
-            } => RecMsg::FlagEvents {
-                rollout,
-                at_ms,
-                result,
-            },
-            Msg::MetricsPolled {
-                rollout,
-                at_ms,
-                result,
-            } => RecMsg::MetricsPolled {
-                rollout,
-                at_ms,
-                result,
-            },
-            Msg::Backfilled { rollout, result } => RecMsg::Backfilled { rollout, result },
-            Msg::WriteDone {
-                rollout,
-                at_ms,
-                result,
-            } => RecMsg::WriteDone {
-                rollout,
-                at_ms,
-                result,
-            },
-            Msg::Reconciled { rollout, notes } => RecMsg::Reconciled { rollout, notes },
-            Msg::Shutdown(reason) => RecMsg::Shutdown { reason },
-        }
-    }
-}
-
-impl From<RecMsg> for Msg {
-    fn from(m: RecMsg) -> Self {
-        match m {
-            RecMsg::Key { code, mods, kind } => {
-                let modifiers = MODS
-                    .iter()
-                    .filter(|(_, n)| mods.iter().any(|m| m == n))
-                    .fold(KeyModifiers::NONE, |acc, (m, _)| acc | *m);
-                let kind = match kind.as_deref() {
-                    Some("repeat") => KeyEventKind::Repeat,
-                    Some("release") => KeyEventKind::Release,
-                    _ => KeyEventKind::Press,
-                };
-                Msg::Key(KeyEvent::new_with_kind(code_of(&code), modifiers, kind))
-            }
-            RecMsg::Tick { now_ms } => Msg::Tick(now_ms),
-            RecMsg::Resize => Msg::Resize,
-            RecMsg::FlagRead {
-                rollout,
-                at_ms,
-                result,
-            } => Msg::FlagRead {
-                rollout,
-                at_ms,
-                result,
-            },
-            RecMsg::FlagEvents {
-                rollout,
-                at_ms,
-                result,
-            } => Msg::FlagEvents {
-                rollout,
-                at_ms,
-                result,
-            },
-            RecMsg::MetricsPolled {
-                rollout,
-                at_ms,
-                result,
-            } => Msg::MetricsPolled {
-                rollout,
-                at_ms,
-                result,
-            },
-            RecMsg::Backfilled { rollout, result } => Msg::Backfilled { rollout, result },
-            RecMsg::WriteDone {
-                rollout,
-                at_ms,
-                result,
-            } => Msg::WriteDone {
-                rollout,
-                at_ms,
-                result,
-            },
-            RecMsg::Reconciled { rollout, notes } => Msg::Reconciled { rollout, notes },
-            RecMsg::Shutdown { reason } => Msg::Shutdown(reason),
-        }
-    }
+/// Whether `text` is a message line of either format (to say so when one stands where the
+/// header belongs).
+#[must_use]
+pub fn is_message_line(text: &str) -> bool {
+    read_line(FORMAT, text).is_ok() || v1::line(text).is_ok()
 }
 
 /// What the caller knows about the session that the state does not.
@@ -472,10 +252,12 @@ impl Recorder {
     /// Appends one message applied at clock time `t`. Buffered: call [`Recorder::flush`]
     /// after a batch.
     pub fn record(&mut self, t: i64, msg: &Msg) {
-        self.write_line(&Line {
-            t,
-            msg: RecMsg::from(msg),
-        });
+        #[derive(Serialize)]
+        struct Out<'m> {
+            t: i64,
+            msg: &'m Msg,
+        }
+        self.write_line(&Out { t, msg });
     }
 
     /// Pushes buffered lines to the file.
@@ -531,37 +313,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_round_trip() {
-        let keys = [
-            KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE),
-            KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
-            KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT),
-            KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE),
-            KeyEvent::new(KeyCode::F(5), KeyModifiers::ALT),
-            KeyEvent::new_with_kind(
-                KeyCode::Char('y'),
-                KeyModifiers::NONE,
-                KeyEventKind::Release,
-            ),
-        ];
-        for k in keys {
-            let text = serde_json::to_string(&RecMsg::from(&Msg::Key(k))).unwrap();
-            let back: RecMsg = serde_json::from_str(&text).unwrap();
-            let Msg::Key(got) = Msg::from(back) else {
-                panic!("not a key: {text}")
-            };
-            assert_eq!(
-                (got.code, got.modifiers, got.kind),
-                (k.code, k.modifiers, k.kind)
-            );
-        }
+    fn format_1_keys_become_their_actions() {
+        use crate::app::keymap::Action;
+        let read = |msg: &str| read_line(1, &format!(r#"{{"t":5,"msg":{msg}}}"#)).unwrap();
+        assert_eq!(
+            read(r#"{"type":"key","code":"r"}"#),
+            (5, Some(Msg::Action(Action::Rollback)))
+        );
+        assert_eq!(
+            read(r#"{"type":"key","code":"c","mods":["ctrl"]}"#),
+            (5, Some(Msg::Action(Action::Interrupt)))
+        );
+        assert_eq!(
+            read(r#"{"type":"key","code":"BackTab","mods":["shift"]}"#),
+            (5, Some(Msg::Action(Action::PrevRollout)))
+        );
+        assert_eq!(
+            read(r#"{"type":"key","code":"y","kind":"release"}"#),
+            (5, None)
+        );
+        assert_eq!(
+            read(r#"{"type":"tick","now_ms":7}"#),
+            (5, Some(Msg::Tick(7)))
+        );
+        // Format 2 has no key lines, format 1 no action lines.
+        assert!(read_line(2, r#"{"t":5,"msg":{"type":"key","code":"r"}}"#).is_err());
+        assert!(read_line(1, r#"{"t":5,"msg":{"type":"action","action":"bump"}}"#).is_err());
     }
 
     #[test]
-    fn a_plain_key_is_one_short_line() {
-        let k = KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE);
-        let text = serde_json::to_string(&RecMsg::from(&Msg::Key(k))).unwrap();
-        assert_eq!(text, r#"{"type":"key","code":"r"}"#);
+    fn an_action_is_one_short_line() {
+        let msg = Msg::Action(crate::app::keymap::Action::Rollback);
+        let text = serde_json::to_string(&msg).unwrap();
+        assert_eq!(text, r#"{"type":"action","action":"rollback"}"#);
     }
 
     #[test]

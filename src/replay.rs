@@ -10,25 +10,20 @@
 //! The screen is the real dashboard under a one-row replay bar:
 //! `‖ REPLAY 1:23/10:00 ×4 PAUSED   recorded: demo --scenario regression   space pause …`.
 
-use std::io::{self, IsTerminal};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use crossterm::queue;
-use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
-use futures::StreamExt;
-use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Alignment, Constraint, Layout};
 use ratatui::text::{Line as TextLine, Span};
 use ratatui::widgets::Paragraph;
-use ratatui::{Frame, backend::Backend};
+use ratatui::{Frame, Terminal, backend::Backend};
 use thiserror::Error;
 
-use crate::app::run::{FRAME_GAP, FrameWriter, restore_terminal, take_terminal, terminal_gone};
+use crate::app::term::{Edge, FRAME_GAP, Input, Screen};
 use crate::app::{Msg, State, update};
-use crate::record::{FORMAT, Header, Line};
+use crate::record::{self, FORMAT, Header, LineError};
 use crate::ui::{self, Theme};
 
 mod check;
@@ -39,6 +34,20 @@ pub const SEEK_MS: i64 = 10_000;
 pub const SPEED_RANGE: (f64, f64) = (1.0 / 16.0, 1024.0);
 /// How long a notice stays in the replay bar (real time).
 const NOTICE: Duration = Duration::from_secs(4);
+
+/// The replay's keys (keys, what they do), as its help shows them. None of the dashboard's
+/// keys act in a replay: the recorded ones play as they were pressed.
+pub const BINDINGS: &[(&str, &str)] = &[
+    ("space", "pause / play (at the end: from the start)"),
+    ("→ l   ← h", "seek 10 s forward / back"),
+    ("g Home  G End", "to the start / to the end"),
+    ("+ ] =   - [", "twice / half as fast"),
+    ("?", "this help"),
+    ("q  Esc  Ctrl-C", "leave the replay"),
+];
+
+/// The replay's key hints, in the footer where the dashboard shows its own.
+pub const HINTS: &str = " space pause  ←→ seek  g/G start/end  +/- speed  ? help  q quit";
 
 /// Why a recording could not be read.
 #[derive(Debug, Error)]
@@ -185,7 +194,7 @@ impl Recording {
             ));
         }
         let header: Header = serde_json::from_str(first).map_err(|e| {
-            let why = if serde_json::from_str::<Line>(first).is_ok() {
+            let why = if record::is_message_line(first) {
                 "a message where the header belongs: expected the header line first".to_owned()
             } else {
                 format!("not a rollwatch recording header: {}", json_problem(&e))
@@ -198,13 +207,15 @@ impl Recording {
         let mut truncated = false;
         let mut last_t = header.started_ms;
         for (k, (n, l)) in rest.iter().enumerate() {
-            let line = match serde_json::from_str::<Line>(l) {
+            let (t, msg) = match record::read_line(header.rollwatch_recording, l) {
                 Ok(line) => line,
-                Err(e) if e.is_eof() && k + 1 == rest.len() && !text.ends_with('\n') => {
+                Err(LineError::Json(e))
+                    if e.is_eof() && k + 1 == rest.len() && !text.ends_with('\n') =>
+                {
                     truncated = true;
                     break;
                 }
-                Err(e) => {
+                Err(LineError::Json(e)) => {
                     let why = if serde_json::from_str::<Header>(l).is_ok() {
                         "a second header: expected one header, on the first line".to_owned()
                     } else {
@@ -212,13 +223,13 @@ impl Recording {
                     };
                     return Err(ReplayError::at(n + 1, why));
                 }
+                Err(LineError::Invalid(why)) => return Err(ReplayError::at(n + 1, why)),
             };
-            check::line(&header, last_t, &line).map_err(|m| ReplayError::at(n + 1, m))?;
-            last_t = line.t;
-            entries.push(Entry {
-                t: line.t,
-                msg: line.msg.into(),
-            });
+            check::line(&header, last_t, t, msg.as_ref()).map_err(|m| ReplayError::at(n + 1, m))?;
+            last_t = t;
+            if let Some(msg) = msg {
+                entries.push(Entry { t, msg });
+            }
         }
         Ok(Self {
             header,
@@ -262,6 +273,8 @@ pub struct Player {
     pub paused: bool,
     ascii: bool,
     notice: Option<(String, Duration)>,
+    /// The replay's help is shown.
+    pub help: bool,
 }
 
 impl Player {
@@ -278,6 +291,7 @@ impl Player {
             paused: false,
             ascii,
             notice: None,
+            help: false,
             rec,
         };
         p.seek(p.rec.start_ms());
@@ -364,6 +378,8 @@ impl Player {
             };
         }
         match k.code {
+            KeyCode::Char('?') => self.help = !self.help,
+            KeyCode::Esc if self.help => self.help = false,
             KeyCode::Char('q') | KeyCode::Esc => return Control::Quit,
             KeyCode::Char(' ') => {
                 if self.paused && self.at_end() {
@@ -379,10 +395,10 @@ impl Player {
             KeyCode::End | KeyCode::Char('G') => self.seek(self.rec.end_ms()),
             KeyCode::Char('+' | '=' | ']') => self.speed = clamp_speed(self.speed * 2.0),
             KeyCode::Char('-' | '[') => self.speed = clamp_speed(self.speed / 2.0),
-            KeyCode::Char('r' | 'k' | '!' | 'y' | 'Y') | KeyCode::Enter => {
+            KeyCode::Char('r' | 'k' | 'K' | '!' | 'y' | 'Y') | KeyCode::Enter => {
                 self.say("replay: writes are disabled");
             }
-            _ => self.say("replay keys: space ←/→ h/l +/- g/G q"),
+            _ => self.say("replay keys: space ←/→ h/l +/- g/G ? q"),
         }
         Control::Continue
     }
@@ -440,10 +456,23 @@ fn clock(ms: i64) -> String {
     }
 }
 
-/// Draws the replay bar on the first row and the real dashboard below it.
+/// Draws the replay bar on the first row and the real dashboard below it, with the replay's
+/// own keys in the footer and in its help (`?`).
 pub fn draw(f: &mut Frame<'_>, p: &Player, t: &Theme) {
     let [bar, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(f.area());
     ui::draw_in(f, rest, &p.state, t);
+    if rest.width >= ui::MIN_W && rest.height >= ui::MIN_H {
+        // The dashboard's last row holds its key hints: a replay's keys are other ones.
+        let hints = ratatui::layout::Rect {
+            y: rest.bottom() - 1,
+            height: 1,
+            ..rest
+        };
+        ui::footer::draw_hints(f, hints, HINTS, &p.state, t);
+    }
+    if p.help {
+        ui::overlay::replay_help(f, rest, &p.state, t, BINDINGS);
+    }
     let icon = match (p.paused, p.ascii) {
         (false, false) => "▶",
         (false, true) => ">",
@@ -452,7 +481,7 @@ pub fn draw(f: &mut Frame<'_>, p: &Player, t: &Theme) {
     };
     let right = match p.notice() {
         Some(n) => Span::styled(format!(" {n} "), t.warn),
-        None => Span::styled(" space pause  ←→ seek  +- speed  q quit ", t.dim),
+        None => Span::styled(" ? keys ", t.dim),
     };
     let mut left = TextLine::from(Span::styled(format!(" {icon} {} ", p.marker()), t.selected));
     let what = Span::styled(format!("  recorded: {}", p.rec.header.command), t.dim);
@@ -488,54 +517,31 @@ pub fn render<B: Backend>(
     Ok(())
 }
 
-struct Guard;
-impl Drop for Guard {
-    fn drop(&mut self) {
-        restore_terminal();
-    }
-}
-
 /// Plays `p` in the terminal until `q`. Returns why it stopped when not a plain quit.
 ///
 /// # Errors
 /// When the terminal cannot be set up.
 pub async fn run(mut p: Player, themes: Vec<Theme>) -> color_eyre::Result<Option<String>> {
-    use tokio::signal::unix::{SignalKind, signal};
     if themes.is_empty() {
         return Err(color_eyre::eyre::eyre!("no theme loaded"));
     }
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sighup = signal(SignalKind::hangup())?;
-    let _guard = Guard;
-    let was_tty = io::stdout().is_terminal();
-    take_terminal()?;
-    let sink = FrameWriter::default();
-    let mut out = io::stdout();
-    let mut term = Terminal::new(CrosstermBackend::new(sink.clone()))?;
-    term.clear()?;
-    sink.commit(&mut out)?;
-    let mut input = EventStream::new();
+    let mut input = Input::new()?;
+    let mut screen = Screen::open()?;
     let mut last = Instant::now();
-    let mut shown: Option<(String, Option<String>)> = None;
+    let mut shown: Option<(String, Option<String>, bool)> = None;
     let mut force = true;
     let stop = loop {
-        // An SSH drop no signal announced (see `crate::app::run`): the loop wakes at least
-        // every 250 ms, so this notices within that.
-        if terminal_gone(was_tty) {
-            break Some("terminal hung up".to_owned());
-        }
         let now = Instant::now();
         p.advance(now - last);
         last = now;
-        let bar = (p.marker(), p.notice().map(str::to_owned));
+        let bar = (p.marker(), p.notice().map(str::to_owned), p.help);
         if force || p.state.dirty || shown.as_ref() != Some(&bar) {
-            queue!(term.backend_mut(), BeginSynchronizedUpdate)?;
-            render(&mut term, &p, &themes)?;
-            queue!(term.backend_mut(), EndSynchronizedUpdate)?;
-            if let Err(e) = sink.commit(&mut out) {
+            let theme = theme_for(&p.state, &themes);
+            if let Err(e) = screen.draw(p.state.redraw_all, |f| draw(f, &p, theme)) {
                 break Some(format!("terminal output failed: {e}"));
             }
             p.state.dirty = false;
+            p.state.redraw_all = false;
             shown = Some(bar);
             force = false;
         }
@@ -546,23 +552,20 @@ pub async fn run(mut p: Player, themes: Vec<Theme>) -> color_eyre::Result<Option
         };
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            ev = input.next() => match ev {
-                Some(Ok(Event::Key(k))) => {
+            edge = input.next() => match edge {
+                Edge::Key(k) => {
                     if p.on_key(&k) == Control::Quit {
                         break None;
                     }
                 }
-                Some(Ok(Event::Resize(..))) => force = true,
-                Some(Ok(_)) => {}
-                Some(Err(e)) => break Some(format!("terminal input failed: {e}")),
-                None => break Some("terminal closed".to_owned()),
+                Edge::Resize => force = true,
+                // A replay acts on nothing a click could point at.
+                Edge::Mouse(_) => {}
+                Edge::Stop(why) => break Some(why),
             },
-            _ = sigterm.recv() => break Some("SIGTERM".to_owned()),
-            _ = sighup.recv() => break Some("SIGHUP: terminal hung up".to_owned()),
         }
     };
-    drop(term);
-    restore_terminal();
+    drop(screen);
     Ok(stop)
 }
 

@@ -10,10 +10,15 @@ use rollwatch::metrics::{CohortValues, Poll};
 use rollwatch::model::FlagSnapshot;
 use rollwatch::sim::demo;
 
+/// A key as the event loop delivers it to `update`: mapped to its action at the edge.
+fn press(k: KeyEvent) -> Msg {
+    Msg::Action(rollwatch::app::keymap::action(&k).expect("a bound key"))
+}
+
 const T0: i64 = 1_700_000_000_000;
 
 fn key(c: char) -> Msg {
-    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+    press(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
 
 fn poll(error_new: f64) -> Poll {

@@ -64,6 +64,13 @@ fn start(tag: &str) -> (Tmux, u32) {
     (t, pid)
 }
 
+/// The mouse reports rollwatch turned on are off again: the shell gets no mouse escapes.
+fn assert_mouse_off(t: &Tmux) {
+    for mode in ["mouse_standard_flag", "mouse_sgr_flag", "mouse_any_flag"] {
+        assert_eq!(t.var(mode), "0", "{mode} left on");
+    }
+}
+
 fn signal(pid: u32, sig: &str) {
     let ok = Command::new("kill")
         .args([sig, &pid.to_string()])
@@ -82,6 +89,7 @@ fn sigterm_exits_within_a_second_and_restores_the_terminal() {
     gone_within(pid, Duration::from_secs(1));
     let s = t.wait_for("the shell again", WAIT, |s| s.contains("EXITED:"));
     assert_eq!(t.var("alternate_on"), "0", "alternate screen left:\n{s}");
+    assert_mouse_off(&t);
     assert!(
         s.contains("stopped: SIGTERM"),
         "the reason is said after restoring:\n{s}"
@@ -98,6 +106,7 @@ fn sighup_exits_within_a_second() {
     gone_within(pid, Duration::from_secs(1));
     t.wait_for("the shell again", WAIT, |s| s.contains("EXITED:"));
     assert_eq!(t.var("alternate_on"), "0");
+    assert_mouse_off(&t);
 }
 
 #[test]
@@ -131,6 +140,7 @@ fn a_panic_restores_the_terminal_before_its_report() {
         "readable report:\n{all}"
     );
     assert!(!s.contains("EXITED:0"), "a panic is a failure exit:\n{s}");
+    assert_mouse_off(&t);
     // Cooked mode: the shell echoes typed text again.
     t.keys(&["-l", "echo typed-back"]);
     t.keys(&["Enter"]);

@@ -34,6 +34,11 @@ use rollwatch::clock::{Clock, ManualClock};
 use rollwatch::config::{self, wire};
 use rollwatch::ui::{self, theme};
 
+/// A key as the event loop delivers it to `update`: mapped to its action at the edge.
+fn press(k: KeyEvent) -> Msg {
+    Msg::Action(rollwatch::app::keymap::action(&k).expect("a bound key"))
+}
+
 /// 2026-01-01T12:00:00Z
 const T0: i64 = 1_767_268_800_000;
 /// The per-request deadline configured for every backend (`timeout_ms`).
@@ -682,7 +687,7 @@ async fn a_huge_answer_is_refused_without_reading_it_all() {
 }
 
 fn key(c: char) -> Msg {
-    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+    press(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
 
 /// A write whose PUT hangs: the outcome is *unknown*, audited as such, the flag re-read, and

@@ -23,11 +23,16 @@ use rollwatch::sim::Scenario;
 use rollwatch::sim::demo::{DemoOptions, build};
 use rollwatch::ui::{self, theme};
 
+/// A key as the event loop delivers it to `update`: mapped to its action at the edge.
+fn press(k: KeyEvent) -> Msg {
+    Msg::Action(rollwatch::app::keymap::action(&k).expect("a bound key"))
+}
+
 /// 2026-01-01T12:00:00Z
 const T0: i64 = 1_767_268_800_000;
 
 fn key(code: KeyCode) -> Msg {
-    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    press(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
 fn ch(c: char) -> Msg {
@@ -190,7 +195,7 @@ async fn the_recording_is_json_lines_with_a_header_and_flushed_as_it_goes() {
     let text = std::fs::read_to_string(&path).unwrap();
     let mut lines = text.lines();
     let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
-    assert_eq!(header["rollwatch_recording"], 1);
+    assert_eq!(header["rollwatch_recording"], 2);
     assert_eq!(
         header["rollouts"][0]["def"]["name"],
         "checkout-batch-queries"
@@ -211,7 +216,7 @@ async fn the_recording_is_json_lines_with_a_header_and_flushed_as_it_goes() {
         "flag_read",
         "metrics_polled",
         "backfilled",
-        "key",
+        "action",
         "write_done",
     ] {
         assert!(kinds.iter().any(|k| k == kind), "no {kind} line");
@@ -392,7 +397,7 @@ fn the_binary_streams_a_recording_and_replays_it() {
     assert!(s.contains("rollwatch: recorded"), "{s}");
     let text = std::fs::read_to_string(&rec).unwrap();
     assert!(
-        text.lines().last().unwrap().contains(r#""code":"q""#),
+        text.lines().last().unwrap().contains(r#""action":"quit""#),
         "the q key is the last line"
     );
 
@@ -559,10 +564,10 @@ fn bad_recordings() -> Vec<Bad> {
     add(
         "a newer format",
         with(&|v| {
-            v[0]["rollwatch_recording"] = json!(2);
+            v[0]["rollwatch_recording"] = json!(3);
             1
         }),
-        "format 2 is newer",
+        "format 3 is newer",
     );
     add(
         "steps out of order",
@@ -948,4 +953,100 @@ proptest::proptest! {
 fn the_committed_recording_plays_every_way_without_panicking() {
     // The property's baseline: the unedited recording passes the same checks.
     play_everything(committed());
+}
+
+/// The committed recording is format 1 (keys); written again as format 2 (actions) it replays
+/// to the same states and screens all along, and the new file holds actions, no keys.
+#[test]
+fn a_format_1_recording_written_as_format_2_replays_the_same() {
+    let old = committed();
+    assert_eq!(old.header.rollwatch_recording, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.jsonl");
+    let mut rec = Recorder::create(
+        &path,
+        RecordMeta {
+            clock_speed: old.header.clock_speed,
+            command: old.header.command.clone(),
+        },
+    )
+    .unwrap();
+    rec.begin(&old.header.initial_state(false));
+    for e in &old.entries {
+        rec.record(e.t, &e.msg);
+    }
+    rec.finish().unwrap();
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let header: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(header["rollwatch_recording"], 2);
+    let types: Vec<String> = text
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["msg"]["type"].to_string())
+        .collect();
+    assert!(!types.iter().any(|t| t == "\"key\""), "no key lines");
+    // The recording's four keys: `+` (blocked), `r`, `y` and `q`.
+    assert_eq!(types.iter().filter(|t| *t == "\"action\"").count(), 4);
+
+    let new = Recording::load(&path).unwrap();
+    let times: Vec<i64> = old.entries.iter().map(|e| e.t).collect();
+    let (mut a, mut b) = (Player::new(old, None, false), Player::new(new, None, false));
+    for t in times.iter().step_by(17).chain([times.last().unwrap()]) {
+        a.seek(*t);
+        b.seek(*t);
+        assert_eq!(visible(&b.state), visible(&a.state), "at {t}");
+        assert_eq!(
+            screen(&b.state, 120, 40),
+            screen(&a.state, 120, 40),
+            "at {t}"
+        );
+    }
+    assert!(b.at_end());
+    assert_eq!(
+        b.state.rollouts[0].flag.as_ref().map(|f| f.percent),
+        Some(0),
+        "the recorded rollback"
+    );
+}
+
+/// The replay's footer and `?` show the replay's keys, never the dashboard's write keys
+/// (which do nothing in a replay).
+#[test]
+fn replay_shows_its_own_keys_in_the_footer_and_in_help() {
+    let mut p = Player::new(committed(), None, false);
+    p.paused = true;
+    let k = |c: char| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+    for (w, h) in [(120, 40), (80, 24)] {
+        let s = replay_screen(&p, w, h);
+        let footer = s.lines().last().unwrap();
+        assert!(
+            footer.contains("space pause") && footer.contains("? help"),
+            "{w}x{h}: {footer}"
+        );
+        assert!(
+            !s.contains("r rollback") && !s.contains("K kill") && !s.contains("+ next"),
+            "{w}x{h}: the live keys are not offered:\n{s}"
+        );
+    }
+
+    assert_eq!(p.on_key(&k('?')), Control::Continue);
+    let s = replay_screen(&p, 120, 40);
+    assert!(s.contains("Replay keys"), "{s}");
+    for (keys, what) in replay::BINDINGS {
+        assert!(s.contains(what), "help lists `{keys}`: {what}\n{s}");
+    }
+    assert!(
+        !s.contains("roll back to 0 %") && !s.contains("kill switch"),
+        "the dashboard's bindings are not listed:\n{s}"
+    );
+    // Esc closes the help (and does not leave the replay); `?` opens and closes it too.
+    assert_eq!(
+        p.on_key(&KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+        Control::Continue
+    );
+    assert!(!replay_screen(&p, 120, 40).contains("Replay keys"));
+    p.on_key(&k('?'));
+    p.on_key(&k('?'));
+    assert!(!replay_screen(&p, 120, 40).contains("Replay keys"));
 }

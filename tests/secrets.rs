@@ -39,6 +39,11 @@ use rollwatch::net::Auth;
 use rollwatch::secret::Secret;
 use rollwatch::ui::theme;
 
+/// A key as the event loop delivers it to `update`: mapped to its action at the edge.
+fn press(k: KeyEvent) -> Msg {
+    Msg::Action(rollwatch::app::keymap::action(&k).expect("a bound key"))
+}
+
 const TOKEN: &str = "rw-secret-PLANTED-1234";
 const TOKEN_VAR: &str = "RW_PLANTED_TOKEN";
 const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
@@ -268,7 +273,7 @@ fn the_cli_never_prints_the_token_in_status_set_rollback_or_the_audit_log() {
 }
 
 fn key(c: char) -> Msg {
-    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+    press(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
 
 /// The library: `Display` and `Debug` of every error, `Debug` of configs, adapters and the

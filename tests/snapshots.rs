@@ -13,6 +13,11 @@ use rollwatch::clock::{Clock, ManualClock};
 use rollwatch::sim::Scenario;
 use rollwatch::ui::{self, theme};
 
+/// A key as the event loop delivers it to `update`: mapped to its action at the edge.
+fn press(k: crossterm::event::KeyEvent) -> rollwatch::app::Msg {
+    rollwatch::app::Msg::Action(rollwatch::app::keymap::action(&k).expect("a bound key"))
+}
+
 /// 2026-01-01T12:00:00Z
 const T0: i64 = 1_767_268_800_000;
 
@@ -142,10 +147,7 @@ async fn ascii_mode_draws_only_ascii() {
     }
     // Dialogs and help too.
     let _ = d
-        .send(rollwatch::app::Msg::Key(KeyEvent::new(
-            KeyCode::Char('r'),
-            KeyModifiers::NONE,
-        )))
+        .send(press(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE)))
         .await;
     let screen = render(&d, 120, 40);
     assert!(
@@ -163,7 +165,7 @@ async fn ascii_mode_draws_only_ascii() {
 async fn detail_error_rate_firing_120x40() {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     let mut d = driven(Scenario::Regression, 90).await;
-    let key = |c| rollwatch::app::Msg::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    let key = |c| press(KeyEvent::new(c, KeyModifiers::NONE));
     let _ = d.send(key(KeyCode::Enter)).await;
     assert_eq!(d.state.mode, rollwatch::app::Mode::Detail(0));
     let screen = render(&d, 120, 40);

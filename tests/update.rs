@@ -12,14 +12,19 @@ use rollwatch::metrics::{CohortValues, MetricsError, Poll};
 use rollwatch::model::FlagSnapshot;
 use rollwatch::sim::demo;
 
+/// A key as the event loop delivers it to `update`: mapped to its action at the edge.
+fn press(k: KeyEvent) -> Msg {
+    Msg::Action(rollwatch::app::keymap::action(&k).expect("a bound key"))
+}
+
 const T0: i64 = 1_700_000_000_000;
 
 fn key(c: char) -> Msg {
-    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+    press(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
 
 fn code(c: KeyCode) -> Msg {
-    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+    press(KeyEvent::new(c, KeyModifiers::NONE))
 }
 
 /// The demo's checkout rollout, flag read at `percent`, without metrics yet.
@@ -411,7 +416,7 @@ fn quit_and_ctrl_c_quit_from_anywhere() {
     let _ = update(&mut s, key('+'));
     let cmds = update(
         &mut s,
-        Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+        press(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
     );
     assert!(cmds.contains(&Command::Quit));
     assert_eq!(writes(&cmds), 0);
@@ -440,7 +445,7 @@ proptest! {
         let mut s = state_at(25);
         for k in keys {
             let confirming = matches!(s.mode, Mode::Confirm(_));
-            let is_yes = matches!(&k, Msg::Key(e) if e.code == KeyCode::Char('y'));
+            let is_yes = matches!(&k, Msg::Action(rollwatch::app::keymap::Action::Yes));
             let cmds = update(&mut s, k);
             if writes(&cmds) > 0 {
                 prop_assert!(confirming && is_yes);
@@ -516,7 +521,7 @@ fn the_header_says_error_when_every_metric_failed() {
 }
 
 fn shift(c: char) -> Msg {
-    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT))
+    press(KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT))
 }
 
 fn rule_index(s: &State, name: &str) -> usize {
@@ -853,7 +858,7 @@ fn navigation_selects_opens_and_returns_and_never_writes() {
     // Ctrl-L asks for a full repaint; an unknown key says where help is.
     let _ = update(
         &mut s,
-        Msg::Key(KeyEvent::new(KeyCode::Char('l'), KeyModifiers::CONTROL)),
+        press(KeyEvent::new(KeyCode::Char('l'), KeyModifiers::CONTROL)),
     );
     assert!(s.redraw_all);
     let _ = update(&mut s, key('x'));
@@ -896,4 +901,102 @@ fn a_rule_starting_to_fire_queues_one_notification_and_can_be_turned_off() {
         metrics_at(&mut quiet, t, breaching());
     }
     assert!(quiet.notifications.is_empty());
+}
+
+/// A click on a metric row (mapped at the edge to `Action::Select`) selects it, a second click
+/// on the selected row opens it; a click never writes, and does nothing under a dialog.
+#[test]
+fn a_click_selects_a_metric_and_a_second_click_opens_it() {
+    use rollwatch::app::keymap::Action;
+    let click = |k| Msg::Action(Action::Select(k));
+    let mut s = state_at(25);
+    assert_eq!(writes(&update(&mut s, click(2))), 0);
+    assert_eq!((s.selected_metric, &s.mode), (2, &Mode::Normal));
+    let _ = update(&mut s, click(2));
+    assert_eq!(s.mode, Mode::Detail(2), "the second click opens it");
+    let _ = update(&mut s, click(4));
+    assert_eq!(
+        s.mode,
+        Mode::Detail(2),
+        "no table to click in the detail view"
+    );
+    let _ = update(&mut s, code(KeyCode::Esc));
+    let _ = update(&mut s, click(99));
+    assert_eq!(
+        (s.selected_metric, &s.mode),
+        (2, &Mode::Normal),
+        "no such row"
+    );
+    let _ = update(&mut s, key('r'));
+    assert!(matches!(s.mode, Mode::Confirm(_)));
+    assert_eq!(writes(&update(&mut s, click(3))), 0);
+    assert!(
+        matches!(s.mode, Mode::Confirm(_)),
+        "a click never answers a dialog"
+    );
+    assert_eq!(s.selected_metric, 2);
+}
+
+/// `ui::hit` finds the metric under a screen position as the dashboard lays it out: the rows
+/// of the comparison table (and, on narrow screens, the trend rows below it); nothing
+/// elsewhere, under an overlay or in the detail view.
+#[test]
+fn the_hit_test_finds_metric_rows_where_they_are_drawn() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use ratatui::layout::Rect;
+    use rollwatch::ui::{self, Target, theme};
+    let mut s = state_at(25);
+    let n = s.current().def.metrics.len();
+    for (w, h) in [(120, 40), (80, 24), (200, 60), (60, 18)] {
+        let area = Rect::new(0, 0, w, h);
+        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+        term.draw(|f| ui::draw(f, &s, &theme::builtin()[0]))
+            .unwrap();
+        let screen: Vec<String> = term
+            .backend()
+            .to_string()
+            .lines()
+            .map(|l| l.trim_matches('"').to_owned())
+            .collect();
+        let head = screen
+            .iter()
+            .position(|l| l.starts_with(" Metric "))
+            .unwrap();
+        let mut found = vec![0; n];
+        for (y, line) in screen.iter().enumerate() {
+            let y16 = u16::try_from(y).unwrap();
+            match ui::hit(&s, area, 3, y16) {
+                Some(Target::Metric(k)) => {
+                    let label = &s.current().def.metrics[k].label;
+                    assert!(
+                        line.starts_with(&format!(" {label} ")) && y > head,
+                        "{w}x{h} row {y} is not metric {k} ({label}): {line}"
+                    );
+                    assert_eq!(ui::hit(&s, area, w - 1, y16), Some(Target::Metric(k)));
+                    found[k] += 1;
+                }
+                None => assert!(
+                    y <= head
+                        || !s.current().def.metrics.iter().any(|m| {
+                            line.starts_with(&format!(" {} ", m.label)) && y <= head + 2 * n
+                        }),
+                    "{w}x{h} row {y} holds a metric but is not hit: {line}"
+                ),
+            }
+        }
+        assert!(
+            found.iter().all(|c| *c >= 1),
+            "{w}x{h}: every metric row: {found:?}"
+        );
+        assert_eq!(ui::hit(&s, area, w, u16::try_from(head + 1).unwrap()), None);
+    }
+    let area = Rect::new(0, 0, 120, 40);
+    let row = |s: &State| (0..40).find(|&y| ui::hit(s, area, 3, y).is_some()).unwrap();
+    let first = row(&s);
+    let _ = update(&mut s, key('?'));
+    assert_eq!(ui::hit(&s, area, 3, first), None, "under the help overlay");
+    let _ = update(&mut s, key('?'));
+    let _ = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(ui::hit(&s, area, 3, first), None, "in the detail view");
 }

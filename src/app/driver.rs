@@ -31,16 +31,7 @@ impl Driver {
     #[must_use]
     pub fn new(setup: &Setup) -> Self {
         let (tx, rx) = mpsc::channel(16);
-        let backends = setup.rollouts.iter().map(|(_, b)| b.clone()).collect();
-        let effects = Effects::new(
-            setup.rollouts.iter().map(|(r, _)| r.name.clone()).collect(),
-            backends,
-            tx,
-            setup.clock.clone(),
-            setup.audit.clone(),
-            setup.read_only,
-            setup.deadline,
-        );
+        let effects = super::run::effects(setup, tx);
         Self {
             state: initial_state(setup, setup.clock.now_ms()),
             effects,
@@ -81,6 +72,13 @@ impl Driver {
             r.flush();
         }
         ran
+    }
+
+    /// Runs one command through the effects without `update` and returns its message: for a
+    /// caller that judges the result itself (the CLI's `set`/`rollback` take the same guarded
+    /// write path as the keys).
+    pub async fn perform(&self, cmd: Command) -> Option<Msg> {
+        self.effects.perform(cmd).await
     }
 
     /// A tick at the clock's current time.

@@ -1,9 +1,13 @@
-//! Default key bindings: key events to actions, and the table the help overlay shows.
+//! Default key bindings: key events to actions, and the table the help overlay shows. The
+//! event loop maps every key here, before `update`, so `update` sees actions only (and the
+//! mouse: a click becomes [`Action::Select`], the wheel [`Action::Down`]/[`Action::Up`]).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use serde::{Deserialize, Serialize};
 
-/// What a key asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a key (or a click) asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Next step of the plan.
     Bump,
@@ -33,6 +37,9 @@ pub enum Action {
     Redraw,
     /// `1`…`4`: the detail chart's time range (5 m, 1 h, 6 h, 24 h).
     Range(u8),
+    /// A click on metric row `k` of the comparison table: selects it; a click on the row
+    /// already selected opens its detail view (as `Enter`).
+    Select(usize),
     /// A key with no binding: says so, with where to look.
     Unknown,
     /// Toggle help.
@@ -68,6 +75,10 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("y", "confirm the dialog (only y writes; Enter never does)"),
     ("n  Esc", "cancel the dialog"),
     ("j k  arrows", "select a metric (never writes)"),
+    (
+        "click  wheel",
+        "select a metric (again: open it) / move, scroll",
+    ),
     (
         "Enter",
         "open the selected metric's detail chart (Esc returns)",

@@ -1,7 +1,8 @@
 //! The application core, in The Elm Architecture: one [`State`], messages ([`Msg`]) that
 //! describe what happened, a pure [`update`] that changes the state and returns
 //! [`Command`]s, and effects that run those commands on tokio tasks and report back as
-//! messages on one bounded channel. The event loop in [`run`] owns the terminal.
+//! messages on one bounded channel. The event loop in [`run`] maps keys and clicks to
+//! actions; [`term`] owns the terminal.
 
 mod automation;
 pub mod driver;
@@ -14,6 +15,7 @@ pub mod notify;
 pub mod propose;
 pub mod run;
 pub mod state;
+pub mod term;
 pub mod update;
 pub mod verdicts;
 

@@ -1,7 +1,13 @@
 //! Messages into `update` and commands out of it.
+//!
+//! A [`Msg`] holds no terminal type: keys and mouse events become [`Action`]s at the edge (the
+//! event loop), so every message is plain data and serialises as it is. A recording
+//! ([`crate::record`]) is these messages as JSON lines, one object a message with its kind in
+//! `type`: `{"type":"tick","now_ms":…}`, `{"type":"action","action":"rollback"}`.
 
-use crossterm::event::KeyEvent;
+use serde::{Deserialize, Serialize};
 
+use super::keymap::Action;
 use crate::flags::FlagError;
 use crate::flags::FlagEvent;
 use crate::flags::write::{WriteRequest, WriteResult};
@@ -9,11 +15,18 @@ use crate::metrics::{Backfill, MetricsError, Poll, PollCtx};
 use crate::model::FlagSnapshot;
 
 /// Something that happened.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Msg {
-    /// A key was pressed.
-    Key(KeyEvent),
+    /// The operator asked for something (a key or a click, mapped at the edge).
+    #[serde(with = "field::action")]
+    Action(Action),
+    /// The session began at the clock's now (Unix ms): the first tick, and dangling write
+    /// intents of an earlier run are reconciled.
+    #[serde(with = "field::now_ms")]
+    Started(i64),
     /// Time passed; carries the clock's now (Unix ms).
+    #[serde(with = "field::now_ms")]
     Tick(i64),
     /// The terminal was resized.
     Resize,
@@ -68,7 +81,40 @@ pub enum Msg {
         notes: Vec<String>,
     },
     /// Stop now (signal, terminal gone).
+    #[serde(with = "field::reason")]
     Shutdown(String),
+}
+
+/// The one-value variants of [`Msg`] as objects with one named field (`{"now_ms": 5}`), so
+/// the `type` tag can sit beside it and the lines read as in recording format 1.
+mod field {
+    macro_rules! named {
+        ($module:ident, $name:literal, $ty:ty) => {
+            pub mod $module {
+                use serde::ser::SerializeMap;
+                use serde::{Deserialize, Deserializer, Serializer};
+
+                #[derive(Deserialize)]
+                struct One {
+                    #[serde(rename = $name)]
+                    value: $ty,
+                }
+
+                pub fn serialize<S: Serializer>(v: &$ty, s: S) -> Result<S::Ok, S::Error> {
+                    let mut m = s.serialize_map(Some(1))?;
+                    m.serialize_entry($name, v)?;
+                    m.end()
+                }
+
+                pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+                    One::deserialize(d).map(|o| o.value)
+                }
+            }
+        };
+    }
+    named!(now_ms, "now_ms", i64);
+    named!(reason, "reason", String);
+    named!(action, "action", crate::app::keymap::Action);
 }
 
 /// Something `update` asks the effects to do.
@@ -103,4 +149,156 @@ pub enum Command {
     Reconcile(usize),
     /// Leave the event loop.
     Quit,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A number per variant; exhaustive, so a new variant fails to compile until it is listed.
+    fn variant(m: &Msg) -> usize {
+        match m {
+            Msg::Action(_) => 0,
+            Msg::Started(_) => 1,
+            Msg::Tick(_) => 2,
+            Msg::Resize => 3,
+            Msg::FlagRead { .. } => 4,
+            Msg::FlagEvents { .. } => 5,
+            Msg::MetricsPolled { .. } => 6,
+            Msg::Backfilled { .. } => 7,
+            Msg::WriteDone { .. } => 8,
+            Msg::Reconciled { .. } => 9,
+            Msg::Shutdown(_) => 10,
+        }
+    }
+    const VARIANTS: usize = 11;
+
+    fn action_variant(a: Action) -> usize {
+        match a {
+            Action::Bump => 0,
+            Action::ForceBump => 1,
+            Action::StepBack => 2,
+            Action::Rollback => 3,
+            Action::KillSwitch => 4,
+            Action::Yes => 5,
+            Action::No => 6,
+            Action::Enter => 7,
+            Action::Down => 8,
+            Action::Up => 9,
+            Action::Top => 10,
+            Action::Bottom => 11,
+            Action::Redraw => 12,
+            Action::Range(_) => 13,
+            Action::Select(_) => 14,
+            Action::Unknown => 15,
+            Action::Help => 16,
+            Action::Theme => 17,
+            Action::NextRollout => 18,
+            Action::PrevRollout => 19,
+            Action::Arm => 20,
+            Action::Pause => 21,
+            Action::Quit => 22,
+            Action::Interrupt => 23,
+        }
+    }
+    const ACTIONS: usize = 24;
+
+    /// Every action, as the edge produces them: from every key the keymap binds, and the
+    /// click on a metric row.
+    fn every_action() -> Vec<Action> {
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let mut codes: Vec<KeyCode> = (' '..='~').map(KeyCode::Char).collect();
+        codes.extend([
+            KeyCode::Enter,
+            KeyCode::Esc,
+            KeyCode::Tab,
+            KeyCode::BackTab,
+            KeyCode::Up,
+            KeyCode::Down,
+            KeyCode::Home,
+            KeyCode::End,
+        ]);
+        let mut out = vec![Action::Select(7)];
+        for code in codes {
+            for mods in [KeyModifiers::NONE, KeyModifiers::CONTROL] {
+                if let Some(a) = super::super::keymap::action(&KeyEvent::new(code, mods))
+                    && !out.contains(&a)
+                {
+                    out.push(a);
+                }
+            }
+        }
+        out
+    }
+
+    /// One message of every kind: the data ones as a real session recorded them (the committed
+    /// recording), their failures as JSON, the rest built here.
+    fn every_msg() -> Vec<Msg> {
+        let mut out: Vec<Msg> = every_action().into_iter().map(Msg::Action).collect();
+        out.extend([
+            Msg::Started(1_767_268_800_000),
+            Msg::Tick(1_767_268_800_250),
+            Msg::Resize,
+            Msg::Reconciled {
+                rollout: 1,
+                notes: vec!["an earlier write has no recorded outcome".into()],
+            },
+            Msg::Shutdown("SIGHUP: terminal hung up".into()),
+        ]);
+        let recorded = include_str!("../../examples/recordings/regression.jsonl");
+        for l in recorded.lines().skip(1) {
+            if let Ok((_, Some(m))) = crate::record::read_line(1, l)
+                && !out.iter().any(|o| variant(o) == variant(&m))
+            {
+                out.push(m);
+            }
+        }
+        for failed in [
+            r#"{"type":"flag_read","rollout":0,"at_ms":5,"result":{"Err":{"transport":"down"}}}"#,
+            r#"{"type":"flag_events","rollout":0,"at_ms":5,"result":{"Err":"unauthorized"}}"#,
+            r#"{"type":"metrics_polled","rollout":2,"at_ms":5,"result":{"Err":{"timeout":2000}}}"#,
+            r#"{"type":"backfilled","rollout":0,"result":{"Err":{"no_data":"empty"}}}"#,
+        ] {
+            out.push(serde_json::from_str(failed).expect(failed));
+        }
+        out
+    }
+
+    #[test]
+    fn every_message_round_trips_through_json() {
+        let all = every_msg();
+        let mut seen = [false; VARIANTS];
+        let mut actions = [false; ACTIONS];
+        for m in &all {
+            seen[variant(m)] = true;
+            if let Msg::Action(a) = m {
+                actions[action_variant(*a)] = true;
+            }
+            let text = serde_json::to_string(m).unwrap();
+            let back: Msg = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(&back, m, "{text}");
+            let kind = serde_json::from_str::<serde_json::Value>(&text).unwrap()["type"].clone();
+            assert!(kind.is_string(), "tagged with its kind: {text}");
+        }
+        assert!(
+            seen.iter().all(|s| *s),
+            "a message kind is missing: {seen:?}"
+        );
+        assert!(
+            actions.iter().all(|s| *s),
+            "an action is missing: {actions:?}"
+        );
+    }
+
+    #[test]
+    fn messages_read_as_recording_format_1_wrote_them() {
+        let tick: Msg = serde_json::from_str(r#"{"type":"tick","now_ms":12}"#).unwrap();
+        assert_eq!(tick, Msg::Tick(12));
+        let stop: Msg = serde_json::from_str(r#"{"type":"shutdown","reason":"SIGTERM"}"#).unwrap();
+        assert_eq!(stop, Msg::Shutdown("SIGTERM".into()));
+        assert_eq!(
+            serde_json::to_string(&Msg::Action(Action::Range(2))).unwrap(),
+            r#"{"type":"action","action":{"range":2}}"#
+        );
+    }
 }

@@ -6,10 +6,12 @@
 use std::time::Duration;
 
 use crate::alerts::{Action, Condition, Rule};
+use crate::app::Msg;
+use crate::app::keymap::Action as KeyAction;
 use crate::app::verdicts::SPLIT_RULE;
 use crate::flags::FlagEvent;
 use crate::model::{FlagSnapshot, MetricDef, MetricKind, Rollout};
-use crate::record::{FORMAT, Header, Line, RecMsg, RecordedRollout, key_problem};
+use crate::record::{FORMAT, Header, RecordedRollout};
 
 /// Latest clock time a recording may hold (9999-12-31T23:59:59.999Z), so no time arithmetic
 /// of the dashboard can overflow.
@@ -200,18 +202,19 @@ fn flag_event(e: &FlagEvent) -> Result<(), String> {
     Ok(())
 }
 
-/// One message line, after the previous line's time `prev_t` (the header's `started_ms` for
-/// the first): times never go back, rollouts exist, and every value is one a backend could
-/// have returned.
-pub(super) fn line(h: &Header, prev_t: i64, l: &Line) -> Result<(), String> {
-    time("t", l.t)?;
-    if l.t < prev_t {
+/// One message line at clock time `t`, after the previous line's time `prev_t` (the header's
+/// `started_ms` for the first): times never go back, rollouts exist, and every value is one a
+/// backend (or the keymap) could have produced. `msg` is `None` for a format-1 key bound to
+/// nothing: only its time is checked.
+pub(super) fn line(h: &Header, prev_t: i64, t: i64, msg: Option<&Msg>) -> Result<(), String> {
+    time("t", t)?;
+    if t < prev_t {
         return Err(format!(
-            "t {}: expected a time at or after the previous line's ({prev_t}); a recording's \
-             clock never goes back",
-            l.t
+            "t {t}: expected a time at or after the previous line's ({prev_t}); a recording's \
+             clock never goes back"
         ));
     }
+    let Some(msg) = msg else { return Ok(()) };
     let rollout = |i: usize| -> Result<&RecordedRollout, String> {
         h.rollouts.get(i).ok_or_else(|| {
             format!(
@@ -221,11 +224,13 @@ pub(super) fn line(h: &Header, prev_t: i64, l: &Line) -> Result<(), String> {
             )
         })
     };
-    match &l.msg {
-        RecMsg::Key { code, mods, kind } => key_problem(code, mods, kind.as_deref()),
-        RecMsg::Tick { now_ms } => time("now_ms", *now_ms),
-        RecMsg::Resize | RecMsg::Shutdown { .. } => Ok(()),
-        RecMsg::FlagRead {
+    match msg {
+        Msg::Action(KeyAction::Range(n)) if !(1..=4).contains(n) => {
+            Err(format!("range {n}: expected 1..=4 (the keys 1 to 4)"))
+        }
+        Msg::Action(_) | Msg::Resize | Msg::Shutdown(_) => Ok(()),
+        Msg::Started(now_ms) | Msg::Tick(now_ms) => time("now_ms", *now_ms),
+        Msg::FlagRead {
             rollout: i,
             at_ms,
             result,
@@ -237,7 +242,7 @@ pub(super) fn line(h: &Header, prev_t: i64, l: &Line) -> Result<(), String> {
                 Err(_) => Ok(()),
             }
         }
-        RecMsg::FlagEvents {
+        Msg::FlagEvents {
             rollout: i,
             at_ms,
             result,
@@ -248,7 +253,7 @@ pub(super) fn line(h: &Header, prev_t: i64, l: &Line) -> Result<(), String> {
                 .as_ref()
                 .map_or(Ok(()), |evs| evs.iter().try_for_each(flag_event))
         }
-        RecMsg::MetricsPolled {
+        Msg::MetricsPolled {
             rollout: i,
             at_ms,
             result,
@@ -264,7 +269,7 @@ pub(super) fn line(h: &Header, prev_t: i64, l: &Line) -> Result<(), String> {
                 _ => Ok(()),
             }
         }
-        RecMsg::Backfilled { rollout: i, result } => {
+        Msg::Backfilled { rollout: i, result } => {
             let r = rollout(*i)?;
             let Ok(series) = result else { return Ok(()) };
             if series.len() != r.def.metrics.len() {
@@ -286,7 +291,7 @@ pub(super) fn line(h: &Header, prev_t: i64, l: &Line) -> Result<(), String> {
             }
             Ok(())
         }
-        RecMsg::WriteDone {
+        Msg::WriteDone {
             rollout: i,
             at_ms,
             result,
@@ -310,6 +315,6 @@ pub(super) fn line(h: &Header, prev_t: i64, l: &Line) -> Result<(), String> {
                 crate::flags::write::WriteKind::SetEnabled(_) => Ok(()),
             }
         }
-        RecMsg::Reconciled { rollout: i, .. } => rollout(*i).map(|_| ()),
+        Msg::Reconciled { rollout: i, .. } => rollout(*i).map(|_| ()),
     }
 }

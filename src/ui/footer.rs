@@ -34,6 +34,13 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     } else {
         hints
     };
+    draw_hints(f, area, hints, s, t);
+}
+
+/// Draws a line of key hints over `area` (the replay draws its own keys here).
+pub fn draw_hints(f: &mut Frame<'_>, area: Rect, hints: &str, s: &State, t: &Theme) {
+    let hints = super::format::asciify(hints, s.ascii).into_owned();
+    f.render_widget(ratatui::widgets::Clear, area);
     f.render_widget(Paragraph::new(Line::styled(hints, t.dim)), area);
 }
 

@@ -80,18 +80,7 @@ pub fn draw_in(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     let r = s.current();
     let wide = area.width >= WIDE;
     let l = plan(s, area);
-    let [vrd, hdr, ovw, cmp, alr, charts, evt, status, ftr] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(3),
-        Constraint::Length(l.overview),
-        Constraint::Length(l.compare),
-        Constraint::Length(l.alerts),
-        Constraint::Length(l.charts),
-        Constraint::Min(0),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [vrd, hdr, ovw, cmp, alr, charts, evt, status, ftr] = rows(area, &l);
     verdict::draw(f, vrd, s, t);
     header::draw(f, hdr, s, t);
     if l.overview > 0 {
@@ -193,6 +182,56 @@ pub fn plan(s: &State, area: Rect) -> Plan {
         alerts: 1 + active.max(1) + quiet,
         charts,
         chart_cols,
+    }
+}
+
+/// The dashboard's rows for a plan: verdict, header, overview, comparison, alerts, charts,
+/// events, status, key hints.
+fn rows(area: Rect, l: &Plan) -> [Rect; 9] {
+    Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(3),
+        Constraint::Length(l.overview),
+        Constraint::Length(l.compare),
+        Constraint::Length(l.alerts),
+        Constraint::Length(l.charts),
+        Constraint::Min(0),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area)
+}
+
+/// What a screen position points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Metric `k` of the shown rollout: its row of the comparison table (or its trend row
+    /// below the table on narrow screens).
+    Metric(usize),
+}
+
+/// What is under column `col`, row `row` of the dashboard drawn into `area` (as [`draw_in`]
+/// lays it out), if it is something a click acts on. Only the plain dashboard is clickable:
+/// under an overlay, in the detail view and on a screen too small, nothing is.
+#[must_use]
+pub fn hit(s: &State, area: Rect, col: u16, row: u16) -> Option<Target> {
+    let inside = ratatui::layout::Position { x: col, y: row };
+    if s.mode != Mode::Normal || area.width < MIN_W || area.height < MIN_H || !area.contains(inside)
+    {
+        return None;
+    }
+    let l = plan(s, area);
+    let cmp = rows(area, &l)[3];
+    if !cmp.contains(inside) {
+        return None;
+    }
+    // The table's title row, then one row a metric, then (narrow) one trend row a metric.
+    let n = s.current().def.metrics.len();
+    let k = usize::from(row - cmp.y).checked_sub(1)?;
+    match k.checked_sub(n) {
+        None => Some(Target::Metric(k)),
+        Some(trend) if trend < n && area.width < WIDE && l.sparks => Some(Target::Metric(trend)),
+        Some(_) => None,
     }
 }
 

@@ -14,26 +14,52 @@ use crate::flags::write::WriteKind;
 
 /// The help overlay.
 pub fn help(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
-    let mut lines: Vec<Line<'_>> = BINDINGS
+    let theme = s.themes.get(s.theme).cloned().unwrap_or_default();
+    let last = format!(
+        " theme: {theme}{}",
+        if s.read_only { "   READ-ONLY" } else { "" }
+    );
+    keys(f, area, s, t, " Keys — ? or Esc closes ", BINDINGS, last);
+}
+
+/// The replay's help overlay: its own `bindings` (a replay writes nothing, so none of the
+/// dashboard's keys act there).
+pub fn replay_help(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, bindings: &[(&str, &str)]) {
+    let last = " a replay writes nothing: recorded keys play as pressed";
+    keys(
+        f,
+        area,
+        s,
+        t,
+        " Replay keys — ? or Esc closes ",
+        bindings,
+        last.into(),
+    );
+}
+
+/// A box listing `bindings` (keys, what they do) and a `last` line under them: as wide as its
+/// longest line (up to the screen), as tall as fits; what does not fit scrolls with `j`/`k`
+/// and the title says so. Never clipped.
+fn keys(
+    f: &mut Frame<'_>,
+    area: Rect,
+    s: &State,
+    t: &Theme,
+    title: &str,
+    bindings: &[(&str, &str)],
+    last: String,
+) {
+    let mut lines: Vec<Line<'_>> = bindings
         .iter()
         .map(|(k, what)| {
             Line::from(vec![
-                Span::styled(format!(" {k:<16}"), t.title),
-                Span::styled((*what).to_string(), t.dialog),
+                Span::styled(format!(" {:<16}", asciify(k, s.ascii)), t.title),
+                Span::styled(asciify(what, s.ascii).into_owned(), t.dialog),
             ])
         })
         .collect();
     lines.push(Line::raw(""));
-    let theme = s.themes.get(s.theme).cloned().unwrap_or_default();
-    lines.push(Line::styled(
-        format!(
-            " theme: {theme}{}",
-            if s.read_only { "   READ-ONLY" } else { "" }
-        ),
-        t.dim,
-    ));
-    // As wide as the longest line (up to the screen), as tall as it fits; what does not fit
-    // scrolls with j/k, and the title says so. Never clipped.
+    lines.push(Line::styled(last, t.dim));
     let widest = lines.iter().map(Line::width).max().unwrap_or(0);
     let w = u16::try_from(widest + 2)
         .unwrap_or(u16::MAX)
@@ -54,7 +80,7 @@ pub fn help(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
             (scroll + visible).min(rows)
         )
     } else {
-        " Keys — ? or Esc closes ".to_owned()
+        title.to_owned()
     };
     let rect = centered(area, w, h);
     let mut block = Block::default().borders(Borders::ALL);

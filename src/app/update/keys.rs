@@ -119,6 +119,20 @@ fn select_metric(state: &mut State, by: i64) {
     state.dirty = true;
 }
 
+/// A click on metric row `k`: selects it, or opens it when it is selected already. A row the
+/// shown rollout does not have (a click that raced a rollout switch) does nothing.
+fn click_metric(state: &mut State, k: usize) {
+    if k >= state.current().def.metrics.len() {
+        return;
+    }
+    if state.selected_metric == k {
+        state.mode = Mode::Detail(k);
+    } else {
+        state.selected_metric = k;
+    }
+    state.dirty = true;
+}
+
 fn set_range(state: &mut State, r: usize) {
     state.range = r.min(crate::app::state::RANGES.len() - 1);
     state.dirty = true;
@@ -147,6 +161,8 @@ fn on_detail_action(state: &mut State, k: usize, a: Action, cmds: &mut Vec<Comma
         // In the detail view `[` and `]` move through the ranges, not the plan.
         Action::StepBack => set_range(state, state.range.saturating_sub(1)),
         Action::Bump => set_range(state, state.range + 1),
+        // The table is not on screen: a click there cannot have happened.
+        Action::Select(_) => {}
         _ => on_normal_action(state, a, cmds),
     }
 }
@@ -257,6 +273,7 @@ fn on_normal_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
         }
         Action::Redraw => redraw(state),
         Action::Range(n) => set_range(state, usize::from(n.max(1)) - 1),
+        Action::Select(k) => click_metric(state, k),
         Action::Unknown => state.say(LogLevel::Info, "unknown key — ? for help"),
         Action::Yes | Action::No => {}
     }

@@ -11,7 +11,6 @@ mod writes;
 
 pub use writes::describe_change;
 
-use super::keymap::action;
 use super::msg::{Command, Msg};
 use super::state::{LogLevel, State};
 use feeds::{on_backfill, on_flag_events, on_flag_read, on_metrics, tick};
@@ -27,13 +26,13 @@ pub const BACKOFF_BASE_MS: i64 = 1_000;
 pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
     let mut cmds = Vec::new();
     match msg {
+        Msg::Started(now) => {
+            tick(state, now, &mut cmds);
+            cmds.extend((0..state.rollouts.len()).map(Command::Reconcile));
+        }
         Msg::Tick(now) => tick(state, now, &mut cmds),
         Msg::Resize => state.dirty = true,
-        Msg::Key(k) => {
-            if let Some(a) = action(&k) {
-                on_action(state, a, &mut cmds);
-            }
-        }
+        Msg::Action(a) => on_action(state, a, &mut cmds),
         Msg::FlagRead {
             rollout,
             at_ms,
