@@ -13,8 +13,9 @@ use crate::app::driver::Driver;
 use crate::app::run::Setup;
 use crate::app::state::State;
 use crate::audit::AuditLog;
+use crate::backends as wire;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, wire};
+use crate::config::Config;
 use crate::flags::write::{
     WriteKind, WriteOutcome, WriteRequest, WriteResult, guarded_write, refused_before_writing,
     unreadable_outcome,
