@@ -15,7 +15,6 @@ pub mod file;
 pub mod locate;
 mod rollout;
 pub mod rule_expr;
-mod simulator;
 #[cfg(test)]
 mod tests;
 

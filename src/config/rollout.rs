@@ -191,16 +191,9 @@ fn source(
     t: &Spanned<DeTable<'_>>,
     keyed: &[MetricTable<'_>],
 ) -> Result<Source, ConfigError> {
-    let mut names: Vec<&str> = metrics::KINDS.iter().map(|k| k.name).collect();
-    names.push("simulator");
+    let names: Vec<&str> = metrics::KINDS.iter().map(|k| k.name).collect();
     let kind = kind_of(lx, &r.metrics, "metrics", &names)?;
     let table = adapter_table(lx, t, "metrics")?;
-    if kind == "simulator" {
-        return super::simulator::parse(&table, keyed).map(|spec| Source {
-            kind: "simulator",
-            spec,
-        });
-    }
     metrics::parse(&kind, &table, keyed)
         .unwrap_or_else(|| Err(lx.at(&r.metrics, "unknown metrics kind")))
 }

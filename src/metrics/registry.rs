@@ -103,6 +103,7 @@ pub struct Kind {
 pub const KINDS: &[Kind] = &[
     super::prometheus::KIND, // Prometheus and its HTTP API (VictoriaMetrics, Thanos, Mimir)
     super::json::KIND,       // an app's own JSON document
+    super::sim::KIND,        // the in-process simulator (the demo, trials)
 ];
 
 /// Parses a metrics table of kind `kind` (one of [`KINDS`]); `table` is without its `kind`.
