@@ -21,7 +21,6 @@ use serde_json::Value;
 
 use super::registry::{self, BuiltFlag, FlagSpec, Kind};
 use super::{FlagBackend, FlagError};
-use crate::config::locate::{ConfigError, Table};
 use crate::model::FlagSnapshot;
 use crate::net::{Answer, Auth, AuthKeys, Endpoint, EndpointError, NetError, policy};
 use crate::secret::Secret;
@@ -183,13 +182,8 @@ impl HttpFlagConfig {
 /// The registry line of `kind = "http"`.
 pub const KIND: Kind = Kind {
     name: "http",
-    parse,
+    parse: registry::deserialize::<HttpFlagConfig>,
 };
-
-fn parse(t: &Table<'_>) -> Result<std::sync::Arc<dyn FlagSpec>, ConfigError> {
-    let c: HttpFlagConfig = registry::table(t, "http")?;
-    Ok(std::sync::Arc::new(c))
-}
 
 impl FlagSpec for HttpFlagConfig {
     fn insecure_tls(&self) -> bool {
@@ -209,10 +203,7 @@ impl FlagSpec for HttpFlagConfig {
             Err(e) => return Err(e.to_string()),
         };
         let f = HttpFlag::new(self.clone(), token).map_err(|e| e.to_string())?;
-        Ok(BuiltFlag {
-            backend: std::sync::Arc::new(f),
-            in_process: None,
-        })
+        Ok(BuiltFlag::remote(f))
     }
 }
 

@@ -26,8 +26,8 @@ pub struct MemoryConfig {
     pub percent: u8,
 }
 
-fn parse(t: &Table<'_>) -> Result<Arc<dyn FlagSpec>, ConfigError> {
-    let m: MemoryConfig = registry::table(t, "memory")?;
+fn parse(t: &Table<'_>, kind: &str) -> Result<Arc<dyn FlagSpec>, ConfigError> {
+    let m: MemoryConfig = registry::table(t, kind)?;
     if m.percent > 100 {
         return Err(t.error("`percent` of the flag: expected 0..=100".into()));
     }

@@ -79,8 +79,8 @@ impl Flag {
     }
 }
 
-/// Parses a `[rollout.flag]` table without its `kind`.
-pub type Parse = fn(&Table<'_>) -> Result<Arc<dyn FlagSpec>, ConfigError>;
+/// Parses a `[rollout.flag]` table (without its `kind`) of the kind named.
+pub type Parse = fn(&Table<'_>, &str) -> Result<Arc<dyn FlagSpec>, ConfigError>;
 
 /// One flag-backend kind.
 pub struct Kind {
@@ -103,7 +103,7 @@ pub const KINDS: &[Kind] = &[
 /// The adapter's error, located; `None` for a kind not in [`KINDS`].
 pub fn parse(kind: &str, table: &Table<'_>) -> Option<Result<Flag, ConfigError>> {
     let k = KINDS.iter().find(|k| k.name == kind)?;
-    Some((k.parse)(table).map(|spec| Flag { kind: k.name, spec }))
+    Some((k.parse)(table, k.name).map(|spec| Flag { kind: k.name, spec }))
 }
 
 /// Deserialises an adapter's table into its config struct, errors as `flag (kind): ...`.
@@ -112,4 +112,27 @@ pub fn parse(kind: &str, table: &Table<'_>) -> Option<Result<Flag, ConfigError>>
 /// The located serde error.
 pub fn table<'a, T: serde::Deserialize<'a>>(t: &Table<'a>, kind: &str) -> Result<T, ConfigError> {
     t.parse_as(&format!("flag ({kind})"))
+}
+
+/// The [`Parse`] of an adapter whose spec is its config struct as deserialised (its checks
+/// run in [`FlagSpec::check`]).
+///
+/// # Errors
+/// The located serde error.
+pub fn deserialize<T: FlagSpec + serde::de::DeserializeOwned>(
+    t: &Table<'_>,
+    kind: &str,
+) -> Result<Arc<dyn FlagSpec>, ConfigError> {
+    let spec: T = table(t, kind)?;
+    Ok(Arc::new(spec))
+}
+
+impl BuiltFlag {
+    /// A backend that lives outside this process.
+    pub fn remote(backend: impl FlagBackend + 'static) -> Self {
+        Self {
+            backend: Arc::new(backend),
+            in_process: None,
+        }
+    }
 }

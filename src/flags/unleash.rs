@@ -37,7 +37,6 @@ use serde_json::{Value, json};
 use super::http::json;
 use super::registry::{self, BuiltFlag, FlagSpec, Kind};
 use super::{FlagBackend, FlagError, FlagEvent};
-use crate::config::locate::{ConfigError, Table};
 use crate::model::FlagSnapshot;
 use crate::net::{Answer, Auth, AuthKeys, Endpoint, policy};
 use crate::secret::Secret;
@@ -95,13 +94,8 @@ impl UnleashConfig {
 /// The registry line of `kind = "unleash"`.
 pub const KIND: Kind = Kind {
     name: "unleash",
-    parse,
+    parse: registry::deserialize::<UnleashConfig>,
 };
-
-fn parse(t: &Table<'_>) -> Result<std::sync::Arc<dyn FlagSpec>, ConfigError> {
-    let c: UnleashConfig = registry::table(t, "unleash")?;
-    Ok(std::sync::Arc::new(c))
-}
 
 impl FlagSpec for UnleashConfig {
     fn environment(&self) -> Option<&str> {
@@ -126,10 +120,7 @@ impl FlagSpec for UnleashConfig {
             Err(e) => return Err(e.to_string()),
         };
         let f = UnleashFlag::new(self.clone(), token).map_err(|e| e.to_string())?;
-        Ok(BuiltFlag {
-            backend: std::sync::Arc::new(f),
-            in_process: None,
-        })
+        Ok(BuiltFlag::remote(f))
     }
 }
 
