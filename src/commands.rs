@@ -14,8 +14,9 @@ use crate::app::run::Setup;
 use crate::app::state::State;
 use crate::app::{Command, Msg};
 use crate::audit::AuditLog;
+use crate::backends as wire;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, wire};
+use crate::config::Config;
 use crate::flags::write::{
     WriteKind, WriteOutcome, WriteRequest, WriteResult, refused_before_writing, unreadable_outcome,
 };

@@ -30,8 +30,9 @@ use rollwatch::app::effects::Effects;
 use rollwatch::app::run::{Setup, initial_state};
 use rollwatch::app::{Command, Mode, Msg, State, update};
 use rollwatch::audit::AuditLog;
+use rollwatch::backends as wire;
 use rollwatch::clock::{Clock, ManualClock};
-use rollwatch::config::{self, wire};
+use rollwatch::config;
 use rollwatch::ui::{self, theme};
 
 /// A key as the event loop delivers it to `update`: mapped to its action at the edge.

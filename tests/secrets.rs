@@ -26,14 +26,15 @@ use rollwatch::app::Msg;
 use rollwatch::app::driver::Driver;
 use rollwatch::app::run::Setup;
 use rollwatch::audit::AuditLog;
+use rollwatch::backends as wire;
 use rollwatch::clock::{Clock, ManualClock};
-use rollwatch::config::{self, FlagSpec, SourceSpec, wire};
+use rollwatch::config;
 use rollwatch::flags::FlagBackend;
-use rollwatch::flags::http::HttpFlag;
-use rollwatch::flags::unleash::UnleashFlag;
+use rollwatch::flags::http::{HttpFlag, HttpFlagConfig};
+use rollwatch::flags::unleash::{UnleashConfig, UnleashFlag};
 use rollwatch::metrics::MetricsSource;
-use rollwatch::metrics::json::{JsonMetric, JsonSource};
-use rollwatch::metrics::prometheus::{PrometheusQuery, PrometheusSource};
+use rollwatch::metrics::json::{JsonMetric, JsonSource, JsonSpec};
+use rollwatch::metrics::prometheus::{PrometheusQuery, PrometheusSource, PrometheusSpec};
 use rollwatch::metrics::units::ValueUnit;
 use rollwatch::net::Auth;
 use rollwatch::secret::Secret;
@@ -292,16 +293,19 @@ async fn errors_configs_adapters_and_state_never_show_the_token() {
 
     // The adapters themselves, built as the wiring builds them.
     let secret = Secret::new(TOKEN);
-    let (FlagSpec::Http(hc), SourceSpec::Prometheus(pc)) =
-        (&cfg.rollouts[0].flag, &cfg.rollouts[0].source)
-    else {
+    let (Some(hc), Some(pc)) = (
+        cfg.rollouts[0].flag.get::<HttpFlagConfig>(),
+        cfg.rollouts[0].source.get::<PrometheusSpec>(),
+    ) else {
         panic!("first rollout is http + prometheus")
     };
-    let (FlagSpec::Unleash(uc), SourceSpec::Json(jc)) =
-        (&cfg.rollouts[1].flag, &cfg.rollouts[1].source)
-    else {
+    let (Some(uc), Some(jc)) = (
+        cfg.rollouts[1].flag.get::<UnleashConfig>(),
+        cfg.rollouts[1].source.get::<JsonSpec>(),
+    ) else {
         panic!("second rollout is unleash + json")
     };
+    let (pc, jc) = (&pc.config, &jc.config);
     let refresh = Duration::from_secs(1);
     let prom = PrometheusSource::new(
         pc,

@@ -131,7 +131,7 @@ query = "x"
 "#;
     let cfg = rollwatch::config::parse(std::path::Path::new("t.toml"), text).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(T0));
-    let wired = rollwatch::config::wire::wire(&cfg, &clock).unwrap();
+    let wired = rollwatch::backends::wire(&cfg, &clock).unwrap();
     assert!(wired[0].1.insecure_tls);
 }
 

@@ -87,36 +87,3 @@ impl Driver {
         self.send(Msg::Tick(now)).await
     }
 }
-
-impl Driver {
-    /// The demo (seed 42) on a manual clock starting at `t0_ms`, driven one tick per simulated
-    /// second for `seconds`: the deterministic state behind snapshots, screenshots and benches.
-    pub async fn demo(scenario: crate::sim::Scenario, t0_ms: i64, seconds: i64) -> Self {
-        use crate::clock::ManualClock;
-        let clock = ManualClock::new(t0_ms);
-        let dyn_clock: Arc<dyn Clock> = Arc::new(clock.clone());
-        let (rollouts, _) = crate::sim::demo::build(
-            crate::sim::demo::DemoOptions { seed: 42, scenario },
-            &dyn_clock,
-            t0_ms,
-        );
-        let setup = Setup {
-            rollouts,
-            clock: dyn_clock,
-            refresh_ms: 1000,
-            tick: std::time::Duration::from_millis(250),
-            read_only: false,
-            themes: crate::ui::theme::builtin(),
-            ascii: false,
-            audit: crate::audit::AuditLog::disabled(),
-            deadline: std::time::Duration::from_secs(2),
-            log_file: None,
-        };
-        let mut d = Self::new(&setup);
-        for t in 0..=seconds {
-            clock.set(t0_ms + t * 1000);
-            d.tick().await;
-        }
-        d
-    }
-}

@@ -12,19 +12,10 @@ use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::flags::write::guarded_write;
 use crate::flags::{FlagBackend, FlagError, FlagEvent};
-use crate::metrics::{Backfill, MetricsError, MetricsSource};
+use crate::metrics::{Backfill, MetricsError};
 use crate::model::FlagSnapshot;
 
-/// The two backends of one rollout.
-#[derive(Clone)]
-pub struct Backends {
-    /// Where the flag lives.
-    pub flag: Arc<dyn FlagBackend>,
-    /// Where the metrics come from.
-    pub metrics: Arc<dyn MetricsSource>,
-    /// A backend was configured with `insecure_skip_verify = true` (shown in the header).
-    pub insecure_tls: bool,
-}
+pub use crate::backends::Backends;
 
 /// Wraps a flag backend so every call has a total deadline (R1). A write past it becomes an
 /// unknown outcome in the guarded write path, never a retry.

@@ -7,7 +7,7 @@ use crate::flags::FlagEvent;
 use crate::flags::write::WriteRequest;
 use crate::metrics::CohortValues;
 use crate::model::{Cohort, FlagSnapshot, History, Rollout};
-use crate::sim::rng::Rng;
+use crate::rng::Rng;
 
 /// Flag changes kept for the chart markers.
 pub const FLAG_CHANGES_CAP: usize = 100;

@@ -1,4 +1,6 @@
-//! The TOML file as written, with spans for every value that is validated after parsing.
+//! The TOML file as written, with spans for every value that is validated after parsing. The
+//! adapters' tables (`[rollout.flag]`, `[rollout.metrics]` and the source's keys of each
+//! `[[rollout.metric]]`) are parsed by the adapters themselves.
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -34,13 +36,14 @@ pub struct FileRollout {
     /// Bake time per step (`["1h", "5h"]`), optional; shorter than `steps` is fine.
     #[serde(default)]
     pub bake: Vec<Spanned<String>>,
-    /// The flag backend (`kind = "unleash" | "http" | "memory"`).
+    /// The flag backend (`kind` and the adapter's keys; the adapter parses the table).
     pub flag: Spanned<toml::Table>,
-    /// The metrics source (`kind = "prometheus" | "json" | "simulator"`).
+    /// The metrics source (`kind` and the adapter's keys; the adapter parses the table).
     pub metrics: Spanned<toml::Table>,
-    /// `[[rollout.metric]]` entries.
+    /// `[[rollout.metric]]` entries (their generic keys are [`FileMetric`], the rest belong to
+    /// the metrics source).
     #[serde(default)]
-    pub metric: Vec<Spanned<FileMetric>>,
+    pub metric: Vec<Spanned<toml::Table>>,
     /// `[[rollout.rule]]` entries.
     #[serde(default)]
     pub rule: Vec<Spanned<FileRule>>,
@@ -56,7 +59,8 @@ pub struct FileRollout {
     pub min_new_requests: Option<u64>,
 }
 
-/// One `[[rollout.metric]]`.
+/// The generic keys of one `[[rollout.metric]]`: what every source's metric has. The other
+/// keys of the table are the metrics source's own ([`crate::metrics::registry`]).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileMetric {
@@ -77,39 +81,6 @@ pub struct FileMetric {
     /// Rates with counts: how much worse (percentage points) the new path may be before the
     /// statistical verdict calls it worse (default 0).
     pub tolerance: Option<f64>,
-    /// Prometheus: the PromQL query, grouped by the cohort label.
-    pub query: Option<String>,
-    /// Prometheus / JSON: factor applied to every value (e.g. 100 for ratio → percent).
-    pub scale: Option<Spanned<f64>>,
-    /// JSON: pointer to the legacy value.
-    pub legacy: Option<String>,
-    /// JSON: pointer to the new value.
-    pub new: Option<String>,
-    /// JSON: what a bare number means (`percent`, `ratio`, `ms`, `seconds`, `bytes`, `count`;
-    /// default from the metric's kind). A string's own suffix (`"183ms"`) wins.
-    pub unit: Option<Spanned<String>>,
-    /// JSON: pointer to divide the legacy value by (e.g. `/singleMode/calls`).
-    pub legacy_per: Option<String>,
-    /// JSON: pointer to divide the new value by.
-    pub new_per: Option<String>,
-    /// Prometheus, ratio metrics: PromQL for the events (errors) per cohort since the step
-    /// began, with `$step` (`increase(...[$step])`).
-    pub events_query: Option<Spanned<String>>,
-    /// Prometheus, ratio metrics: PromQL for the trials (requests) since the step began.
-    pub trials_query: Option<Spanned<String>>,
-    /// Prometheus, latency metrics: PromQL for the histogram buckets by cohort and `le` since
-    /// the step began, with `$step`.
-    pub buckets_query: Option<Spanned<String>>,
-    /// Prometheus, latency metrics: the `le` boundary above which a request counts as slow.
-    pub slow_above: Option<Spanned<f64>>,
-    /// JSON: the pointers are cumulative counters, differenced since the step began.
-    pub cumulative: Option<Spanned<bool>>,
-    /// JSON: pointer to the legacy cohort's cumulative calls counter (no calls, no data).
-    pub legacy_calls: Option<String>,
-    /// JSON: pointer to the new cohort's cumulative calls counter.
-    pub new_calls: Option<String>,
-    /// Simulator: which reading (`error_rate`, `p95`, `memory`, `queries`, `tokens`).
-    pub sim: Option<Spanned<String>>,
 }
 
 /// One `[[rollout.rule]]`.

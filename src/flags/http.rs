@@ -19,9 +19,10 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::registry::{self, BuiltFlag, FlagSpec, Kind};
 use super::{FlagBackend, FlagError};
 use crate::model::FlagSnapshot;
-use crate::net::{Answer, Auth, AuthKeys, Endpoint, EndpointError, EndpointKeys, NetError, policy};
+use crate::net::{Answer, Auth, AuthKeys, Endpoint, EndpointError, NetError, policy};
 use crate::secret::Secret;
 
 impl From<NetError> for FlagError {
@@ -71,54 +72,37 @@ impl WriteMethod {
     }
 }
 
-/// Configuration of the generic HTTP flag backend.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpFlagConfig {
-    /// The URL read with GET; it answers a JSON document.
-    pub url: String,
-    /// JSON pointer (RFC 6901) to the percentage in the GET answer, e.g. `/rollout/percent`.
-    /// The value may be an integer or a string holding one, 0..=100.
-    pub percent_pointer: String,
-    /// JSON pointer to the on/off switch (a boolean). Without it the flag counts as always on
-    /// and the kill switch is unavailable.
-    #[serde(default)]
-    pub enabled_pointer: Option<String>,
-    /// JSON pointer to a version field (any scalar) that changes with every write. Compared
-    /// before writing and available to the body template as `{{version}}`.
-    #[serde(default)]
-    pub version_pointer: Option<String>,
-    /// The write request's method: `PUT` (default), `PATCH` or `POST`.
-    #[serde(default)]
-    pub method: WriteMethod,
-    /// Where writes go; `url` when absent.
-    #[serde(default)]
-    pub write_url: Option<String>,
-    /// The JSON body of a write. `{{percent}}` becomes the integer percentage, `{{enabled}}`
-    /// `true` or `false`, `{{version}}` the version as JSON (as read via `version_pointer`).
-    pub body_template: String,
-    /// Name of the environment variable holding a bearer token, if the API needs one.
-    #[serde(default)]
-    pub token_env: Option<String>,
-    /// Path of a file holding a bearer token (first line), if the API needs one.
-    #[serde(default)]
-    pub token_file: Option<std::path::PathBuf>,
-    /// Total deadline per request in milliseconds (at most 5000; connect at most 2000).
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-    /// Accept any TLS certificate. Only for test installations.
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-    /// PEM file of the private CA that signs the server's certificate; when set, only it is
-    /// trusted for this flag API.
-    #[serde(default)]
-    pub ca_file: Option<std::path::PathBuf>,
-    /// PEM file of a client certificate for mutual TLS (with `client_key_file`).
-    #[serde(default)]
-    pub client_cert_file: Option<std::path::PathBuf>,
-    /// PEM file of the client certificate's private key.
-    #[serde(default)]
-    pub client_key_file: Option<std::path::PathBuf>,
+crate::net::endpoint_config! {
+    /// Configuration of the generic HTTP flag backend.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct HttpFlagConfig {
+        /// The URL read with GET; it answers a JSON document.
+        pub url: String,
+        /// JSON pointer (RFC 6901) to the percentage in the GET answer, e.g. `/rollout/percent`.
+        /// The value may be an integer or a string holding one, 0..=100.
+        pub percent_pointer: String,
+        /// JSON pointer to the on/off switch (a boolean). Without it the flag counts as always on
+        /// and the kill switch is unavailable.
+        #[serde(default)]
+        pub enabled_pointer: Option<String>,
+        /// JSON pointer to a version field (any scalar) that changes with every write. Compared
+        /// before writing and available to the body template as `{{version}}`.
+        #[serde(default)]
+        pub version_pointer: Option<String>,
+        /// The write request's method: `PUT` (default), `PATCH` or `POST`.
+        #[serde(default)]
+        pub method: WriteMethod,
+        /// Where writes go; `url` when absent.
+        #[serde(default)]
+        pub write_url: Option<String>,
+        /// The JSON body of a write. `{{percent}}` becomes the integer percentage, `{{enabled}}`
+        /// `true` or `false`, `{{version}}` the version as JSON (as read via `version_pointer`).
+        pub body_template: String,
+        /// Total deadline per request in milliseconds (at most 5000; connect at most 2000).
+        #[serde(default = "default_timeout_ms")]
+        pub timeout_ms: u64,
+    }
 }
 
 fn default_timeout_ms() -> u64 {
@@ -134,12 +118,6 @@ impl HttpFlagConfig {
     #[must_use]
     pub fn auth_keys(&self) -> AuthKeys<'_> {
         AuthKeys::token(self.token_env.as_deref(), self.token_file.as_deref())
-    }
-
-    /// The endpoint keys: URL, TLS, deadline.
-    #[must_use]
-    pub fn endpoint_keys(&self) -> EndpointKeys<'_> {
-        crate::net::endpoint_keys!(self, Some(self.timeout_ms))
     }
 
     /// Why the kill switch cannot work with this config, or `None` when it can: it needs an
@@ -198,6 +176,34 @@ impl HttpFlagConfig {
             );
         }
         self.auth_keys().check().map_err(|e| e.to_string())
+    }
+}
+
+/// The registry line of `kind = "http"`.
+pub const KIND: Kind = Kind {
+    name: "http",
+    parse: registry::deserialize::<HttpFlagConfig>,
+};
+
+impl FlagSpec for HttpFlagConfig {
+    fn insecure_tls(&self) -> bool {
+        self.insecure_skip_verify
+    }
+
+    fn check(&self) -> Result<(), String> {
+        HttpFlag::new(self.clone(), None)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    fn build(&self, _rollout: &str) -> Result<BuiltFlag, String> {
+        let token = match self.auth_keys().resolve() {
+            Ok(Auth::Bearer(t)) => Some(t),
+            Ok(_) => None,
+            Err(e) => return Err(e.to_string()),
+        };
+        let f = HttpFlag::new(self.clone(), token).map_err(|e| e.to_string())?;
+        Ok(BuiltFlag::remote(f))
     }
 }
 

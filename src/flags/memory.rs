@@ -4,8 +4,49 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 
+use serde::Deserialize;
+
+use super::registry::{self, BuiltFlag, FlagSpec, Kind};
 use super::{FlagBackend, FlagError, FlagEvent};
+use crate::config::locate::{ConfigError, Table};
 use crate::model::FlagSnapshot;
+
+/// The registry line of `kind = "memory"`.
+pub const KIND: Kind = Kind {
+    name: "memory",
+    parse,
+};
+
+/// The `[rollout.flag]` table of `kind = "memory"`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// The initial percentage (default 0).
+    #[serde(default)]
+    pub percent: u8,
+}
+
+fn parse(t: &Table<'_>, kind: &str) -> Result<Arc<dyn FlagSpec>, ConfigError> {
+    let m: MemoryConfig = registry::table(t, kind)?;
+    if m.percent > 100 {
+        return Err(t.error("`percent` of the flag: expected 0..=100".into()));
+    }
+    Ok(Arc::new(m))
+}
+
+impl FlagSpec for MemoryConfig {
+    fn in_process(&self) -> bool {
+        true
+    }
+
+    fn build(&self, rollout: &str) -> Result<BuiltFlag, String> {
+        let f = MemoryFlag::new(rollout, self.percent);
+        Ok(BuiltFlag {
+            backend: Arc::new(f.clone()),
+            in_process: Some(f),
+        })
+    }
+}
 
 #[derive(Debug)]
 struct Inner {

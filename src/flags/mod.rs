@@ -8,6 +8,7 @@
 pub mod http;
 pub mod memory;
 pub mod own;
+pub mod registry;
 pub mod unleash;
 pub mod write;
 

@@ -26,7 +26,6 @@
 //! alike), marked sensitive, and is redacted from every error text.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 use futures::future::BoxFuture;
@@ -36,9 +35,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::http::json;
+use super::registry::{self, BuiltFlag, FlagSpec, Kind};
 use super::{FlagBackend, FlagError, FlagEvent};
 use crate::model::FlagSnapshot;
-use crate::net::{Answer, Auth, AuthKeys, Endpoint, EndpointKeys, policy};
+use crate::net::{Answer, Auth, AuthKeys, Endpoint, policy};
 use crate::secret::Secret;
 
 /// How many events one `events()` call asks for.
@@ -47,46 +47,29 @@ pub const EVENT_LIMIT: usize = 50;
 /// The strategy name of a gradual rollout.
 pub const FLEXIBLE_ROLLOUT: &str = "flexibleRollout";
 
-/// Where a rollout lives in Unleash and how to reach it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UnleashConfig {
-    /// Base URL of the Unleash server, e.g. `https://unleash.example.com` (a path prefix such
-    /// as `/unleash` is kept).
-    pub url: String,
-    /// The Unleash project holding the feature.
-    #[serde(default = "default_project")]
-    pub project: String,
-    /// The feature (flag) name.
-    pub feature: String,
-    /// The environment whose rollout is watched and steered, e.g. `production`.
-    pub environment: String,
-    /// The id of the `flexibleRollout` strategy to steer. Without it the environment must have
-    /// exactly one `flexibleRollout` strategy.
-    #[serde(default)]
-    pub strategy_id: Option<String>,
-    /// Name of the environment variable holding the API token (admin or personal).
-    #[serde(default)]
-    pub token_env: Option<String>,
-    /// Path of a file holding the API token (first line).
-    #[serde(default)]
-    pub token_file: Option<PathBuf>,
-    /// Total deadline per request in milliseconds (at most 5000; connect at most 2000).
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-    /// Accept any TLS certificate. Only for test installations.
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-    /// PEM file of the private CA that signs the server's certificate; when set, only it is
-    /// trusted for this server.
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// PEM file of a client certificate for mutual TLS (with `client_key_file`).
-    #[serde(default)]
-    pub client_cert_file: Option<PathBuf>,
-    /// PEM file of the client certificate's private key.
-    #[serde(default)]
-    pub client_key_file: Option<PathBuf>,
+crate::net::endpoint_config! {
+    /// Where a rollout lives in Unleash and how to reach it.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct UnleashConfig {
+        /// Base URL of the Unleash server, e.g. `https://unleash.example.com` (a path prefix such
+        /// as `/unleash` is kept).
+        pub url: String,
+        /// The Unleash project holding the feature.
+        #[serde(default = "default_project")]
+        pub project: String,
+        /// The feature (flag) name.
+        pub feature: String,
+        /// The environment whose rollout is watched and steered, e.g. `production`.
+        pub environment: String,
+        /// The id of the `flexibleRollout` strategy to steer. Without it the environment must have
+        /// exactly one `flexibleRollout` strategy.
+        #[serde(default)]
+        pub strategy_id: Option<String>,
+        /// Total deadline per request in milliseconds (at most 5000; connect at most 2000).
+        #[serde(default = "default_timeout_ms")]
+        pub timeout_ms: u64,
+    }
 }
 
 fn default_project() -> String {
@@ -106,11 +89,38 @@ impl UnleashConfig {
             ..AuthKeys::token(self.token_env.as_deref(), self.token_file.as_deref())
         }
     }
+}
 
-    /// The endpoint keys: URL, TLS, deadline.
-    #[must_use]
-    pub fn endpoint_keys(&self) -> EndpointKeys<'_> {
-        crate::net::endpoint_keys!(self, Some(self.timeout_ms))
+/// The registry line of `kind = "unleash"`.
+pub const KIND: Kind = Kind {
+    name: "unleash",
+    parse: registry::deserialize::<UnleashConfig>,
+};
+
+impl FlagSpec for UnleashConfig {
+    fn environment(&self) -> Option<&str> {
+        Some(&self.environment)
+    }
+
+    fn insecure_tls(&self) -> bool {
+        self.insecure_skip_verify
+    }
+
+    fn check(&self) -> Result<(), String> {
+        self.auth_keys().check().map_err(|e| e.to_string())?;
+        UnleashFlag::new(self.clone(), Secret::new("placeholder"))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    fn build(&self, _rollout: &str) -> Result<BuiltFlag, String> {
+        let token = match self.auth_keys().resolve() {
+            Ok(Auth::Bearer(t)) => t,
+            Ok(_) => return Err("set `token_env` or `token_file`".into()),
+            Err(e) => return Err(e.to_string()),
+        };
+        let f = UnleashFlag::new(self.clone(), token).map_err(|e| e.to_string())?;
+        Ok(BuiltFlag::remote(f))
     }
 }
 

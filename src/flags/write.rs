@@ -11,40 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{FlagBackend, FlagError};
 use crate::audit::{AuditLog, AuditRecord, host_name, os_user};
 use crate::model::FlagSnapshot;
-
-/// What the operator asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WriteKind {
-    /// Move to a percentage (next or previous step, `set`).
-    SetPercent(u8),
-    /// Roll back to a percentage (0 for a full rollback), even if the value moved meanwhile.
-    Rollback(u8),
-    /// The kill switch: turn the flag (environment) on or off.
-    SetEnabled(bool),
-}
-
-impl WriteKind {
-    /// Audit action name.
-    #[must_use]
-    pub fn action(self) -> &'static str {
-        match self {
-            WriteKind::SetPercent(_) => "set",
-            WriteKind::Rollback(_) => "rollback",
-            WriteKind::SetEnabled(true) => "enable",
-            WriteKind::SetEnabled(false) => "disable",
-        }
-    }
-
-    /// The value asked for, as audited.
-    #[must_use]
-    pub fn value(self) -> u8 {
-        match self {
-            WriteKind::SetPercent(p) | WriteKind::Rollback(p) => p.min(100),
-            WriteKind::SetEnabled(e) => u8::from(e),
-        }
-    }
-}
+pub use crate::model::WriteKind;
 
 /// A confirmed write.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -24,7 +24,6 @@
 //! reports an average latency of 0 ms for a mode that served nothing is not 100 % faster.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -32,39 +31,26 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::Value;
 
+mod spec;
+
 use super::units::{self, ValueUnit};
 use super::{Backfill, CohortValues, Counts, MetricsError, MetricsSource, Poll, PollCtx};
-use crate::net::{Auth, AuthKeys, Endpoint, EndpointError, EndpointKeys, policy};
+use crate::net::{Auth, AuthKeys, Endpoint, EndpointError, policy};
 
-/// Where the JSON document is.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JsonMetricsConfig {
-    /// URL answering the JSON document with a GET, e.g. `http://127.0.0.1:8080/api/stats`.
-    pub url: String,
-    /// Environment variable holding a bearer token (`Authorization: Bearer ...`).
-    #[serde(default)]
-    pub token_env: Option<String>,
-    /// File whose first line is a bearer token.
-    #[serde(default)]
-    pub token_file: Option<PathBuf>,
-    /// Accept any TLS certificate. Off by default: certificates are verified.
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-    /// PEM file of the private CA that signs the server's certificate; when set, only it is
-    /// trusted for this source.
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// PEM file of a client certificate for mutual TLS (with `client_key_file`).
-    #[serde(default)]
-    pub client_cert_file: Option<PathBuf>,
-    /// PEM file of the client certificate's private key.
-    #[serde(default)]
-    pub client_key_file: Option<PathBuf>,
-    /// Total deadline of one request in milliseconds; default min(refresh interval, 5000),
-    /// at most 5000.
-    #[serde(default)]
-    pub timeout_ms: Option<u64>,
+pub use spec::{JsonSpec, KIND};
+
+crate::net::endpoint_config! {
+    /// Where the JSON document is.
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct JsonMetricsConfig {
+        /// URL answering the JSON document with a GET, e.g. `http://127.0.0.1:8080/api/stats`.
+        pub url: String,
+        /// Total deadline of one request in milliseconds; default min(refresh interval, 5000),
+        /// at most 5000.
+        #[serde(default)]
+        pub timeout_ms: Option<u64>,
+    }
 }
 
 impl JsonMetricsConfig {
@@ -72,12 +58,6 @@ impl JsonMetricsConfig {
     #[must_use]
     pub fn auth_keys(&self) -> AuthKeys<'_> {
         AuthKeys::token(self.token_env.as_deref(), self.token_file.as_deref())
-    }
-
-    /// The endpoint keys: URL, TLS, deadline.
-    #[must_use]
-    pub fn endpoint_keys(&self) -> EndpointKeys<'_> {
-        crate::net::endpoint_keys!(self, self.timeout_ms)
     }
 }
 
@@ -221,8 +201,13 @@ impl std::fmt::Debug for JsonSource {
     }
 }
 
+/// Whether `p` is a JSON pointer (RFC 6901: empty, or starting with `/`).
+pub(crate) fn is_pointer(p: &str) -> bool {
+    p.is_empty() || p.starts_with('/')
+}
+
 fn check_pointer(p: &str, i: usize) -> Result<(), EndpointError> {
-    if p.is_empty() || p.starts_with('/') {
+    if is_pointer(p) {
         Ok(())
     } else {
         Err(EndpointError::Invalid(format!(

@@ -19,6 +19,9 @@
 //! those queries run concurrently with the metric queries of the same poll, one each.
 
 pub mod counts;
+mod spec;
+
+pub use spec::{KIND, PrometheusSpec};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -34,7 +37,7 @@ use super::{
 };
 use crate::clock::{Clock, SystemClock};
 use crate::model::Cohort;
-use crate::net::{Auth, AuthKeys, Endpoint, EndpointError, EndpointKeys, policy};
+use crate::net::{Auth, AuthKeys, Endpoint, EndpointError, policy};
 
 /// Prometheus caps a range query at this many points per series.
 pub const MAX_POINTS: i64 = 11_000;
@@ -43,53 +46,35 @@ fn default_cohort_label() -> String {
     "cohort".into()
 }
 
-/// Where the Prometheus server is and how its series map to the two cohorts.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrometheusConfig {
-    /// Base URL of the Prometheus HTTP API, e.g. `http://127.0.0.1:9090` (without `/api/v1`).
-    pub url: String,
-    /// The label whose value tells the cohort, e.g. `version` or `cohort` (the default).
-    /// Every query must group by it: `sum by (cohort)(...)`.
-    #[serde(default = "default_cohort_label")]
-    pub cohort_label: String,
-    /// Label values that mean the legacy path, e.g. `["v1"]`.
-    pub legacy: Vec<String>,
-    /// Label values that mean the new path, e.g. `["v2"]`.
-    pub new: Vec<String>,
-    /// Environment variable holding a bearer token (`Authorization: Bearer ...`).
-    #[serde(default)]
-    pub token_env: Option<String>,
-    /// File whose first line is a bearer token.
-    #[serde(default)]
-    pub token_file: Option<PathBuf>,
-    /// User name for HTTP basic authentication (with `password_env` or `password_file`).
-    #[serde(default)]
-    pub user: Option<String>,
-    /// Environment variable holding the basic-authentication password.
-    #[serde(default)]
-    pub password_env: Option<String>,
-    /// File whose first line is the basic-authentication password.
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-    /// Accept any TLS certificate. Off by default: certificates are verified (rustls, system
-    /// roots). Only for test servers with self-signed certificates.
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-    /// PEM file of the private CA that signs the server's certificate; when set, only it is
-    /// trusted for this source.
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// PEM file of a client certificate for mutual TLS (with `client_key_file`).
-    #[serde(default)]
-    pub client_cert_file: Option<PathBuf>,
-    /// PEM file of the client certificate's private key.
-    #[serde(default)]
-    pub client_key_file: Option<PathBuf>,
-    /// Total deadline of one request in milliseconds; default min(refresh interval, 5000),
-    /// at most 5000. Connecting has at most 2 s of it.
-    #[serde(default)]
-    pub timeout_ms: Option<u64>,
+crate::net::endpoint_config! {
+    /// Where the Prometheus server is and how its series map to the two cohorts.
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct PrometheusConfig {
+        /// Base URL of the Prometheus HTTP API, e.g. `http://127.0.0.1:9090` (without `/api/v1`).
+        pub url: String,
+        /// The label whose value tells the cohort, e.g. `version` or `cohort` (the default).
+        /// Every query must group by it: `sum by (cohort)(...)`.
+        #[serde(default = "default_cohort_label")]
+        pub cohort_label: String,
+        /// Label values that mean the legacy path, e.g. `["v1"]`.
+        pub legacy: Vec<String>,
+        /// Label values that mean the new path, e.g. `["v2"]`.
+        pub new: Vec<String>,
+        /// User name for HTTP basic authentication (with `password_env` or `password_file`).
+        #[serde(default)]
+        pub user: Option<String>,
+        /// Environment variable holding the basic-authentication password.
+        #[serde(default)]
+        pub password_env: Option<String>,
+        /// File whose first line is the basic-authentication password.
+        #[serde(default)]
+        pub password_file: Option<PathBuf>,
+        /// Total deadline of one request in milliseconds; default min(refresh interval, 5000),
+        /// at most 5000. Connecting has at most 2 s of it.
+        #[serde(default)]
+        pub timeout_ms: Option<u64>,
+    }
 }
 
 impl PrometheusConfig {
@@ -104,12 +89,6 @@ impl PrometheusConfig {
             password_file: self.password_file.as_deref(),
             token_required: false,
         }
-    }
-
-    /// The endpoint keys: URL, TLS, deadline.
-    #[must_use]
-    pub fn endpoint_keys(&self) -> EndpointKeys<'_> {
-        crate::net::endpoint_keys!(self, self.timeout_ms)
     }
 }
 

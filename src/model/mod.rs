@@ -4,7 +4,11 @@
 pub mod history;
 pub mod metric;
 pub mod rollout;
+pub mod values;
+pub mod write;
 
 pub use history::{History, Sample};
 pub use metric::{Cohort, Direction, MetricDef, MetricKind, Unit};
 pub use rollout::{Automation, FlagSnapshot, Rollout, Step};
+pub use values::{CohortValues, Counts, QuantileBounds};
+pub use write::WriteKind;

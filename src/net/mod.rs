@@ -18,6 +18,7 @@
 
 pub mod answer;
 pub mod auth;
+mod keys;
 pub mod policy;
 pub mod tls;
 
@@ -71,8 +72,8 @@ pub struct Endpoint {
 }
 
 /// The endpoint keys of an adapter's config table, as written (borrowed). Every adapter's
-/// config hands these to [`EndpointKeys::endpoint`], the one place that turns them into an
-/// [`Endpoint`].
+/// config (declared with `endpoint_config!`, which also writes its `endpoint_keys()`) hands
+/// these to [`EndpointKeys::endpoint`], the one place that turns them into an [`Endpoint`].
 #[derive(Debug, Clone)]
 pub struct EndpointKeys<'a> {
     /// `url`.
@@ -83,24 +84,7 @@ pub struct EndpointKeys<'a> {
     pub timeout_ms: Option<u64>,
 }
 
-/// The [`EndpointKeys`] of an adapter config whose endpoint fields carry their file names
-/// (`url`, `ca_file`, `client_cert_file`, `client_key_file`, `insecure_skip_verify`), with
-/// `timeout_ms` given as an `Option<u64>`: one mapping for every adapter.
-macro_rules! endpoint_keys {
-    ($c:expr, $timeout_ms:expr) => {
-        $crate::net::EndpointKeys {
-            url: &$c.url,
-            tls: $crate::net::TlsFiles {
-                ca_file: $c.ca_file.clone(),
-                client_cert_file: $c.client_cert_file.clone(),
-                client_key_file: $c.client_key_file.clone(),
-                insecure_skip_verify: $c.insecure_skip_verify,
-            },
-            timeout_ms: $timeout_ms,
-        }
-    };
-}
-pub(crate) use endpoint_keys;
+pub(crate) use keys::endpoint_config;
 
 impl EndpointKeys<'_> {
     /// Builds the endpoint with credentials already resolved ([`AuthKeys::resolve`]).

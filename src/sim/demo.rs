@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{Profile, Scenario, Simulator};
 use crate::alerts::{Action, Condition, Op, Rule, Severity};
-use crate::app::effects::Backends;
+use crate::backends::Backends;
 use crate::clock::Clock;
 use crate::flags::memory::MemoryFlag;
 use crate::metrics::sim::{SimField, SimSource};

@@ -5,7 +5,7 @@
 //! would, so the p95 is measured from the histogram, not invented.
 
 pub mod demo;
-pub mod rng;
+pub use crate::rng;
 pub mod scenario;
 pub mod server;
 

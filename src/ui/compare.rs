@@ -12,7 +12,7 @@ use super::header::status_style;
 use super::theme::Theme;
 use crate::alerts::{AlertStatus, Condition, Rule};
 use crate::app::{RolloutState, State};
-use crate::metrics::CohortValues;
+use crate::model::CohortValues;
 use crate::model::{Cohort, Direction, MetricDef, Unit};
 use crate::stats::{Guardrail, Safety};
 

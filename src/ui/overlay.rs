@@ -10,7 +10,7 @@ use super::format::{ASCII_BORDER, asciify, glyphs};
 use super::theme::Theme;
 use crate::app::keymap::BINDINGS;
 use crate::app::{PendingWrite, State};
-use crate::flags::write::WriteKind;
+use crate::model::WriteKind;
 
 /// The help overlay.
 pub fn help(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {

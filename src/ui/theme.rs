@@ -271,17 +271,8 @@ pub fn parse_for(origin: &str, text: &str, depth: ColorDepth) -> Result<Theme, S
     build(file.name, &file.styles, depth).map_err(|m| format!("theme {origin}: {m}"))
 }
 
-/// 1-based line and column of a byte offset.
-#[must_use]
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before.len(), |p| before.len() - p - 1)
-        + 1;
-    (line, col)
-}
+/// 1-based line and column of a byte offset (the config's, shared).
+pub use crate::config::locate::line_col;
 
 /// The embedded themes as a truecolor terminal shows them (deterministic: snapshots,
 /// screenshots).
