@@ -64,6 +64,7 @@ pub fn setup(
         refresh_ms,
         tick: Duration::from_millis(250),
         read_only: cfg.read_only,
+        notify: cfg.notify,
         themes,
         ascii,
         audit,

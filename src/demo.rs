@@ -23,6 +23,7 @@ impl Driver {
             refresh_ms: 1000,
             tick: std::time::Duration::from_millis(250),
             read_only: false,
+            notify: true,
             themes: crate::ui::theme::builtin(),
             ascii: false,
             audit: crate::audit::AuditLog::disabled(),

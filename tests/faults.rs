@@ -185,6 +185,7 @@ impl Harness {
             refresh_ms: i64::try_from(cfg.refresh.as_millis()).unwrap(),
             tick: Duration::from_millis(250),
             read_only: false,
+            notify: true,
             themes: theme::builtin(),
             ascii: true,
             audit: audit.clone(),

@@ -378,6 +378,7 @@ async fn errors_configs_adapters_and_state_never_show_the_token() {
         refresh_ms: 1000,
         tick: Duration::from_millis(250),
         read_only: false,
+        notify: true,
         themes: theme::builtin(),
         ascii: true,
         audit: AuditLog::new(audit_path.clone()),

@@ -102,6 +102,8 @@ pub struct Setup {
     pub tick: Duration,
     /// Writes disabled.
     pub read_only: bool,
+    /// Bell and desktop notifications (config `notify`).
+    pub notify: bool,
     /// Themes, the first is used at start.
     pub themes: Vec<Theme>,
     /// ASCII glyphs.
@@ -133,6 +135,7 @@ pub fn initial_state(setup: &Setup, now_ms: i64) -> State {
         .collect();
     let mut s = State::new(rollouts, setup.refresh_ms, now_ms);
     s.read_only = setup.read_only;
+    s.notify_enabled = setup.notify;
     s.themes = setup.themes.iter().map(|t| t.name.clone()).collect();
     s.ascii = setup.ascii;
     s

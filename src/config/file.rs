@@ -16,6 +16,9 @@ pub struct FileConfig {
     /// Disable every write.
     #[serde(default)]
     pub read_only: bool,
+    /// Ring the bell and send a desktop notification when a rule starts firing or a write
+    /// fails (default true).
+    pub notify: Option<bool>,
     /// Audit log file (default `$XDG_STATE_HOME/rollwatch/audit.jsonl`).
     pub audit_log: Option<String>,
     /// One or more `[[rollout]]` tables.

@@ -55,6 +55,8 @@ pub struct Config {
     pub theme: Option<String>,
     /// Writes disabled.
     pub read_only: bool,
+    /// Bell and desktop notifications on firing rules and failed writes.
+    pub notify: bool,
     /// Audit log path.
     pub audit_log: Option<PathBuf>,
     /// The rollouts.
@@ -124,6 +126,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         refresh,
         theme: f.theme,
         read_only: f.read_only,
+        notify: f.notify.unwrap_or(true),
         audit_log: f.audit_log.map(PathBuf::from),
         rollouts,
     })

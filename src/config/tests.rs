@@ -159,3 +159,16 @@ fn count_keys_that_do_not_fit_are_refused_at_the_key() {
         "{e}"
     );
 }
+
+#[test]
+fn notifications_are_on_unless_the_config_turns_them_off() {
+    let metric = "[[rollout.metric]]\nid = \"errors\"\nkind = \"ratio\"\nquery = \"x\"\n";
+    let on = parse(Path::new("c.toml"), &prometheus(metric)).expect("valid");
+    assert!(on.notify);
+    let off = parse(
+        Path::new("c.toml"),
+        &format!("notify = false\n{}", prometheus(metric)),
+    )
+    .expect("valid");
+    assert!(!off.notify);
+}
