@@ -190,6 +190,10 @@ pub struct DemoArgs {
     /// Roll back automatically when a rule with action `rollback` fires.
     #[arg(long)]
     pub auto_rollback: bool,
+    /// Show the keys as they are pressed, on the key-hint line (for recorded demos and
+    /// screencasts).
+    #[arg(long)]
+    pub show_keys: bool,
     /// Recording.
     #[command(flatten)]
     pub record: RecordArg,

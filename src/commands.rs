@@ -65,6 +65,7 @@ pub fn setup(
         tick: Duration::from_millis(250),
         read_only: cfg.read_only,
         notify: cfg.notify,
+        show_keys: false,
         themes,
         ascii,
         audit,

@@ -24,6 +24,7 @@ impl Driver {
             tick: std::time::Duration::from_millis(250),
             read_only: false,
             notify: true,
+            show_keys: false,
             themes: crate::ui::theme::builtin(),
             ascii: false,
             audit: crate::audit::AuditLog::disabled(),

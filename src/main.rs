@@ -161,6 +161,7 @@ fn demo(args: &DemoArgs, ui: &UiOpts) -> color_eyre::Result<()> {
         tick: Duration::from_millis(((refresh_ms as f64 / args.speed / 2.0) as u64).clamp(5, 250)),
         read_only: ui.read_only,
         notify: true,
+        show_keys: args.show_keys,
         themes,
         ascii: ui.ascii || !utf8_locale(),
         audit: audit(ui, None),

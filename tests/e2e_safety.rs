@@ -33,17 +33,7 @@ fn exec(tag: &str, w: u16, h: u16, args: &str) -> Tmux {
 
 /// The exit status of the pane's process once it has exited.
 fn exit_status(t: &Tmux) -> String {
-    // tmux fills in the status (or the signal) when it has reaped the process.
-    let s = t.wait_for("the process to exit", WAIT, |_| {
-        t.var("pane_dead") == "1"
-            && !(t.var("pane_dead_status").is_empty() && t.var("pane_dead_signal").is_empty())
-    });
-    let status = t.var("pane_dead_status");
-    if status != "0" {
-        let signal = t.var("pane_dead_signal");
-        eprintln!("exit status {status:?}, signal {signal:?}; last screen:\n{s}");
-    }
-    status
+    t.exit_status(WAIT)
 }
 
 fn audit_lines(path: &std::path::Path) -> Vec<serde_json::Value> {

@@ -186,6 +186,7 @@ impl Harness {
             tick: Duration::from_millis(250),
             read_only: false,
             notify: true,
+            show_keys: false,
             themes: theme::builtin(),
             ascii: true,
             audit: audit.clone(),

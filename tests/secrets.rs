@@ -379,6 +379,7 @@ async fn errors_configs_adapters_and_state_never_show_the_token() {
         tick: Duration::from_millis(250),
         read_only: false,
         notify: true,
+        show_keys: false,
         themes: theme::builtin(),
         ascii: true,
         audit: AuditLog::new(audit_path.clone()),

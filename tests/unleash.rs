@@ -806,7 +806,15 @@ action = "rollback"
                 .unwrap_or_default()
                 .to_owned()
         };
-        t.wait_for("the flag at 5%", wait, |s| flag(s).contains("  5% "));
+        // The flag read and every rule evaluated: before that `+` is rightly blocked by rules
+        // that cannot be evaluated yet.
+        t.wait_for("the flag at 5% and the rules evaluated", wait, |s| {
+            let verdict = s.lines().next().unwrap_or_default();
+            flag(s).contains("  5% ")
+                && !verdict.contains("UNKNOWN")
+                && !verdict.contains("waiting")
+                && !verdict.contains("DATA LOST")
+        });
         t.keys(&["+"]);
         t.wait_for("the confirm dialog", wait, |s| s.contains("5% → 25%"));
         t.keys(&["y"]);

@@ -513,7 +513,10 @@ fn the_header_says_error_when_every_metric_failed() {
     term.draw(|f| rollwatch::ui::draw(f, &s, &themes[0]))
         .unwrap();
     let screen = term.backend().to_string();
-    let header = screen.lines().nth(2).unwrap();
+    let header = screen
+        .lines()
+        .find(|l| l.starts_with("\" flag ") && l.contains("metrics"))
+        .unwrap();
     assert!(
         header.contains("ERROR: every metric failed: query error (bad_data)"),
         "{header}"
@@ -999,4 +1002,18 @@ fn the_hit_test_finds_metric_rows_where_they_are_drawn() {
     let _ = update(&mut s, key('?'));
     let _ = update(&mut s, code(KeyCode::Enter));
     assert_eq!(ui::hit(&s, area, 3, first), None, "in the detail view");
+}
+
+/// `demo --show-keys` (screencasts): the keys appear as pressed, the newest last, at most six.
+#[test]
+fn shown_keys_follow_the_presses() {
+    let mut s = state_at(25);
+    let _ = update(&mut s, key('j'));
+    assert!(s.keys_shown.is_empty(), "off by default");
+    s.show_keys = true;
+    for k in ['j', 'j', 'r', 'n', '?', '?', 'k'] {
+        let _ = update(&mut s, key(k));
+    }
+    let shown: Vec<&str> = s.keys_shown.iter().copied().collect();
+    assert_eq!(shown, vec!["j", "r", "n/Esc", "?", "?", "k"]);
 }

@@ -76,7 +76,8 @@ fn a_kill_switch_the_re_read_contradicts_is_not_applied_in_red() {
 }
 
 fn events_pane(s: &State) -> String {
-    let mut term = Terminal::new(TestBackend::new(150, 50)).unwrap();
+    // Wide and not too tall: the event log gets the rows (charts start at 40 rows).
+    let mut term = Terminal::new(TestBackend::new(150, 36)).unwrap();
     let themes = theme::builtin();
     term.draw(|f| ui::draw(f, s, &themes[0])).unwrap();
     term.backend().to_string()

@@ -60,6 +60,39 @@ pub enum Action {
     Interrupt,
 }
 
+impl Action {
+    /// The key that gives this action, for showing keys as they are pressed.
+    #[must_use]
+    pub fn key_label(self) -> &'static str {
+        match self {
+            Action::Bump => "+",
+            Action::ForceBump => "!",
+            Action::StepBack => "-",
+            Action::Rollback => "r",
+            Action::KillSwitch => "K",
+            Action::Yes => "y",
+            Action::No => "n/Esc",
+            Action::Enter => "Enter",
+            Action::Down => "j",
+            Action::Up => "k",
+            Action::Top => "g",
+            Action::Bottom => "G",
+            Action::Redraw => "Ctrl-L",
+            Action::Range(_) => "1-4",
+            Action::Select(_) => "click",
+            Action::Unknown => "?key",
+            Action::Help => "?",
+            Action::Theme => "t",
+            Action::NextRollout => "Tab",
+            Action::PrevRollout => "S-Tab",
+            Action::Arm => "a",
+            Action::Pause => "p",
+            Action::Quit => "q",
+            Action::Interrupt => "Ctrl-C",
+        }
+    }
+}
+
 /// The bindings, as shown in the help overlay: (keys, what they do).
 pub const BINDINGS: &[(&str, &str)] = &[
     ("+  ]", "next step of the plan (confirm)"),

@@ -104,6 +104,8 @@ pub struct Setup {
     pub read_only: bool,
     /// Bell and desktop notifications (config `notify`).
     pub notify: bool,
+    /// Show the keys as they are pressed (`demo --show-keys`).
+    pub show_keys: bool,
     /// Themes, the first is used at start.
     pub themes: Vec<Theme>,
     /// ASCII glyphs.
@@ -136,6 +138,7 @@ pub fn initial_state(setup: &Setup, now_ms: i64) -> State {
     let mut s = State::new(rollouts, setup.refresh_ms, now_ms);
     s.read_only = setup.read_only;
     s.notify_enabled = setup.notify;
+    s.show_keys = setup.show_keys;
     s.themes = setup.themes.iter().map(|t| t.name.clone()).collect();
     s.ascii = setup.ascii;
     s

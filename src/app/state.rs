@@ -440,6 +440,10 @@ pub struct State {
     pub notify_enabled: bool,
     /// Notifications not yet sent to the terminal (the event loop takes them).
     pub notifications: Vec<String>,
+    /// Show the keys as they are pressed (`demo --show-keys`).
+    pub show_keys: bool,
+    /// The last keys pressed, newest last (shown with `show_keys`).
+    pub keys_shown: VecDeque<&'static str>,
 }
 
 impl State {
@@ -469,6 +473,8 @@ impl State {
             redraw_all: false,
             notify_enabled: true,
             notifications: Vec::new(),
+            show_keys: false,
+            keys_shown: VecDeque::new(),
         }
     }
 

@@ -35,6 +35,20 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         hints
     };
     draw_hints(f, area, hints, s, t);
+    if s.show_keys && !s.keys_shown.is_empty() {
+        // Screencasts: the keys as they were pressed, newest last, on the right.
+        let keys: Vec<&str> = s.keys_shown.iter().copied().collect();
+        let text = format!(" keys: {} ", keys.join(" "));
+        let w = u16::try_from(text.chars().count())
+            .unwrap_or(u16::MAX)
+            .min(area.width);
+        let right = Rect {
+            x: area.x + area.width - w,
+            width: w,
+            ..area
+        };
+        f.render_widget(Paragraph::new(Line::styled(text, t.selected)), right);
+    }
 }
 
 /// Draws a line of key hints over `area` (the replay draws its own keys here).

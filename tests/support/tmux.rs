@@ -139,3 +139,50 @@ pub fn wait_file(
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+impl Tmux {
+    /// The exit status of the pane's own process once it has exited (`remain-on-exit on`):
+    /// `"0"`, `"3"`, or `"signal 6"`. tmux fills it in when it reaps the process; when tmux
+    /// has not reaped it yet (a zombie it missed the SIGCHLD of), the kernel's record of the
+    /// zombie (`/proc/PID/stat`, field `exit_code`) says the same thing.
+    pub fn exit_status(&self, deadline: Duration) -> String {
+        let pid = self.var("pane_pid");
+        let start = Instant::now();
+        loop {
+            if self.var("pane_dead") == "1" {
+                let status = self.var("pane_dead_status");
+                if !status.is_empty() {
+                    return status;
+                }
+                let signal = self.var("pane_dead_signal");
+                if !signal.is_empty() {
+                    return format!("signal {signal}");
+                }
+                if let Some(code) = zombie_exit_code(&pid) {
+                    return if code & 0x7f == 0 {
+                        (code >> 8).to_string()
+                    } else {
+                        format!("signal {}", code & 0x7f)
+                    };
+                }
+            }
+            assert!(
+                start.elapsed() < deadline,
+                "the pane's process did not exit in {deadline:?}:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The wait status of zombie `pid` from `/proc/PID/stat`.
+fn zombie_exit_code(pid: &str) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // After the command: state is field 3, exit_code field 52 (index 49 from the state).
+    if fields.first() != Some(&"Z") {
+        return None;
+    }
+    fields.get(49)?.parse().ok()
+}

@@ -32,7 +32,16 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::Tick(now) => tick(state, now, &mut cmds),
         Msg::Resize => state.dirty = true,
-        Msg::Action(a) => on_action(state, a, &mut cmds),
+        Msg::Action(a) => {
+            if state.show_keys {
+                if state.keys_shown.len() == 6 {
+                    state.keys_shown.pop_front();
+                }
+                state.keys_shown.push_back(a.key_label());
+                state.dirty = true;
+            }
+            on_action(state, a, &mut cmds);
+        }
         Msg::FlagRead {
             rollout,
             at_ms,
