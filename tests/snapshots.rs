@@ -183,6 +183,16 @@ async fn detail_error_rate_firing_120x40() {
         "time axis:\n{screen}"
     );
     assert!(screen.contains("0.00%"), "a zero-based y axis:\n{screen}");
+    let timeline = screen
+        .lines()
+        .find(|l| l.contains("timeline"))
+        .unwrap_or_else(|| panic!("the rule's timeline:\n{screen}"));
+    assert!(
+        timeline.contains("◔◔")
+            && timeline.contains("✖✖")
+            && timeline.find('◔') < timeline.find('✖'),
+        "pending, then firing: {timeline}"
+    );
     insta::assert_snapshot!(screen);
     // `2` switches to the hour, `Esc` returns to the dashboard with the row still selected.
     let _ = d.send(key(KeyCode::Char('2'))).await;

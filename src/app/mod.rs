@@ -16,6 +16,7 @@ pub mod propose;
 pub mod run;
 pub mod state;
 pub mod term;
+pub mod timeline;
 pub mod update;
 pub mod verdicts;
 

@@ -148,6 +148,8 @@ pub struct RolloutState {
     pub metrics_feed: Feed,
     /// One entry per rule of `def`.
     pub alerts: Vec<AlertState>,
+    /// Each rule's state over time (the detail view's timelines), one per rule of `def`.
+    pub timelines: Vec<super::timeline::Timeline>,
     /// Since when the flag has been at its current percentage (first seen, or the audited
     /// write that set it).
     pub step_since_ms: Option<i64>,
@@ -212,6 +214,7 @@ impl RolloutState {
         Self {
             metrics: vec![MetricState::default(); def.metrics.len()],
             alerts: vec![AlertState::initial(now_ms); def.rules.len()],
+            timelines: vec![super::timeline::Timeline::default(); def.rules.len()],
             def,
             flag_backend,
             metrics_source,

@@ -11,6 +11,7 @@ use ratatui::widgets::Paragraph;
 use super::format::{duration, glyphs, value};
 use super::header::status_style;
 use super::theme::Theme;
+use crate::alerts::AlertStatus;
 use crate::app::State;
 use crate::app::state::RANGES;
 
@@ -68,6 +69,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, k: usize, t: &Theme) {
             Span::styled(show(b.new), t.new),
         ]));
     }
+    let mut timeline_lines: Vec<Line<'_>> = Vec::new();
     if let Some(gr) = crate::app::verdicts::metric_guardrail(r, k) {
         let interval = gr.interval.map_or_else(
             || "no interval yet".to_owned(),
@@ -86,9 +88,31 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, k: usize, t: &Theme) {
             Span::styled(counts, t.dim),
         ]));
     }
-    for (rule, a) in r.def.rules.iter().zip(&r.alerts) {
+    let strip_w = usize::from(area.width.saturating_sub(14)).max(1);
+    for (j, (rule, a)) in r.def.rules.iter().zip(&r.alerts).enumerate() {
         if rule.metric != m.id {
             continue;
+        }
+        // The rule's state over the range, one column per slice: its timeline.
+        if let Some(tl) = r.timelines.get(j) {
+            let mut spans = vec![Span::styled("   timeline  ", t.dim)];
+            for st in tl.strip(s.now_ms - range_ms, s.now_ms, strip_w) {
+                let (c, style) = match st {
+                    Some(AlertStatus::Firing) => (
+                        g.fire,
+                        status_style(AlertStatus::Firing, Some(rule.severity), t),
+                    ),
+                    Some(AlertStatus::Pending) => (g.pending, t.warn),
+                    Some(AlertStatus::Unknown) => ("?", t.unknown),
+                    Some(_) => (if s.ascii { "." } else { "·" }, t.ok),
+                    None => (" ", t.dim),
+                };
+                spans.push(Span::styled(
+                    c.chars().next().unwrap_or(' ').to_string(),
+                    style,
+                ));
+            }
+            timeline_lines.push(Line::from(spans));
         }
         lines.push(Line::from(vec![
             Span::styled(
@@ -108,6 +132,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, k: usize, t: &Theme) {
             ),
         ]));
     }
+    lines.extend(timeline_lines);
     let from = s.now_ms - range_ms;
     let changes: Vec<String> = r
         .backend_events

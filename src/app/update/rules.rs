@@ -158,6 +158,10 @@ pub(super) fn evaluate(state: &mut State, i: usize) {
         let rule = &r.def.rules[j];
         let prev = &r.alerts[j];
         let next = step(prev, rule, &obs, now);
+        if let Some(tl) = r.timelines.get_mut(j) {
+            tl.push(now, next.status);
+        }
+        let prev = &r.alerts[j];
         if next.status != prev.status {
             let level = match (next.status, rule.severity) {
                 (AlertStatus::Firing, Severity::Critical) => LogLevel::Error,
