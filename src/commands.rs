@@ -633,7 +633,7 @@ mod tests {
         values.into_iter().map(Ok).collect()
     }
 
-    /// The demo checkout rollout (critical `new-error-rate` error_rate > 0.5 % for 30 s and
+    /// The demo checkout rollout (critical `new-error-rate` `error_rate` > 0.5 % for 30 s and
     /// `memory`; warnings `p95-vs-legacy`, `query-savings`) at 25 %, as `status` drives it:
     /// a backfill (`history` values every second over the last two minutes, or nothing: a
     /// source that keeps no history), then one poll answering `now`.

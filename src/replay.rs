@@ -153,6 +153,7 @@ impl Recording {
                             r
                         })
                     }
+                    #[allow(clippy::naive_bytecount)] // an error path; no crate for it
                     _ => Err(ReplayError::at(
                         good.iter().filter(|b| **b == b'\n').count() + 1,
                         "not UTF-8 text: expected JSON lines",

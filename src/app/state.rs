@@ -128,6 +128,7 @@ impl MetricState {
 }
 
 /// A rollout as watched.
+#[allow(clippy::struct_excessive_bools)] // independent facts about one rollout, not a state machine
 #[derive(Debug, Clone)]
 pub struct RolloutState {
     /// Its definition.
@@ -393,6 +394,7 @@ pub struct LogEvent {
 }
 
 /// Everything the screen shows.
+#[allow(clippy::struct_excessive_bools)] // independent switches of the screen, not a state machine
 #[derive(Debug, Clone)]
 pub struct State {
     /// Watched rollouts.

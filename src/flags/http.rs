@@ -397,6 +397,7 @@ fn render(template: &str, percent: u8, enabled: bool, version_json: Option<&str>
 }
 
 /// A percentage from an integer, an integral float or a string holding an integer.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // whole, in 0..=100: checked
 fn percent_of(v: &Value) -> Option<u8> {
     let n = match v {
         Value::Number(n) => n.as_u64().or_else(|| {

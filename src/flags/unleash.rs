@@ -454,6 +454,53 @@ fn describe_constraints(v: Option<&Value>) -> String {
     cut(&text, 200)
 }
 
+/// The detail lines shown for the chosen strategy and the others beside it.
+fn strategy_details(
+    strategy: &Value,
+    strategy_id: &str,
+    strategies: &[Value],
+) -> Vec<(String, String)> {
+    let mut details = vec![
+        (
+            "strategy".to_owned(),
+            format!("{FLEXIBLE_ROLLOUT} {strategy_id}"),
+        ),
+        (
+            "stickiness".to_owned(),
+            text_of(strategy.pointer("/parameters/stickiness")),
+        ),
+        (
+            "groupId".to_owned(),
+            cut(&text_of(strategy.pointer("/parameters/groupId")), 80),
+        ),
+        (
+            "constraints".to_owned(),
+            describe_constraints(strategy.get("constraints")),
+        ),
+    ];
+    if let Some(Value::Array(seg)) = strategy.get("segments")
+        && !seg.is_empty()
+    {
+        let ids: Vec<String> = seg.iter().map(|s| text_of(Some(s))).collect();
+        details.push(("segments".into(), cut(&ids.join(", "), 80)));
+    }
+    if strategy.get("disabled") == Some(&Value::Bool(true)) {
+        details.push(("strategy disabled".into(), "yes: it serves no one".into()));
+    }
+    let others: Vec<Value> = strategies
+        .iter()
+        .filter(|s| s.get("id").and_then(Value::as_str) != Some(strategy_id))
+        .cloned()
+        .collect();
+    if !others.is_empty() {
+        details.push((
+            "other strategies".into(),
+            cut(&describe_strategies(&others), 200),
+        ));
+    }
+    details
+}
+
 /// Reads the snapshot out of a feature document (pure: unit-tested on odd bodies).
 fn parse_feature(doc: &Value, cfg: &UnleashConfig) -> Result<Parsed, FlagError> {
     let envs = doc
@@ -532,44 +579,7 @@ fn parse_feature(doc: &Value, cfg: &UnleashConfig) -> Result<Parsed, FlagError> 
         ))
     })?;
 
-    let mut details = vec![
-        (
-            "strategy".to_owned(),
-            format!("{FLEXIBLE_ROLLOUT} {strategy_id}"),
-        ),
-        (
-            "stickiness".to_owned(),
-            text_of(strategy.pointer("/parameters/stickiness")),
-        ),
-        (
-            "groupId".to_owned(),
-            cut(&text_of(strategy.pointer("/parameters/groupId")), 80),
-        ),
-        (
-            "constraints".to_owned(),
-            describe_constraints(strategy.get("constraints")),
-        ),
-    ];
-    if let Some(Value::Array(seg)) = strategy.get("segments")
-        && !seg.is_empty()
-    {
-        let ids: Vec<String> = seg.iter().map(|s| text_of(Some(s))).collect();
-        details.push(("segments".into(), cut(&ids.join(", "), 80)));
-    }
-    if strategy.get("disabled") == Some(&Value::Bool(true)) {
-        details.push(("strategy disabled".into(), "yes: it serves no one".into()));
-    }
-    let others: Vec<Value> = strategies
-        .iter()
-        .filter(|s| s.get("id").and_then(Value::as_str) != Some(strategy_id.as_str()))
-        .cloned()
-        .collect();
-    if !others.is_empty() {
-        details.push((
-            "other strategies".into(),
-            cut(&describe_strategies(&others), 200),
-        ));
-    }
+    let details = strategy_details(strategy, &strategy_id, strategies);
     let fingerprint = json!({"enabled": enabled, "strategies": strategies}).to_string();
     let version = format!("s:{:016x}", fnv1a(fingerprint.as_bytes()));
     Ok(Parsed {
@@ -683,13 +693,13 @@ mod tests {
         }
     }
 
-    fn flexible(id: &str, rollout: Value) -> Value {
+    fn flexible(id: &str, rollout: &Value) -> Value {
         json!({"id": id, "name": "flexibleRollout",
                "parameters": {"rollout": rollout, "stickiness": "userId", "groupId": "g"},
                "constraints": [{"contextName": "region", "operator": "IN", "values": ["eu"]}]})
     }
 
-    fn feature(strategies: Value) -> Value {
+    fn feature(strategies: &Value) -> Value {
         json!({"environments": [
             {"name": "development", "enabled": false, "strategies": []},
             {"name": "production", "enabled": true, "strategies": strategies}]})
@@ -697,7 +707,7 @@ mod tests {
 
     #[test]
     fn reads_the_single_flexible_rollout_and_its_details() {
-        let p = parse_feature(&feature(json!([flexible("a", json!("25"))])), &cfg()).unwrap();
+        let p = parse_feature(&feature(&json!([flexible("a", &json!("25"))])), &cfg()).unwrap();
         assert_eq!(p.snapshot.percent, 25);
         assert!(p.snapshot.enabled);
         assert_eq!(p.strategy_id, "a");
@@ -708,26 +718,26 @@ mod tests {
 
     #[test]
     fn the_version_follows_the_strategy_not_other_environments() {
-        let a = parse_feature(&feature(json!([flexible("a", json!("25"))])), &cfg()).unwrap();
-        let mut other = feature(json!([flexible("a", json!("25"))]));
+        let a = parse_feature(&feature(&json!([flexible("a", &json!("25"))])), &cfg()).unwrap();
+        let mut other = feature(&json!([flexible("a", &json!("25"))]));
         other["environments"][0]["enabled"] = json!(true);
         other["lastSeenAt"] = json!("2026-01-01T00:00:00Z");
         let b = parse_feature(&other, &cfg()).unwrap();
         assert_eq!(a.snapshot.version, b.snapshot.version);
-        let mut s = flexible("a", json!("25"));
+        let mut s = flexible("a", &json!("25"));
         s["constraints"] = json!([]);
-        let c = parse_feature(&feature(json!([s])), &cfg()).unwrap();
+        let c = parse_feature(&feature(&json!([s])), &cfg()).unwrap();
         assert_ne!(a.snapshot.version, c.snapshot.version);
     }
 
     #[test]
     fn zero_or_several_rollouts_are_misconfigured_and_listed() {
-        let none = parse_feature(&feature(json!([{"id": "d", "name": "default"}])), &cfg());
+        let none = parse_feature(&feature(&json!([{"id": "d", "name": "default"}])), &cfg());
         assert!(matches!(&none, Err(FlagError::Misconfigured(m)) if m.contains("default id=d")));
         let two = parse_feature(
-            &feature(json!([
-                flexible("a", json!("5")),
-                flexible("b", json!("7"))
+            &feature(&json!([
+                flexible("a", &json!("5")),
+                flexible("b", &json!("7"))
             ])),
             &cfg(),
         );
@@ -736,9 +746,9 @@ mod tests {
         let mut c = cfg();
         c.strategy_id = Some("b".into());
         let picked = parse_feature(
-            &feature(json!([
-                flexible("a", json!("5")),
-                flexible("b", json!("7"))
+            &feature(&json!([
+                flexible("a", &json!("5")),
+                flexible("b", &json!("7"))
             ])),
             &c,
         )
@@ -748,7 +758,7 @@ mod tests {
 
     #[test]
     fn odd_rollouts_and_bodies_are_errors_not_panics() {
-        for r in [
+        for r in &[
             json!("150"),
             json!(25),
             json!("025"),
@@ -757,7 +767,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    parse_feature(&feature(json!([flexible("a", r.clone())])), &cfg()),
+                    parse_feature(&feature(&json!([flexible("a", r)])), &cfg()),
                     Err(FlagError::Misconfigured(_))
                 ),
                 "{r}"

@@ -247,6 +247,23 @@ pub fn unreadable_outcome(e: &FlagError) -> WriteOutcome {
     }
 }
 
+/// The audit record's detail for an attempt's outcome and the flag read back after it.
+fn outcome_detail(outcome: &WriteOutcome, after: Option<&FlagSnapshot>) -> Option<String> {
+    match (outcome, after) {
+        (WriteOutcome::Ok, Some(a)) => Some(format!("re-read: {}", describe(a))),
+        (WriteOutcome::NotApplied { asked, found }, _) => {
+            Some(format!("asked {asked}, the re-read shows {found}"))
+        }
+        (WriteOutcome::Conflict, Some(a)) => Some(format!("current value {}%", a.percent)),
+        (WriteOutcome::Unknown(m), a) => Some(format!(
+            "{m}; re-read: {}",
+            a.map_or("unreadable".into(), |a| format!("{}%", a.percent))
+        )),
+        (WriteOutcome::Refused(m) | WriteOutcome::Error(m), _) => Some(m.clone()),
+        _ => None,
+    }
+}
+
 /// Performs a confirmed write through the guarded path. `read_only` refuses before any request
 /// (and is audited as refused, so an attempted write under `--read-only` leaves a trace).
 pub async fn guarded_write(
@@ -306,20 +323,7 @@ pub async fn guarded_write(
                 None => WriteOutcome::Ok,
             };
         }
-        let detail = match (&outcome, &after) {
-            (WriteOutcome::Ok, Some(a)) => Some(format!("re-read: {}", describe(a))),
-            (WriteOutcome::NotApplied { asked, found }, _) => {
-                Some(format!("asked {asked}, the re-read shows {found}"))
-            }
-            (WriteOutcome::Conflict, Some(a)) => Some(format!("current value {}%", a.percent)),
-            (WriteOutcome::Unknown(m), a) => Some(format!(
-                "{m}; re-read: {}",
-                a.as_ref()
-                    .map_or("unreadable".into(), |a| format!("{}%", a.percent))
-            )),
-            (WriteOutcome::Refused(m) | WriteOutcome::Error(m), _) => Some(m.clone()),
-            _ => None,
-        };
+        let detail = outcome_detail(&outcome, after.as_ref());
         // The outcome record is best effort: the intent is already on disk.
         let _ = audit
             .append_off_thread(record(

@@ -141,6 +141,7 @@ struct Counter {
 #[derive(Debug, Default)]
 pub struct Counters {
     /// The step start they count from; `None` before the first poll.
+    #[allow(clippy::option_option)] // the step start itself may be unknown (`None`)
     epoch: Option<Option<i64>>,
     /// A document of this step was read: counters first seen from now on started at 0.
     primed: bool,

@@ -995,13 +995,13 @@ mod tests {
         })
     }
 
-    fn vector(result: Value) -> Value {
+    fn vector(result: &Value) -> Value {
         json!({"resultType": "vector", "result": result})
     }
 
     #[test]
     fn vector_maps_label_values_to_cohorts_and_scales() {
-        let d = vector(json!([
+        let d = vector(&json!([
             {"metric": {"version": "v2"}, "value": [1.7e9, "0.025"]},
             {"metric": {"version": "v1.1"}, "value": [1.7e9, "1e-07"]},
             {"metric": {"version": "canary"}, "value": [1.7e9, "9"]},
@@ -1013,9 +1013,9 @@ mod tests {
 
     #[test]
     fn empty_nan_and_missing_cohort_are_no_data_not_zero() {
-        let v = with(|m| parse_vector(&vector(json!([])), m, 1.0)).unwrap();
+        let v = with(|m| parse_vector(&vector(&json!([])), m, 1.0)).unwrap();
         assert_eq!(v, CohortValues::default());
-        let d = vector(json!([{"metric": {"version": "v1"}, "value": [1, "NaN"]}]));
+        let d = vector(&json!([{"metric": {"version": "v1"}, "value": [1, "NaN"]}]));
         let v = with(|m| parse_vector(&d, m, 1.0)).unwrap();
         assert_eq!(
             v,
@@ -1030,7 +1030,7 @@ mod tests {
 
     #[test]
     fn infinities_are_values() {
-        let d = vector(json!([
+        let d = vector(&json!([
             {"metric": {"version": "v1"}, "value": [1, "+Inf"]},
             {"metric": {"version": "v2"}, "value": [1, "-Inf"]},
         ]));
@@ -1041,11 +1041,11 @@ mod tests {
 
     #[test]
     fn an_ungrouped_query_is_an_error() {
-        let d = vector(json!([{"metric": {}, "value": [1, "3"]}]));
+        let d = vector(&json!([{"metric": {}, "value": [1, "3"]}]));
         let e = with(|m| parse_vector(&d, m, 1.0)).unwrap_err();
         assert!(e.to_string().contains("by (version)"), "{e}");
         // Other cohort values (a canary) next to ours are fine.
-        let d = vector(json!([
+        let d = vector(&json!([
             {"metric": {"version": "v3"}, "value": [1, "3"]},
             {"metric": {"version": "v1"}, "value": [1, "1"]},
             {"metric": {"version": "v2"}, "value": [1, "2"]},
@@ -1086,7 +1086,7 @@ mod tests {
         let many: Vec<Value> = (0..9)
             .map(|i| json!({"metric": {"version": format!("build-{i}-{}", "x".repeat(40))}, "value": [1, "1"]}))
             .collect();
-        let d = vector(Value::Array(many));
+        let d = vector(&Value::Array(many));
         let e = mapped(&["a", "b"], &["c"], |m| parse_vector(&d, m, 1.0)).unwrap_err();
         let text = e.to_string();
         assert!(
@@ -1196,7 +1196,7 @@ mod tests {
 
     #[test]
     fn two_series_for_one_cohort_is_an_error() {
-        let d = vector(json!([
+        let d = vector(&json!([
             {"metric": {"version": "v1"}, "value": [1, "3"]},
             {"metric": {"version": "v1.1"}, "value": [1, "4"]},
         ]));
@@ -1223,7 +1223,7 @@ mod tests {
             );
         }
         // Labels of the wrong type count as unlabelled, not as a crash.
-        let d = vector(json!([{"metric": {"version": 2}, "value": [1, "3"]}, 7]));
+        let d = vector(&json!([{"metric": {"version": 2}, "value": [1, "3"]}, 7]));
         assert!(with(|m| parse_vector(&d, m, 1.0)).is_err());
     }
 

@@ -376,7 +376,7 @@ pub fn exposition(sim: &Simulator) -> String {
             let bound = BUCKETS_MS.get(i).copied();
             #[allow(clippy::cast_precision_loss)]
             let nf = n as f64;
-            sum_ms += nf * bound.map_or(lower, |u| (lower + u) / 2.0);
+            sum_ms += nf * bound.map_or(lower, |u| f64::midpoint(lower, u));
             let le = bound.map_or_else(|| "+Inf".to_owned(), le);
             let _ = writeln!(
                 out,
@@ -499,8 +499,8 @@ mod tests {
             br#"{"percent": "50"}"#,
             br#"{"enabled": "yes"}"#,
             br#"{"rollout": 5}"#,
-            br#"{}"#,
-            br#"[50]"#,
+            br"{}",
+            br"[50]",
             b"percent=50",
         ] {
             assert!(parse_put(bad).is_err(), "{}", String::from_utf8_lossy(bad));

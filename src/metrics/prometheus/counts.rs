@@ -129,6 +129,7 @@ fn read_buckets(data: &Value, m: &Mapping<'_>) -> Result<[Vec<(f64, u64)>; 2], M
         )?;
         let Some(n) = whole(x) else { continue };
         let slot = &mut out[usize::from(c == Cohort::New)];
+        #[allow(clippy::float_cmp)] // one series per `le` label: equal text parses equal
         if slot.iter().any(|(b, _)| *b == le) {
             return Err(MetricsError::Parse(format!(
                 "several series for the {} cohort at le={le}: aggregate them in the query",
