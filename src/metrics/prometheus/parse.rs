@@ -1,10 +1,11 @@
-//! Reading Prometheus answers: the envelope, vectors and matrices by cohort label, and what is missing.
+//! Reading Prometheus answers: the envelope, vectors and matrices by cohort label, and what
+//! is missing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::super::{CohortValues, MetricsError};
+use crate::metrics::{CohortValues, MetricsError};
 use crate::model::Cohort;
 use crate::net::Auth;
 
