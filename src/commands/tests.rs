@@ -1,4 +1,5 @@
-//! Unit tests of the headless commands: status output, verdicts, write reports and exit codes.
+//! Unit tests of the headless commands: `status` exit codes for rules that cannot be
+//! evaluated or breach without history.
 
 use super::*;
 use crate::app::state::State;

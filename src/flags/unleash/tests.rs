@@ -1,4 +1,5 @@
-//! Unit tests of the Unleash adapter: odd feature documents, strategies, events.
+//! Unit tests of the Unleash adapter: the flexible rollout and its details, versions, odd
+//! documents, events, URLs, a Debug output without the token.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! Unit tests of the JSON source: pointers, units, counters across steps, absent keys.
+//! Unit tests of the JSON source: numbers, strings, ratios, absent cohorts and fields, wrong
+//! types and units, the config.
 
 use super::*;
 use crate::metrics::CohortValues;

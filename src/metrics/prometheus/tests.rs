@@ -1,4 +1,5 @@
-//! Unit tests of the Prometheus source: answers, cohorts, ratio gaps, backfill.
+//! Unit tests of the Prometheus source: answers by cohort, no data, the numerator trap,
+//! malformed answers, matrices, steps and the config.
 
 use super::*;
 use serde_json::json;

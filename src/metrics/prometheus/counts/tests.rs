@@ -1,4 +1,5 @@
-//! Unit tests of the count queries: events and trials, buckets, step windows.
+//! Unit tests of the count queries: steps, ratio counts, buckets and slow counts, missing
+//! cohorts, refused histograms.
 
 use super::*;
 use crate::metrics::prometheus::decode;
