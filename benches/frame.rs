@@ -1,5 +1,6 @@
 //! Budgets P6 (frame cost), alert evaluation and history costs, measured with criterion.
 //! `cargo bench --bench frame` (the README's Performance section lists the figures).
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -28,11 +28,11 @@ use rollwatch::stats::{
 const RATE: f64 = 50.0;
 const CANARY_PERCENT: u8 = 5;
 const BASELINE: f64 = 0.005;
-const POLL_S: u64 = 5;
-const HOUR_POLLS: usize = 3600 / POLL_S as usize;
+const POLL_S: usize = 5;
+const HOUR_POLLS: usize = 3600 / POLL_S;
 const BAKE_POLLS: usize = 6 * HOUR_POLLS;
 /// The 5-minute window of the old verdict, in polls.
-const WINDOW_POLLS: usize = 300 / POLL_S as usize;
+const WINDOW_POLLS: usize = 300 / POLL_S;
 const AA_RUNS: u32 = 10_000;
 const HARM_RUNS: u32 = 2000;
 const SEED: u64 = 42;
@@ -172,7 +172,7 @@ fn minutes(poll: Option<usize>) -> String {
     poll.map_or_else(
         || "never".to_owned(),
         |p| {
-            let s = p * POLL_S as usize;
+            let s = p * POLL_S;
             format!("{} min {:02} s", s / 60, s % 60)
         },
     )

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
                   change with --audit-log.\nStart with `rollwatch demo`.")]
 pub struct Cli {
     /// What to do; without one, rollwatch looks for ./rollwatch.toml, then
-    /// $XDG_CONFIG_HOME/rollwatch/config.toml.
+    /// $`XDG_CONFIG_HOME/rollwatch/config.toml`.
     #[command(subcommand)]
     pub command: Option<Commands>,
     /// Options shared by the dashboard commands.
@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Args, Clone, Default)]
 pub struct UiOpts {
     /// Theme: default, light, high-contrast, monochrome, or a path to a theme TOML file.
-    /// NO_COLOR selects monochrome.
+    /// `NO_COLOR` selects monochrome.
     #[arg(long, global = true)]
     pub theme: Option<String>,
     /// ASCII glyphs only (automatic when the locale is not UTF-8).
@@ -104,7 +104,7 @@ pub struct ReplayArgs {
 /// Where the config comes from.
 #[derive(Debug, Args, Clone)]
 pub struct ConfigArg {
-    /// The config file (default: ./rollwatch.toml, then $XDG_CONFIG_HOME/rollwatch/config.toml).
+    /// The config file (default: ./rollwatch.toml, then $`XDG_CONFIG_HOME/rollwatch/config.toml`).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 }

@@ -5,6 +5,9 @@
 //! The binary is a thin edge over this library so integration tests can drive the state,
 //! the pure `update` and the view without a terminal.
 
+// Unit tests assert exact values from exact arithmetic (0.0, 1.0, x / 1000 of whole numbers).
+#![cfg_attr(test, allow(clippy::float_cmp))]
+
 pub mod alerts;
 pub mod app;
 pub mod audit;

@@ -282,6 +282,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// `check-config`: 0 and a summary when the file loads, 2 and the located error when not.
+fn check_config(file: &std::path::Path) -> i32 {
+    match config::load(file) {
+        Ok(cfg) => {
+            answer(format_args!(
+                "{}: ok ({} rollout{})\n",
+                file.display(),
+                cfg.rollouts.len(),
+                if cfg.rollouts.len() == 1 { "" } else { "s" }
+            ));
+            0
+        }
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "{e}");
+            2
+        }
+    }
+}
+
 fn run_main() -> color_eyre::Result<ExitCode> {
     let cli = Cli::parse();
     let ui = &cli.ui;
@@ -322,21 +341,7 @@ fn run_main() -> color_eyre::Result<ExitCode> {
             }
             0
         }
-        Some(Commands::CheckConfig { file }) => match config::load(file) {
-            Ok(cfg) => {
-                answer(format_args!(
-                    "{}: ok ({} rollout{})\n",
-                    file.display(),
-                    cfg.rollouts.len(),
-                    if cfg.rollouts.len() == 1 { "" } else { "s" }
-                ));
-                0
-            }
-            Err(e) => {
-                let _ = writeln!(io::stderr(), "{e}");
-                2
-            }
-        },
+        Some(Commands::CheckConfig { file }) => check_config(file),
         Some(Commands::Status(s)) => {
             let cfg = load(&s.config, ui)?;
             let setup = setup_from(&cfg, ui)?;

@@ -1,7 +1,7 @@
-//! A small deterministic PRNG (SplitMix64) and the distributions the simulator draws from.
+//! A small deterministic PRNG (`SplitMix64`) and the distributions the simulator draws from.
 //! Hand-written on purpose: the demo must replay identically for a seed across crate upgrades.
 
-/// SplitMix64.
+/// `SplitMix64`.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
 

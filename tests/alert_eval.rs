@@ -1,6 +1,7 @@
 //! Table tests of the pure alert evaluator: Prometheus' pending → firing → resolved with
 //! `for`, `keep_firing_for`, gaps, stale markers and NaN, including the timelines promtool
 //! 2.42 produced for the cases in the design notes (backends.md).
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
 
 use std::time::Duration;
 
@@ -37,7 +38,7 @@ fn observations(rule: &Rule, series: &[P], interval: i64) -> Vec<(i64, Observati
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let t = i as i64 * interval;
+            let t = i64::try_from(i).unwrap() * interval;
             match p {
                 P::V(v) => last = Some((t, *v)),
                 P::Stale => last = None,

@@ -886,6 +886,7 @@ fn timeline(
 }
 
 /// Checks one case file. Returns the full-timeline file for promtool.
+#[allow(clippy::too_many_lines)] // one scenario, step by step
 fn check_case(path: &Path) -> Result<OutTestFile, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let file: TestFile = serde_norway::from_str(&text).map_err(|e| e.to_string())?;
@@ -1081,16 +1082,13 @@ fn every_case_agrees_with_promtool() {
         case_dir().display(),
         files.len()
     );
-    let out_dir = match std::env::var_os("ROLLWATCH_PARITY_EXPORT") {
-        Some(d) => {
-            let d = PathBuf::from(d);
-            std::fs::create_dir_all(&d).expect("export folder");
-            (d, None)
-        }
-        None => {
-            let t = tempfile::tempdir().expect("temp dir");
-            (t.path().to_owned(), Some(t))
-        }
+    let out_dir = if let Some(d) = std::env::var_os("ROLLWATCH_PARITY_EXPORT") {
+        let d = PathBuf::from(d);
+        std::fs::create_dir_all(&d).expect("export folder");
+        (d, None)
+    } else {
+        let t = tempfile::tempdir().expect("temp dir");
+        (t.path().to_owned(), Some(t))
     };
     let mut failures = String::new();
     let mut written = Vec::new();

@@ -1,6 +1,7 @@
 //! The guarded step plan, pure: auto-advance only when armed, baked and healthy; auto-rollback
 //! once per firing episode; `p` pauses both; read-only disables both. Every automatic change
 //! is the same write command the keys produce, with the reason in the request.
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 

@@ -9,6 +9,7 @@
 //! - a refused write changed nothing and reported the value that holds;
 //! - every value that was ever set is either still there at the end or was replaced by a
 //!   write that had seen it (or by the third party, whose writes rollwatch cannot govern).
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
 
 use std::collections::VecDeque;
 use std::sync::Mutex;

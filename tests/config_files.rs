@@ -1,6 +1,7 @@
 //! Every invalid config in `tests/fixtures/config-invalid/` is refused by `check-config` with a
 //! non-zero exit and a message naming the file, line and column and what was expected;
 //! adding a file adds a case. The valid fixture and every example config pass.
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
 
 use std::path::Path;
 use std::process::Command;

@@ -97,6 +97,7 @@ async fn status_until(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one scenario, step by step
 async fn status_counts_grow_during_a_step_and_restart_at_the_next() {
     if !available_or_skip("status_counts_grow_during_a_step_and_restart_at_the_next") {
         return;

@@ -8,6 +8,8 @@
 //! is the left one, 65 the wheel down, which has no release; 1-based cells) into the pane with
 //! `send-keys -l`, which hands the bytes to the program as they are.
 
+use std::fmt::Write as _;
+
 mod support;
 
 use std::time::Duration;
@@ -23,7 +25,7 @@ fn click(t: &Tmux, button: u8, col: usize, row: usize) {
     let (x, y) = (col + 1, row + 1);
     let mut seq = format!("\x1b[<{button};{x};{y}M");
     if button < 64 {
-        seq += &format!("\x1b[<{button};{x};{y}m");
+        let _ = write!(seq, "\x1b[<{button};{x};{y}m"); // a String never fails
     }
     t.keys(&["-l", &seq]);
 }

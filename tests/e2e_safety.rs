@@ -2,6 +2,7 @@
 //! the keys people press by habit never change a flag, the dialogs say what happens, arming and
 //! quitting while armed are confirmed; and against a real Prometheus, a firing rule stays
 //! firing through an outage and keeps blocking the next step.
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
 
 #[path = "support/prom_engine.rs"]
 mod prom_engine;
@@ -140,6 +141,7 @@ fn rule_row(screen: &str, name: &str) -> String {
         .to_owned()
 }
 
+#[allow(clippy::too_many_lines)] // one scenario, step by step
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_firing_rule_stays_firing_when_prometheus_stops_and_keeps_blocking_the_next_step() {
     use prom_engine::{Prometheus, available_or_skip};

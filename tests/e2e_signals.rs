@@ -2,6 +2,7 @@
 //! drop) end the process within a second, restoring the terminal where it still exists; with
 //! rollwatch as the terminal's own process (no shell around it), the pty vanishing ends it with
 //! a normal exit status, the audit log and rollwatch's own log intact.
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
 
 mod support;
 
@@ -41,14 +42,17 @@ fn rollwatch_pid(t: &Tmux) -> u32 {
 fn gone_within(pid: u32, limit: Duration) -> Duration {
     let start = Instant::now();
     loop {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let zombie = stat.rsplit(") ").next().is_some_and(|r| r.starts_with('Z'));
+        let proc_stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let zombie = proc_stat
+            .rsplit(") ")
+            .next()
+            .is_some_and(|r| r.starts_with('Z'));
         if !Path::new(&format!("/proc/{pid}")).exists() || zombie {
             return start.elapsed();
         }
         assert!(
             start.elapsed() < limit,
-            "process {pid} still alive after {limit:?}: {stat}"
+            "process {pid} still alive after {limit:?}: {proc_stat}"
         );
         std::thread::sleep(Duration::from_millis(10));
     }

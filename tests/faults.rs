@@ -11,6 +11,7 @@
 //! - at most one poll per backend is ever in flight at the server;
 //! - every request has a deadline;
 //! - once the server is healthy again, everything recovers by itself.
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
 
 #[path = "support/fault_server.rs"]
 mod fault_server;
@@ -298,6 +299,7 @@ enum Expect {
     NoData,
 }
 
+#[allow(clippy::match_same_arms)] // a table of expectations: one row per case
 fn metrics_expect(source: Source, fault: &Fault) -> Expect {
     use Expect::{NoData, PerMetric, Whole};
     match (source, fault) {
@@ -319,6 +321,7 @@ fn metrics_expect(source: Source, fault: &Fault) -> Expect {
     }
 }
 
+#[allow(clippy::match_same_arms)] // a table of expectations: one row per case
 fn flag_expect(flag: Flag, fault: &Fault) -> &'static str {
     match (flag, fault) {
         (_, Fault::Refused) => "refused",
@@ -361,6 +364,7 @@ const TICK_MS: i64 = 250;
 
 /// One (source, flag, fault) run; returns a failure description instead of panicking so a
 /// table run reports every broken row at once.
+#[allow(clippy::too_many_lines)] // one scenario, step by step
 async fn one(source: Source, flag: Flag, fault: Fault) -> Result<(), String> {
     let ctx = format!("{source:?}+{flag:?} under {fault:?}");
     let fail = |m: String| Err(format!("{ctx}: {m}"));

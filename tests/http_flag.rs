@@ -1,6 +1,7 @@
 //! The generic HTTP flag backend against a small flag service written here (loopback only):
 //! with ETags (`If-Match`, 412), with a version field in the body (409), and with neither;
 //! changes made by someone else before and *during* a write; odd and hanging answers.
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -2,6 +2,7 @@
 //! layer and the domain never import `app` or `ui`; `app` never imports the simulator; `ui`
 //! never imports a metrics source or a flag adapter. Every `crate::` path in `src/` (in `use`
 //! lines, grouped imports and inline paths alike) is checked against the layer of its file.
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
 
 use std::path::{Path, PathBuf};
 

@@ -105,6 +105,7 @@ fn assert_near(what: &str, got: f64, want: f64, tol: f64) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one scenario, step by step
 async fn real_prometheus_values_shift_backfill_and_one_query_per_metric() {
     if !available_or_skip("real_prometheus_values_shift_backfill_and_one_query_per_metric") {
         return;
@@ -735,6 +736,7 @@ fn decoded_query(target: &str) -> String {
 /// trials answer lacks has no counts; before the step start is known, or while the step is
 /// younger than one poll interval, no count query is sent.
 #[tokio::test]
+#[allow(clippy::too_many_lines)] // one scenario, step by step
 async fn count_queries_carry_the_step_and_fill_counts_per_cohort() {
     let t0: i64 = 1_764_554_400_000;
     let fake = Fake::reply(|target| {

@@ -1,7 +1,10 @@
 //! Record and replay: a driven session recorded message by message and replayed through the
 //! same `update` ends in the same visible state and the same screens, at the end and at
 //! earlier points reached by seeking back; the committed demo recording replays to a firing
-//! rule and a rollback (TestBackend + insta snapshots, reviewed like code); the replay keys.
+//! rule and a rollback (`TestBackend` + insta snapshots, reviewed like code); the replay keys.
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
+
+use std::fmt::Write as _;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,12 +56,13 @@ fn visible(s: &State) -> String {
         s.now_ms, s.selected, s.theme, s.mode, s.status, s.logged
     );
     for e in &s.events {
-        out += &format!("event {e:?}\n");
+        writeln!(out, "event {e:?}").unwrap();
     }
     for r in &s.rollouts {
-        out += &format!(
+        writeln!(
+            out,
             "rollout {} flag {:?} at {:?} err {:?} step_since {:?} metrics_at {:?} err {:?} \
-             writing {} backend_events {:?}\n",
+             writing {} backend_events {:?}",
             r.def.name,
             r.flag,
             r.flag_feed.at_ms,
@@ -68,18 +72,21 @@ fn visible(s: &State) -> String {
             r.metrics_feed.error,
             r.write_in_flight,
             r.backend_events
-        );
+        )
+        .unwrap();
         for m in &r.metrics {
-            out += &format!(
-                "  metric {:?} at {:?} err {:?}\n",
+            writeln!(
+                out,
+                "  metric {:?} at {:?} err {:?}",
                 m.last, m.last_at_ms, m.error
-            );
+            )
+            .unwrap();
             for h in &m.history {
-                out += &format!("    history {:?}\n", h.raw().collect::<Vec<_>>());
+                writeln!(out, "    history {:?}", h.raw().collect::<Vec<_>>()).unwrap();
             }
         }
         for a in &r.alerts {
-            out += &format!("  alert {a:?}\n");
+            writeln!(out, "  alert {a:?}").unwrap();
         }
     }
     out
@@ -448,7 +455,10 @@ fn committed_values() -> Vec<serde_json::Value> {
 }
 
 fn text_of(lines: &[serde_json::Value]) -> String {
-    lines.iter().map(|v| format!("{v}\n")).collect()
+    lines.iter().fold(String::new(), |mut s, v| {
+        writeln!(s, "{v}").unwrap();
+        s
+    })
 }
 
 /// The first message line of the given type (index into the lines, header = 0).

@@ -9,6 +9,7 @@
 //!
 //! Also: an `https://` URL is spoken TLS to, never silently downgraded to plain HTTP, with or
 //! without `insecure_skip_verify`.
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
 
 #[path = "support/fault_server.rs"]
 mod fault_server;
@@ -279,6 +280,7 @@ fn key(c: char) -> Msg {
 
 /// The library: `Display` and `Debug` of every error, `Debug` of configs, adapters and the
 /// whole state after failures and writes, and the audit records.
+#[allow(clippy::too_many_lines)] // one scenario, step by step
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_configs_adapters_and_state_never_show_the_token() {
     let server = FaultServer::start(25).await;
@@ -341,7 +343,7 @@ async fn errors_configs_adapters_and_state_never_show_the_token() {
     ] {
         server.set_fault(fault.clone()).await;
         let errors = [
-            prom.poll(Default::default())
+            prom.poll(rollwatch::metrics::PollCtx::default())
                 .await
                 .err()
                 .map(|e| format!("{e}\n{e:?}")),
@@ -349,7 +351,7 @@ async fn errors_configs_adapters_and_state_never_show_the_token() {
                 .await
                 .err()
                 .map(|e| format!("{e}\n{e:?}")),
-            json.poll(Default::default())
+            json.poll(rollwatch::metrics::PollCtx::default())
                 .await
                 .err()
                 .map(|e| format!("{e}\n{e:?}")),

@@ -1,4 +1,4 @@
-//! Full-screen snapshots of the real dashboard (TestBackend + insta) at 120×40 and 80×24, in a
+//! Full-screen snapshots of the real dashboard (`TestBackend` + insta) at 120×40 and 80×24, in a
 //! healthy and a firing state, from a fixed clock and seed, driven through the real update
 //! loop, effects and simulator. Review a changed snapshot like code.
 

@@ -138,11 +138,10 @@ const DEPTHS: [ColorDepth; 3] = [
 ];
 
 fn targets(name: &str) -> &'static [&'static str] {
-    TARGETS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, t)| *t)
-        .unwrap_or_else(|| panic!("theme `{name}` has no targets in tests/theme_contrast.rs"))
+    TARGETS.iter().find(|(n, _)| *n == name).map_or_else(
+        || panic!("theme `{name}` has no targets in tests/theme_contrast.rs"),
+        |(_, t)| *t,
+    )
 }
 
 fn palette(id: &str) -> &'static Palette {

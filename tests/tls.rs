@@ -5,6 +5,9 @@
 //!
 //! The test makes its own CA, server and client certificates with the `openssl` command and
 //! the password's bcrypt hash with the `bcrypt` crate; Prometheus listens on 127.0.0.1 only.
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
+
+use std::fmt::Write as _;
 
 #[path = "support/prom_engine.rs"]
 mod prom_engine;
@@ -166,14 +169,16 @@ struct Case {
 fn config(dir: &Path, name: &str, url: &str, pki: &Pki, case: Case) -> PathBuf {
     let mut tls = String::new();
     if case.ca {
-        tls += &format!("ca_file = {:?}\n", pki.ca.display().to_string());
+        writeln!(tls, "ca_file = {:?}", pki.ca.display().to_string()).unwrap();
     }
     if case.client_cert {
-        tls += &format!(
+        write!(
+            tls,
             "client_cert_file = {:?}\nclient_key_file = {:?}\n",
             pki.client_cert.display().to_string(),
             pki.client_key.display().to_string()
-        );
+        )
+        .unwrap();
     }
     let text = format!(
         r#"refresh = "2s"

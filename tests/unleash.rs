@@ -2,6 +2,7 @@
 //! `scripts/test-all` runs). Each test makes its own uniquely named feature in the `default`
 //! project's `development` environment. Without `ROLLWATCH_UNLEASH_URL`/`_TOKEN` the tests say
 //! SKIPPED loudly, or fail when `ROLLWATCH_REQUIRE_ENGINES=1`.
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -29,31 +30,30 @@ struct Engine {
 
 /// The running Unleash, or `None` (SKIPPED) when none runs and none is required.
 fn engine() -> Option<Engine> {
+    // Straight to stderr: libtest captures eprintln! of passing tests.
+    static LOUD: std::sync::Once = std::sync::Once::new();
     let url = std::env::var("ROLLWATCH_UNLEASH_URL")
         .ok()
         .filter(|v| !v.is_empty());
     let token = std::env::var("ROLLWATCH_UNLEASH_TOKEN")
         .ok()
         .filter(|v| !v.is_empty());
-    match (url, token) {
-        (Some(url), Some(token)) => Some(Engine { url, token }),
-        _ => {
-            assert!(
-                std::env::var("ROLLWATCH_REQUIRE_ENGINES").as_deref() != Ok("1"),
-                "ROLLWATCH_REQUIRE_ENGINES=1 but ROLLWATCH_UNLEASH_URL/ROLLWATCH_UNLEASH_TOKEN \
-                 are not set: start Unleash with `eval \"$(bash .ci/start-unleash.sh)\"` or run \
-                 scripts/test-all"
+    if let (Some(url), Some(token)) = (url, token) {
+        Some(Engine { url, token })
+    } else {
+        assert!(
+            std::env::var("ROLLWATCH_REQUIRE_ENGINES").as_deref() != Ok("1"),
+            "ROLLWATCH_REQUIRE_ENGINES=1 but ROLLWATCH_UNLEASH_URL/ROLLWATCH_UNLEASH_TOKEN \
+             are not set: start Unleash with `eval \"$(bash .ci/start-unleash.sh)\"` or run \
+             scripts/test-all"
+        );
+        LOUD.call_once(|| {
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                b"SKIPPED: Unleash not running (run scripts/test-all)\n",
             );
-            // Straight to stderr: libtest captures eprintln! of passing tests.
-            static LOUD: std::sync::Once = std::sync::Once::new();
-            LOUD.call_once(|| {
-                let _ = std::io::Write::write_all(
-                    &mut std::io::stderr(),
-                    b"SKIPPED: Unleash not running (run scripts/test-all)\n",
-                );
-            });
-            None
-        }
+        });
+        None
     }
 }
 
@@ -120,7 +120,7 @@ impl Admin {
         let mut ids = Vec::new();
         for s in strategies {
             let v = self
-                .ok(Method::POST, &self.strategies_path(name), Some(s.clone()))
+                .ok(Method::POST, &Self::strategies_path(name), Some(s.clone()))
                 .await;
             ids.push(v["id"].as_str().unwrap().to_owned());
         }
@@ -133,14 +133,14 @@ impl Admin {
         ids
     }
 
-    fn strategies_path(&self, name: &str) -> String {
+    fn strategies_path(name: &str) -> String {
         format!("/api/admin/projects/default/features/{name}/environments/{ENV}/strategies")
     }
 
     async fn strategy(&self, name: &str, id: &str) -> Value {
         self.ok(
             Method::GET,
-            &format!("{}/{id}", self.strategies_path(name)),
+            &format!("{}/{id}", Self::strategies_path(name)),
             None,
         )
         .await
@@ -150,7 +150,7 @@ impl Admin {
     async fn set_rollout(&self, name: &str, id: &str, percent: u8) {
         self.ok(
             Method::PATCH,
-            &format!("{}/{id}", self.strategies_path(name)),
+            &format!("{}/{id}", Self::strategies_path(name)),
             Some(json!([{"op": "replace", "path": "/parameters/rollout",
                          "value": percent.to_string()}])),
         )
@@ -262,7 +262,7 @@ async fn reads_a_flexible_rollout_with_its_details() {
 impl Admin {
     async fn feature_strategy_id(&self, name: &str) -> String {
         let v = self
-            .ok(Method::GET, &self.strategies_path(name), None)
+            .ok(Method::GET, &Self::strategies_path(name), None)
             .await;
         v[0]["id"].as_str().unwrap().to_owned()
     }
@@ -734,6 +734,7 @@ fn event_row(screen: &str, from: u8, to: u8) -> Option<String> {
 /// events pane as "this session" (matched by value and time), while another person's change
 /// made meanwhile is marked NEW. The binary is the tmux pane's own process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one scenario, step by step
 async fn own_writes_show_as_this_session_and_others_as_new() {
     let Some(e) = engine() else { return };
     if !tmux::available() {

@@ -1,5 +1,6 @@
 //! The pure `update`: writes only after confirmation, blocked bumps, read-only, in-flight
 //! writes, conflicts, honest data (stale → unknown), one poll in flight with back-off.
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use proptest::prelude::*;

@@ -11,6 +11,7 @@
 //!   rule fires with the observed share as its value, and the exit code says a warning fires.
 //! - Scenario `same` (an A/A rollout): no verdict says `worse` across repeated looks, and the
 //!   split rule stays OK at about the flag's share.
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
 
 #[path = "support/prom_engine.rs"]
 mod prom_engine;

@@ -34,6 +34,7 @@ fn status(cfg: &str) -> (i32, Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one scenario, step by step
 async fn simulate_prometheus_and_rollwatch_close_the_loop() {
     if !available_or_skip("simulate_prometheus_and_rollwatch_close_the_loop") {
         return;

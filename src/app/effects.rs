@@ -148,6 +148,7 @@ impl Effects {
 
     /// Starts a command on its own task; the result comes back on the channel.
     /// Returns `false` for `Quit`.
+    #[allow(clippy::must_use_candidate)] // callers that never send `Quit` ignore the answer
     pub fn run(&self, cmd: Command) -> bool {
         if cmd == Command::Quit {
             return false;

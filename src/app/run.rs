@@ -91,6 +91,7 @@ fn append(path: &std::path::Path, text: &str) {
 }
 
 /// Everything the loop needs.
+#[allow(clippy::struct_excessive_bools)] // independent options of a session, not a state machine
 pub struct Setup {
     /// Rollouts with their backends.
     pub rollouts: Vec<(Rollout, Backends)>,
@@ -229,6 +230,9 @@ pub async fn run(setup: Setup) -> color_eyre::Result<Option<String>> {
 ///
 /// # Errors
 /// When the terminal cannot be set up.
+///
+/// # Panics
+/// Debug builds only: on the key named by `ROLLWATCH_DEBUG_PANIC_KEY` (tests of the restore).
 pub async fn run_recorded(
     setup: Setup,
     mut rec: Option<&mut Recorder>,
@@ -294,6 +298,7 @@ pub async fn run_recorded(
                     // Debug builds only: a key that panics, so tests can prove the terminal
                     // is restored before the report is printed.
                     #[cfg(debug_assertions)]
+                    #[allow(clippy::manual_assert)] // a deliberate crash, not an invariant
                     if panic_key.is_some_and(|p| k.code == crossterm::event::KeyCode::Char(p)) {
                         panic!("ROLLWATCH_DEBUG_PANIC_KEY pressed");
                     }

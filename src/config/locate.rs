@@ -79,6 +79,7 @@ impl<'a> Locator<'a> {
 
     /// An error inside the table at `span`: points at the key the message names (a word in
     /// backticks written as `key =` in this table), else at the table.
+    #[must_use]
     pub fn in_table(&self, span: Range<usize>, message: String) -> ConfigError {
         let start = span.start.min(self.text.len());
         let body = &self.text[start..];

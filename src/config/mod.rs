@@ -119,7 +119,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         {
             return Err(lx.at(&r.get_ref().name, "duplicate rollout name"));
         }
-        rollouts.push(rollout::rollout(&lx, r.get_ref(), t, refresh)?);
+        rollouts.push(rollout::rollout(&lx, r.get_ref(), &t, refresh)?);
     }
     Ok(Config {
         path: path.to_owned(),

@@ -23,10 +23,10 @@ use crate::model::{Direction, MetricDef, MetricKind, Rollout, Step};
 pub(super) fn rollout(
     lx: &Locator<'_>,
     r: &FileRollout,
-    t: Spanned<DeTable<'_>>,
+    t: &Spanned<DeTable<'_>>,
     refresh: Duration,
 ) -> Result<RolloutConfig, ConfigError> {
-    let flag = flag(lx, r, &t)?;
+    let flag = flag(lx, r, t)?;
     if r.steps.get_ref().is_empty() {
         return Err(lx.at(
             &r.steps,
@@ -63,7 +63,7 @@ pub(super) fn rollout(
         ));
     }
     let generic = fields_of::<FileMetric>();
-    let (files, mut metrics, tables) = metric_defs(lx, &t, generic)?;
+    let (files, mut metrics, tables) = metric_defs(lx, t, generic)?;
     let keyed: Vec<MetricTable<'_>> = files
         .iter()
         .zip(&tables)
@@ -75,7 +75,7 @@ pub(super) fn rollout(
             generic,
         })
         .collect();
-    let source = source(lx, r, &t, &keyed)?;
+    let source = source(lx, r, t, &keyed)?;
     for (i, def) in metrics.iter_mut().enumerate() {
         def.window_ms = source.spec.window_ms(i);
     }

@@ -31,6 +31,7 @@ pub fn threshold(s: &str, unit: Unit) -> Result<f64, String> {
         return Err(format!("`{s}` is not a finite number"));
     }
     let suffix = suffix.trim();
+    #[allow(clippy::match_same_arms)] // a unit table: one line per suffix, equal factors or not
     let factor = match (unit, suffix) {
         (_, "") => 1.0,
         (Unit::Percent, "%") => 1.0,

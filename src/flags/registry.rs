@@ -101,6 +101,7 @@ pub const KINDS: &[Kind] = &[
 ///
 /// # Errors
 /// The adapter's error, located; `None` for a kind not in [`KINDS`].
+#[must_use]
 pub fn parse(kind: &str, table: &Table<'_>) -> Option<Result<Flag, ConfigError>> {
     let k = KINDS.iter().find(|k| k.name == kind)?;
     Some((k.parse)(table, k.name).map(|spec| Flag { kind: k.name, spec }))

@@ -110,6 +110,7 @@ pub const KINDS: &[Kind] = &[
 ///
 /// # Errors
 /// The adapter's error, located; `None` for a kind not in [`KINDS`].
+#[must_use]
 pub fn parse<'a>(
     kind: &str,
     table: &Table<'a>,

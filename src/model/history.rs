@@ -147,6 +147,7 @@ impl History {
     }
 
     /// Raw samples, oldest first.
+    #[must_use]
     pub fn raw(&self) -> impl DoubleEndedIterator<Item = &Sample> + ExactSizeIterator {
         self.raw.buf.iter()
     }

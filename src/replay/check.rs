@@ -202,6 +202,19 @@ fn flag_event(e: &FlagEvent) -> Result<(), String> {
     Ok(())
 }
 
+/// One backfilled series: valid times, strictly ascending.
+fn ascending<V>(series: &[(i64, V)]) -> Result<(), String> {
+    for (k, (t, _)) in series.iter().enumerate() {
+        time("backfill time", *t)?;
+        if k > 0 && series[k - 1].0 >= *t {
+            return Err(format!(
+                "backfill time {t}: expected strictly ascending times"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// One message line at clock time `t`, after the previous line's time `prev_t` (the header's
 /// `started_ms` for the first): times never go back, rollouts exist, and every value is one a
 /// backend (or the keymap) could have produced. `msg` is `None` for a format-1 key bound to
@@ -279,17 +292,7 @@ pub(super) fn line(h: &Header, prev_t: i64, t: i64, msg: Option<&Msg>) -> Result
                     r.def.metrics.len()
                 ));
             }
-            for s in series {
-                for (k, (t, _)) in s.iter().enumerate() {
-                    time("backfill time", *t)?;
-                    if k > 0 && s[k - 1].0 >= *t {
-                        return Err(format!(
-                            "backfill time {t}: expected strictly ascending times"
-                        ));
-                    }
-                }
-            }
-            Ok(())
+            series.iter().try_for_each(|s| ascending(s))
         }
         Msg::WriteDone {
             rollout: i,

@@ -289,6 +289,9 @@ pub const WARMUP_MS: i64 = 10 * 60 * 1000;
 
 /// The demo's rollouts with their backends, starting at `now_ms` on `clock`.
 /// Returns the rollouts and the first rollout's flag (tests move it behind the dashboard's back).
+///
+/// # Panics
+/// Never: the demo's rollout list is a non-empty constant.
 #[must_use]
 pub fn build(
     opts: DemoOptions,

@@ -202,7 +202,7 @@ mod tests {
         // A tolerance inside the interval: undecided.
         let (lo, hi) = guardrail(l, n, LOWER, 0.0, &t()).interval.unwrap();
         assert!(lo > 0.0);
-        let g = guardrail(l, n, LOWER, (lo + hi) / 2.0, &t());
+        let g = guardrail(l, n, LOWER, f64::midpoint(lo, hi), &t());
         assert_eq!(g.safety, Safety::Inconclusive { n: 20_000 });
         // Nonsense tolerances are treated as 0.
         assert_eq!(guardrail(l, n, LOWER, f64::NAN, &t()).tolerance, 0.0);
@@ -216,7 +216,7 @@ mod tests {
         for m in [1u64, 2, 5, 10, 100, 1000] {
             let (lo, hi) = interval((10 * m, 1000 * m), (15 * m, 1000 * m), &t()).unwrap();
             assert!(hi - lo < width, "m={m}");
-            assert!(((lo + hi) / 2.0 - 0.005).abs() < 1e-12);
+            assert!((f64::midpoint(lo, hi) - 0.005).abs() < 1e-12);
             width = hi - lo;
         }
         // A worse new path, fixed rates: once Worse, Worse at every larger sample.
@@ -242,7 +242,7 @@ mod tests {
     }
 
     /// Draws an A/A stream of cumulative counts and reports whether any look called it Worse
-    /// (or NotWorse with a tolerance below the true difference).
+    /// (or `NotWorse` with a tolerance below the true difference).
     fn any_false_verdict(rng: &mut Rng, looks: u32, per_look: (u64, u64), p: (f64, f64)) -> bool {
         let tuning = Tuning {
             alpha: 0.05,

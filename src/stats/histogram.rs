@@ -63,6 +63,7 @@ pub fn slow_share(
 
 /// Boundaries compare equal within a relative 1e-9: `0.25` configured and `0.25` scraped are the
 /// same boundary even after a trip through text and a unit conversion.
+#[allow(clippy::float_cmp)] // exact first: it is the only test that matches two infinities
 fn le_matches(le: f64, threshold: f64) -> bool {
     le == threshold
         || (le.is_finite()
@@ -164,6 +165,7 @@ mod tests {
     fn quantile_bucket_agrees_with_sorted_samples() {
         // Observations 1..=200 ms with boundaries every 25 ms: the k-th smallest is k ms.
         let bounds = [25.0, 50.0, 75.0, 100.0, 125.0, 150.0, 175.0, 200.0];
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // whole and positive
         let buckets: Vec<(f64, u64)> = bounds.iter().map(|&le| (le, le as u64)).collect();
         for q in [0.01, 0.1, 0.5, 0.95, 0.99, 1.0] {
             let true_q = (q * 200.0_f64).ceil();

@@ -57,6 +57,7 @@ fn describe(rule: &Rule, a: &AlertState, label: &str, unit: Unit, g: &Glyphs) ->
 }
 
 /// Draws the panel.
+#[allow(clippy::too_many_lines)] // one table drawn row by row; the columns share widths and styles
 pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     let g = glyphs(s.ascii);
     let r = s.current();

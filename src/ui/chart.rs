@@ -268,7 +268,7 @@ fn chart(
     } else {
         vec![
             Span::styled(value(Some(lo), unit, g), t.dim),
-            Span::styled(value(Some((lo + hi) / 2.0), unit, g), t.dim),
+            Span::styled(value(Some(f64::midpoint(lo, hi)), unit, g), t.dim),
             Span::styled(value(Some(hi), unit, g), t.dim),
         ]
     };

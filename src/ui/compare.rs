@@ -144,6 +144,7 @@ fn metric_status(r: &RolloutState, id: &str) -> Option<(AlertStatus, crate::aler
 }
 
 /// Draws the panel.
+#[allow(clippy::too_many_lines)] // one table drawn row by row; the columns share widths and styles
 pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
     let g = glyphs(s.ascii);
     let r = s.current();
@@ -198,16 +199,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme, wide: bool) {
         let rules: Vec<&Rule> = r.def.rules.iter().filter(|x| x.metric == m.id).collect();
         let (status, st_style) = match (stale, metric_status(r, &m.id)) {
             // A firing rule stays firing on its last known value while the data is lost.
-            (true, Some((AlertStatus::Firing, sev))) => (
+            (_, Some((AlertStatus::Firing, sev))) => (
                 format!("{} FIRING", g.fire),
                 status_style(AlertStatus::Firing, Some(sev), t),
             ),
             (true, _) if ms.last_at_ms.is_some() => (format!("{} STALE", g.unknown), t.warn),
             (true, _) => (format!("{} NO DATA", g.unknown), t.unknown),
-            (false, Some((AlertStatus::Firing, sev))) => (
-                format!("{} FIRING", g.fire),
-                status_style(AlertStatus::Firing, Some(sev), t),
-            ),
             (false, Some((AlertStatus::Pending, sev))) => (
                 format!("{} PENDING", g.pending),
                 status_style(AlertStatus::Pending, Some(sev), t),

@@ -16,6 +16,7 @@ use crate::app::State;
 use crate::app::state::RANGES;
 
 /// Draws the detail view of metric `k` of the shown rollout into `area`.
+#[allow(clippy::too_many_lines)] // one view laid out top to bottom; its parts share the layout
 pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, k: usize, t: &Theme) {
     let g = glyphs(s.ascii);
     let r = s.current();

@@ -163,7 +163,6 @@ pub fn duration(ms: i64) -> String {
 pub fn duration_coarse(ms: i64) -> String {
     let s = ms.max(0) / 1000;
     match s {
-        0..600 => duration(ms),
         600..3600 => format!("{}m", s / 60),
         _ => duration(ms),
     }

@@ -15,6 +15,7 @@ use crate::app::lifecycle::lifecycle;
 use crate::app::state::Feed;
 
 /// Age of a reading in words with its style: `3s ago`, `STALE 45s`, `ERROR: reason`.
+#[must_use]
 pub fn age<'a>(s: &State, feed: &Feed, error: Option<&str>, t: &Theme) -> Vec<Span<'a>> {
     let mut out = Vec::new();
     match (feed.at_ms, feed.stale_age(s.now_ms, s.stale_after_ms())) {
@@ -32,6 +33,7 @@ pub fn age<'a>(s: &State, feed: &Feed, error: Option<&str>, t: &Theme) -> Vec<Sp
 }
 
 /// Draws the three header lines.
+#[allow(clippy::too_many_lines)] // three lines laid out left to right; their spans share the widths
 pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     let g = glyphs(s.ascii);
     let r = s.current();
@@ -203,8 +205,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
 pub fn status_style(status: AlertStatus, sev: Option<Severity>, t: &Theme) -> Style {
     match (status, sev) {
         (AlertStatus::Firing, Some(Severity::Critical)) => t.breach,
-        (AlertStatus::Firing, _) => t.warn,
-        (AlertStatus::Pending, _) => t.warn,
+        (AlertStatus::Firing | AlertStatus::Pending, _) => t.warn,
         (AlertStatus::Unknown, _) => t.unknown,
         (AlertStatus::Idle, _) => t.dim,
         _ => t.ok,

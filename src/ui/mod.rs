@@ -98,12 +98,11 @@ pub fn draw_in(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     footer::draw(f, ftr, s, t);
     let _ = r;
     match &s.mode {
-        Mode::Normal => {}
+        Mode::Normal | Mode::Detail(_) => {}
         Mode::Help => overlay::help(f, area, s, t),
         Mode::Confirm(p) => overlay::confirm(f, area, s, p, t),
         Mode::ConfirmArm(i) => overlay::confirm_arm(f, area, s, *i, t),
         Mode::ConfirmQuit => overlay::confirm_quit(f, area, s, t),
-        Mode::Detail(_) => {}
     }
 }
 

@@ -74,6 +74,7 @@ impl ColorDepth {
     }
 }
 
+#[allow(clippy::struct_excessive_bools)] // mirrors the theme file's style table, one key each
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct StyleSpec {
@@ -282,6 +283,9 @@ pub fn builtin() -> Vec<Theme> {
 }
 
 /// The embedded themes for a terminal of `depth` colours.
+///
+/// # Panics
+/// Never in a tested build: the embedded themes are parsed by the unit tests.
 #[must_use]
 pub fn builtin_for(depth: ColorDepth) -> Vec<Theme> {
     BUILTIN
@@ -321,6 +325,7 @@ pub fn load_for(
         return Ok(all);
     }
     let p = Path::new(first);
+    #[allow(clippy::case_sensitive_file_extension_comparisons)] // documented: a `.toml` path
     if first.ends_with(".toml") || p.exists() {
         let text = std::fs::read_to_string(p).map_err(|e| format!("theme {first}: {e}"))?;
         let t = parse_for(first, &text, depth)?;

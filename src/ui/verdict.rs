@@ -29,6 +29,7 @@ pub enum Level {
 
 /// The verdict of rollout `r` in words, with its level.
 #[must_use]
+#[allow(clippy::too_many_lines)] // a ranked list of cases, first match wins; kept in one place to read the order
 pub fn verdict(s: &State, r: &RolloutState) -> (String, Level) {
     let g = glyphs(s.ascii);
     let dash = if s.ascii { "-" } else { "—" };

@@ -7,7 +7,10 @@
 //!
 //! It counts requests per backend and tracks how many are in flight at once (and the maximum),
 //! so tests can prove that a hung backend never gets a second poll stacked on the first.
+#![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
 #![allow(dead_code)]
+
+use std::fmt::Write as _;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -153,6 +156,7 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 impl FaultServer {
     /// Starts a healthy server on a free loopback port; the flag at `percent` %, metrics
     /// legacy 1.0 / new 2.0.
+    #[allow(clippy::unused_async)] // it spawns its task on the caller's runtime: async says so
     pub async fn start(percent: u8) -> Self {
         let listener = bind("127.0.0.1:0".parse().unwrap()).expect("bind fault server");
         let addr = listener.local_addr().unwrap();
@@ -232,15 +236,14 @@ impl FaultServer {
     /// One line per request of `class`: arrival, end (ms since start), method and target.
     pub fn timeline(&self, class: Class) -> String {
         let ended = self.inner.ended.lock().unwrap().clone();
-        self.seen()
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.class == class)
-            .map(|(i, s)| {
+        let mut out = String::new();
+        for (i, s) in self.seen().iter().enumerate() {
+            if s.class == class {
                 let end = ended.iter().find(|(j, _)| *j == i).map(|(_, t)| *t);
-                format!("{:>6} → {end:>6?} {} {}\n", s.at_ms, s.method, s.target)
-            })
-            .collect()
+                writeln!(out, "{:>6} → {end:>6?} {} {}", s.at_ms, s.method, s.target).unwrap();
+            }
+        }
+        out
     }
 
     /// Requests so far for one backend.
@@ -534,7 +537,7 @@ impl Reply {
             self.status, self.content_type
         );
         if let Some(t) = &self.etag {
-            head.push_str(&format!("ETag: {t}\r\n"));
+            write!(head, "ETag: {t}\r\n").unwrap();
         }
         head.push_str("\r\n");
         sock.write_all(head.as_bytes()).await?;

@@ -159,10 +159,13 @@ impl Tmux {
                     return format!("signal {signal}");
                 }
                 if let Some(code) = zombie_exit_code(&pid) {
-                    return if code & 0x7f == 0 {
+                    // A wait status: the low 7 bits are the signal (0: it exited), the next
+                    // 8 the exit code.
+                    let signal = code & 0x7f;
+                    return if signal == 0 {
                         (code >> 8).to_string()
                     } else {
-                        format!("signal {}", code & 0x7f)
+                        format!("signal {signal}")
                     };
                 }
             }

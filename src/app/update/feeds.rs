@@ -85,7 +85,7 @@ pub(super) fn on_flag_read(
             }
             recovered_log(state, i, Which::Flag, recovered);
         }
-        Err(e) => failed(state, i, Which::Flag, at, e.to_string()),
+        Err(e) => failed(state, i, Which::Flag, at, &e.to_string()),
     }
 }
 
@@ -176,7 +176,7 @@ pub(super) fn on_metrics(
                 m.history[0].push(at, None);
                 m.history[1].push(at, None);
             }
-            failed(state, i, Which::Metrics, at, e.to_string());
+            failed(state, i, Which::Metrics, at, &e.to_string());
         }
     }
     evaluate(state, i);
@@ -241,12 +241,12 @@ impl Which {
 }
 
 /// A failed request of either feed: back off with full jitter (R1), log a new reason once.
-fn failed(state: &mut State, i: usize, which: Which, at: i64, reason: String) {
+fn failed(state: &mut State, i: usize, which: Which, at: i64, reason: &str) {
     let failures = which.feed(&mut state.rollouts[i]).poll.failures + 1;
     let delay = backoff_ms(state, failures);
     if which
         .feed(&mut state.rollouts[i])
-        .failed(at, reason.clone(), delay)
+        .failed(at, reason.to_owned(), delay)
     {
         let what = match which {
             Which::Flag => "flag read failed",

@@ -60,7 +60,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             rollout,
             at_ms,
             result,
-        } => on_write_done(state, rollout, at_ms, *result, &mut cmds),
+        } => on_write_done(state, rollout, at_ms, &result, &mut cmds),
         Msg::Reconciled { rollout, notes } => {
             for n in notes {
                 state.log(rollout, LogLevel::Warn, n);

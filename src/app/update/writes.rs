@@ -10,14 +10,14 @@ pub(super) fn on_write_done(
     state: &mut State,
     i: usize,
     at: i64,
-    res: crate::flags::write::WriteResult,
+    res: &crate::flags::write::WriteResult,
     cmds: &mut Vec<Command>,
 ) {
     let Some(r) = state.rollouts.get_mut(i) else {
         return;
     };
     r.write_in_flight = false;
-    if let Some(own) = crate::flags::own::OwnWrite::landed(&res, at) {
+    if let Some(own) = crate::flags::own::OwnWrite::landed(res, at) {
         crate::flags::own::remember(&mut r.own_writes, own);
     }
     if let Some(after) = &res.after {

@@ -139,7 +139,7 @@ fn metric(lx: &Locator<'_>, m: &MetricTable<'_>) -> Result<JsonMetric, ConfigErr
     })
 }
 
-fn metrics(e: EndpointError) -> String {
+fn metrics(e: &EndpointError) -> String {
     format!("metrics: {e}")
 }
 
@@ -149,16 +149,16 @@ impl SourceSpec for JsonSpec {
     }
 
     fn check(&self, _flag: &Flag, refresh: Duration) -> Result<(), String> {
-        self.config.auth_keys().check().map_err(metrics)?;
+        self.config.auth_keys().check().map_err(|e| metrics(&e))?;
         JsonSource::new(&self.config, self.metrics.clone(), Auth::None, refresh)
             .map(drop)
-            .map_err(metrics)
+            .map_err(|e| metrics(&e))
     }
 
     fn build(&self, cx: &BuildCtx<'_>) -> Result<Arc<dyn MetricsSource>, String> {
-        let auth = self.config.auth_keys().resolve().map_err(metrics)?;
+        let auth = self.config.auth_keys().resolve().map_err(|e| metrics(&e))?;
         let source = JsonSource::new(&self.config, self.metrics.clone(), auth, cx.refresh)
-            .map_err(metrics)?;
+            .map_err(|e| metrics(&e))?;
         Ok(Arc::new(source))
     }
 }

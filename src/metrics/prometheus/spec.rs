@@ -158,7 +158,7 @@ fn check_counts(lx: &Locator<'_>, k: &MetricKeys, m: &MetricTable<'_>) -> Result
     Ok(())
 }
 
-fn metrics(e: EndpointError) -> String {
+fn metrics(e: &EndpointError) -> String {
     format!("metrics: {e}")
 }
 
@@ -174,16 +174,16 @@ impl SourceSpec for PrometheusSpec {
     }
 
     fn check(&self, _flag: &Flag, refresh: Duration) -> Result<(), String> {
-        self.config.auth_keys().check().map_err(metrics)?;
+        self.config.auth_keys().check().map_err(|e| metrics(&e))?;
         PrometheusSource::new(&self.config, self.queries.clone(), Auth::None, refresh)
             .map(drop)
-            .map_err(metrics)
+            .map_err(|e| metrics(&e))
     }
 
     fn build(&self, cx: &BuildCtx<'_>) -> Result<Arc<dyn MetricsSource>, String> {
-        let auth = self.config.auth_keys().resolve().map_err(metrics)?;
+        let auth = self.config.auth_keys().resolve().map_err(|e| metrics(&e))?;
         let source = PrometheusSource::new(&self.config, self.queries.clone(), auth, cx.refresh)
-            .map_err(metrics)?
+            .map_err(|e| metrics(&e))?
             .with_clock(cx.clock.clone());
         Ok(Arc::new(source))
     }
