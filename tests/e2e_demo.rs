@@ -98,7 +98,10 @@ fn help_overlay_lists_every_binding_and_closes() {
         s.contains("checkout-batch-queries")
     });
     t.keys(&["?"]);
-    let s = t.wait_for("help", WAIT, |s| s.contains("Keys"));
+    // tmux may show a frame half drawn: wait until the whole box is there (its last line).
+    let s = t.wait_for("help", WAIT, |s| {
+        s.contains("Keys") && s.contains("theme: ")
+    });
     for (k, _) in rollwatch::app::keymap::BINDINGS {
         assert!(s.contains(k), "binding {k} listed:\n{s}");
     }
