@@ -174,7 +174,12 @@ pub fn draw_frame<W: Write>(
     queue!(term.backend_mut(), BeginSynchronizedUpdate)?;
     let start = sink.len();
     if repaint {
-        term.clear()?;
+        // Not `Terminal::clear`: it asks the terminal for the cursor position (a DSR query
+        // whose answer our own input reader takes), which fails after two seconds and ended
+        // the session. `resize` to the same size clears the screen and forgets the previous
+        // frame without asking the terminal anything.
+        let size = term.size()?;
+        term.resize(Rect::new(0, 0, size.width, size.height))?;
     }
     let area = term.draw(render)?.area;
     // A frame whose diff is empty still gets ratatui's style reset and cursor hide: send
