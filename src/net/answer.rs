@@ -59,6 +59,10 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     msg
 }
 
+/// The hint for a server that wants a client certificate (mutual TLS).
+const MTLS_HINT: &str = "the server refused the TLS handshake for want of a client \
+     certificate it accepts (mutual TLS): set `client_cert_file` and `client_key_file`";
+
 /// What to do about a TLS failure, when the message shows one rollwatch can name.
 fn tls_hint(msg: &str) -> Option<&'static str> {
     let m = msg.to_ascii_lowercase();
@@ -72,10 +76,7 @@ fn tls_hint(msg: &str) -> Option<&'static str> {
         || m.contains("bad certificate")
         || m.contains("badcertificate")
     {
-        Some(
-            "the server refused the TLS handshake for want of a client certificate it accepts \
-             (mutual TLS): set `client_cert_file` and `client_key_file`",
-        )
+        Some(MTLS_HINT)
     } else {
         None
     }

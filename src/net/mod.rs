@@ -137,7 +137,29 @@ impl Endpoint {
     /// # Errors
     /// [`NetError`]: deadline, transport (TLS included), a redirect, a body past the cap.
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Result<Answer, NetError> {
-        answer::send(self.auth.apply(req), self.timeout, &self.auth).await
+        let result = answer::send(self.auth.apply(req), self.timeout, &self.auth).await;
+        match result {
+            Err(NetError::Transport(m)) if self.may_want_a_client_certificate(&m) => {
+                Err(NetError::Transport(format!(
+                    "the connection closed before an answer: if the server wants a client \
+                     certificate (mutual TLS), set `client_cert_file` and `client_key_file`; {m}"
+                )))
+            }
+            other => other,
+        }
+    }
+
+    /// Under TLS 1.3 a server that wants a client certificate rejects the connection after
+    /// the client's side of the handshake is done, so the client may see only a connection
+    /// that closed before its answer. Over https without a client certificate, say so.
+    fn may_want_a_client_certificate(&self, msg: &str) -> bool {
+        let m = msg.to_ascii_lowercase();
+        self.url.scheme() == "https"
+            && self.tls.client_cert_file.is_none()
+            && !m.contains("client certificate")
+            && (m.contains("connection was not ready")
+                || m.contains("connection closed")
+                || m.contains("connection reset"))
     }
 
     /// The first [`policy::SNIPPET_CHARS`] characters of a text or body, on one line, without
