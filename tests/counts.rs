@@ -10,9 +10,8 @@ mod prom_engine;
 use std::process::Command;
 use std::time::Duration;
 
-use prom_engine::{Prometheus, available_or_skip, eventually};
-use rollwatch::sim::server::{SimServer, SimServerOptions};
-use rollwatch::sim::{Profile, Scenario};
+use prom_engine::{Simulated, available_or_skip, eventually, simulate_example, simulated};
+use rollwatch::sim::Scenario;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
@@ -102,42 +101,19 @@ async fn status_counts_grow_during_a_step_and_restart_at_the_next() {
     if !available_or_skip("status_counts_grow_during_a_step_and_restart_at_the_next") {
         return;
     }
-    let mut profile = Profile::checkout();
-    profile.rps = 400.0;
-    let server = SimServer::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        SimServerOptions {
-            scenario: Scenario::Healthy,
-            seed: 5,
-            percent: 5,
-            flag: "checkout-batch-queries".into(),
-            profile,
-            warmup_s: 60,
-        },
-    )
-    .await
-    .unwrap();
-    let sim_addr = server.local_addr().unwrap();
-    let sim = server.handle();
-    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.serve(async {
-        let _ = rx.await;
-    }));
-    let prom = Prometheus::start(sim_addr).await;
+    let Simulated {
+        addr: sim_addr,
+        sim,
+        prom,
+        stop: _stop,
+    } = simulated(Scenario::Healthy, 5, 5, 60).await;
 
-    let example = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/simulate.toml"
-    ))
-    .unwrap();
+    let example = simulate_example(sim_addr, &prom.url);
     assert!(
         example.contains("[$step]"),
         "the example declares count queries"
     );
-    let text = example
-        .replace("http://127.0.0.1:9464", &format!("http://{sim_addr}"))
-        .replace("http://127.0.0.1:9090", &prom.url)
-        .replace("[1m]", "[10s]");
+    let text = example.replace("[1m]", "[10s]");
     let dir = tempfile::tempdir().unwrap();
     let cfg_path = dir.path().join("simulate.toml");
     std::fs::write(&cfg_path, text).unwrap();

@@ -144,42 +144,20 @@ fn rule_row(screen: &str, name: &str) -> String {
 #[allow(clippy::too_many_lines)] // one scenario, step by step
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_firing_rule_stays_firing_when_prometheus_stops_and_keeps_blocking_the_next_step() {
-    use prom_engine::{Prometheus, available_or_skip};
-    use rollwatch::sim::server::{SimServer, SimServerOptions};
-    use rollwatch::sim::{Profile, Scenario};
+    use prom_engine::{Simulated, available_or_skip, simulate_example, simulated};
+    use rollwatch::sim::Scenario;
 
     if !available() || !available_or_skip("firing_rule_survives_outage") {
         return;
     }
-    let mut profile = Profile::checkout();
-    profile.rps = 400.0;
-    let server = SimServer::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        SimServerOptions {
-            scenario: Scenario::Regression,
-            seed: 5,
-            percent: 25,
-            flag: "checkout-batch-queries".into(),
-            profile,
-            warmup_s: 120,
-        },
-    )
-    .await
-    .unwrap();
-    let sim_addr = server.local_addr().unwrap();
-    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.serve(async {
-        let _ = rx.await;
-    }));
-    let prom = Prometheus::start(sim_addr).await;
-    let example = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/simulate.toml"
-    ))
-    .unwrap();
+    let Simulated {
+        addr: sim_addr,
+        prom,
+        stop: _stop,
+        ..
+    } = simulated(Scenario::Regression, 5, 25, 120).await;
+    let example = simulate_example(sim_addr, &prom.url);
     let text = example
-        .replace("http://127.0.0.1:9464", &format!("http://{sim_addr}"))
-        .replace("http://127.0.0.1:9090", &prom.url)
         .replace("refresh = \"2s\"", "refresh = \"1s\"")
         .replace("[1m]", "[10s]")
         .replace("for = \"30s\"", "for = \"4s\"");

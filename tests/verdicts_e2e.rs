@@ -21,9 +21,11 @@ mod tmux;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use prom_engine::{Prometheus, available_or_skip, eventually};
-use rollwatch::sim::server::{SimHandle, SimServer, SimServerOptions};
-use rollwatch::sim::{Profile, Scenario};
+use prom_engine::{
+    Prometheus, Simulated, available_or_skip, eventually, simulate_example, simulated,
+};
+use rollwatch::sim::Scenario;
+use rollwatch::sim::server::SimHandle;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
@@ -45,41 +47,19 @@ impl Rig {
     /// Starts the simulator at 5 % with `scenario` (400 req/s), Prometheus, and writes the
     /// config; `tolerance` (percentage points) is added to the error rate when given.
     async fn start(scenario: Scenario, seed: u64, tolerance: Option<f64>) -> Self {
-        let mut profile = Profile::checkout();
-        profile.rps = 400.0;
-        let server = SimServer::bind(
-            "127.0.0.1:0".parse().unwrap(),
-            SimServerOptions {
-                scenario,
-                seed,
-                percent: 5,
-                flag: "checkout-batch-queries".into(),
-                profile,
-                warmup_s: 60,
-            },
-        )
-        .await
-        .unwrap();
-        let sim_addr = server.local_addr().unwrap();
-        let sim = server.handle();
-        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.serve(async {
-            let _ = rx.await;
-        }));
-        let prom = Prometheus::start(sim_addr).await;
+        let Simulated {
+            addr: sim_addr,
+            sim,
+            prom,
+            stop,
+        } = simulated(scenario, seed, 5, 60).await;
 
-        let example = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/examples/simulate.toml"
-        ))
-        .unwrap();
+        let example = simulate_example(sim_addr, &prom.url);
         assert!(
             example.contains("[$step]") && example.contains(RATIO_ANCHOR),
             "the example declares count queries on its error rate"
         );
         let mut text = example
-            .replace("http://127.0.0.1:9464", &format!("http://{sim_addr}"))
-            .replace("http://127.0.0.1:9090", &prom.url)
             .replace("[1m]", "[10s]")
             .replace("for = \"30s\"", "for = \"4s\"");
         if let Some(t) = tolerance {

@@ -10,9 +10,8 @@ mod prom_engine;
 use std::process::Command;
 use std::time::Duration;
 
-use prom_engine::{Prometheus, available_or_skip, eventually};
-use rollwatch::sim::server::{SimServer, SimServerOptions};
-use rollwatch::sim::{Profile, Scenario};
+use prom_engine::{Simulated, available_or_skip, eventually, simulate_example, simulated};
+use rollwatch::sim::Scenario;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
@@ -39,39 +38,17 @@ async fn simulate_prometheus_and_rollwatch_close_the_loop() {
     if !available_or_skip("simulate_prometheus_and_rollwatch_close_the_loop") {
         return;
     }
-    let mut profile = Profile::checkout();
-    profile.rps = 400.0;
-    let server = SimServer::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        SimServerOptions {
-            scenario: Scenario::Regression,
-            seed: 3,
-            percent: 5,
-            flag: "checkout-batch-queries".into(),
-            profile,
-            warmup_s: 120,
-        },
-    )
-    .await
-    .unwrap();
-    let sim_addr = server.local_addr().unwrap();
-    let sim = server.handle();
-    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.serve(async {
-        let _ = rx.await;
-    }));
-    let prom = Prometheus::start(sim_addr).await;
+    let Simulated {
+        addr: sim_addr,
+        sim,
+        prom,
+        stop: _stop,
+    } = simulated(Scenario::Regression, 3, 5, 120).await;
 
     // The example, pointed at this test's simulator and Prometheus, with short windows so the
     // regression shows within seconds.
-    let example = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/simulate.toml"
-    ))
-    .unwrap();
+    let example = simulate_example(sim_addr, &prom.url);
     let text = example
-        .replace("http://127.0.0.1:9464", &format!("http://{sim_addr}"))
-        .replace("http://127.0.0.1:9090", &prom.url)
         .replace("[1m]", "[10s]")
         .replace("for = \"30s\"", "for = \"4s\"");
     let dir = tempfile::tempdir().unwrap();

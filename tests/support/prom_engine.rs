@@ -200,3 +200,67 @@ impl Prometheus {
         v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
     }
 }
+
+/// A `rollwatch simulate` server on loopback (the checkout profile at 400 requests/s, its flag
+/// API and exposition) and a real Prometheus scraping it. Dropping it stops both.
+pub struct Simulated {
+    /// The simulator's address.
+    pub addr: SocketAddr,
+    /// A handle on the simulator (its flag, its traffic).
+    pub sim: rollwatch::sim::server::SimHandle,
+    /// The Prometheus scraping it.
+    pub prom: Prometheus,
+    /// Stops the simulator when dropped.
+    pub stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Starts [`Simulated`] with `scenario`, `seed`, the flag at `percent` and `warmup_s` seconds
+/// of simulated history.
+pub async fn simulated(
+    scenario: rollwatch::sim::Scenario,
+    seed: u64,
+    percent: u8,
+    warmup_s: u32,
+) -> Simulated {
+    use rollwatch::sim::server::{SimServer, SimServerOptions};
+    let mut profile = rollwatch::sim::Profile::checkout();
+    profile.rps = 400.0;
+    let server = SimServer::bind(
+        "127.0.0.1:0".parse().expect("loopback"),
+        SimServerOptions {
+            scenario,
+            seed,
+            percent,
+            flag: "checkout-batch-queries".into(),
+            profile,
+            warmup_s,
+        },
+    )
+    .await
+    .expect("the simulator binds on loopback");
+    let addr = server.local_addr().expect("its address");
+    let sim = server.handle();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.serve(async {
+        let _ = rx.await;
+    }));
+    let prom = Prometheus::start(addr).await;
+    Simulated {
+        addr,
+        sim,
+        prom,
+        stop,
+    }
+}
+
+/// `examples/simulate.toml` (the README's walkthrough) pointed at `sim` and `prom_url`.
+pub fn simulate_example(sim: SocketAddr, prom_url: &str) -> String {
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/simulate.toml"
+    ))
+    .expect("examples/simulate.toml");
+    example
+        .replace("http://127.0.0.1:9464", &format!("http://{sim}"))
+        .replace("http://127.0.0.1:9090", prom_url)
+}
