@@ -41,10 +41,15 @@ fn armed_plan_advances_one_step_when_healthy() {
         audit.display()
     );
     let t = Tmux::start("armed", 120, 40, &cmd);
-    let s = t.wait_for("ARMED at 25%", WAIT, |s| {
-        s.contains("ARMED") && flag_line(s).contains(" 25% ")
+    // The verdict line shows the bake's evidence while the step bakes.
+    t.wait_for("ARMED at 25%, baking on fresh data", WAIT, |s| {
+        s.contains("ARMED")
+            && flag_line(s).contains(" 25% ")
+            && s.lines()
+                .next()
+                .unwrap_or_default()
+                .contains("on fresh data")
     });
-    assert!(s.contains("left"), "the bake countdown shows:\n{s}");
     let s = t.wait_for("the advance to 50%", WAIT, |s| {
         flag_line(s).contains(" 50% ")
     });

@@ -110,7 +110,7 @@ fn habit_keys_never_write_and_only_y_confirms() {
         s.contains("send 50 % of traffic to the new path in production"),
         "{s}"
     );
-    assert!(s.contains("bake time of the 25 % step is not over"), "{s}");
+    assert!(s.contains("the 25 % step is not baked: baked"), "{s}");
     t.keys(&["n"]);
 
     // a asks before arming; q while armed asks before stopping automation.

@@ -629,13 +629,17 @@ fn the_dialog_says_what_happens_to_users_and_warns_about_the_bake_time() {
         "{}",
         p.effect
     );
-    // The 25 % step bakes 300 s; 30 s have passed.
+    // The 25 % step bakes 300 s on fresh data; 30 s have passed, and the only poll's rate
+    // window (1 m) still holds traffic from before the step.
     let bake = p
         .warnings
         .iter()
-        .find(|w| w.contains("bake time"))
+        .find(|w| w.contains("not baked"))
         .expect("bake warning");
-    assert!(bake.contains("4m30s left"), "{bake}");
+    assert!(
+        bake.contains("baked 0s of 5m00s on fresh data (the rate window still covers"),
+        "{bake}"
+    );
 }
 
 #[test]

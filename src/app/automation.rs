@@ -24,11 +24,8 @@ fn readiness(state: &State, i: usize) -> Result<u8, String> {
         .step_index(flag.percent)
         .ok_or("below the first step")?;
     r.def.steps[step].bake.ok_or("this step has no bake time")?;
-    if let Some(left) = super::propose::bake_left_ms(r, now) {
-        return Err(format!(
-            "baking, {} left",
-            crate::ui::format::duration(left)
-        ));
+    if let Some(words) = super::propose::bake_words(r) {
+        return Err(words);
     }
     if let Some(b) = forward_blockers(r, now, state.stale_after_ms()).first() {
         return Err(b.to_string());
@@ -123,14 +120,14 @@ pub(super) fn automate(state: &mut State, i: usize, cmds: &mut Vec<Command>) {
             environment: r.def.environment.clone(),
             expected: flag.clone(),
             kind: WriteKind::SetPercent(next),
-            reason: "auto-advance: bake time done, all healthy".into(),
+            reason: "auto-advance: baked on fresh data, all healthy".into(),
         };
         state.rollouts[i].write_in_flight = true;
         state.log(
             i,
             LogLevel::Info,
             format!(
-                "AUTO-ADVANCE {}% → {next}%: bake time done, all healthy; writing…",
+                "AUTO-ADVANCE {}% → {next}%: baked on fresh data, all healthy; writing…",
                 flag.percent
             ),
         );

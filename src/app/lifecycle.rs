@@ -58,9 +58,11 @@ impl Lifecycle {
     }
 }
 
-/// The lifecycle state of `r` at `now_ms`; `paused` is the state's automation pause.
+/// The lifecycle state of `r`; `paused` is the state's automation pause. The time is not
+/// needed any more (a step bakes on evidence, [`super::bake`], not on the clock); the
+/// parameter stays so every caller reads the same.
 #[must_use]
-pub fn lifecycle(r: &RolloutState, now_ms: i64, paused: bool) -> Lifecycle {
+pub fn lifecycle(r: &RolloutState, _now_ms: i64, paused: bool) -> Lifecycle {
     let Some(flag) = r.flag.as_ref() else {
         return Lifecycle::Unread;
     };
@@ -72,7 +74,7 @@ pub fn lifecycle(r: &RolloutState, now_ms: i64, paused: bool) -> Lifecycle {
             None => Lifecycle::Shadow,
         };
     }
-    if let Some(left_ms) = bake_left_ms(r, now_ms) {
+    if let Some(left_ms) = bake_left_ms(r) {
         return if paused && r.armed {
             Lifecycle::Paused
         } else {

@@ -5,6 +5,7 @@
 //! actions; [`term`] owns the terminal.
 
 mod automation;
+pub mod bake;
 pub mod driver;
 pub mod effects;
 pub mod guard;

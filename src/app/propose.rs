@@ -9,6 +9,7 @@ use super::state::{LogLevel, Mode, PendingWrite, RolloutState, State};
 use crate::alerts::AlertStatus;
 use crate::flags::write::{WriteKind, WriteRequest};
 use crate::model::FlagSnapshot;
+use std::fmt::Write as _;
 
 /// What a change means for users, in words.
 #[must_use]
@@ -38,16 +39,43 @@ pub fn effect(kind: WriteKind, flag: &FlagSnapshot, environment: &str) -> String
     }
 }
 
-/// Time left in the bake of the current step, when the step has a bake time that is not over.
+/// Bake time of the current step still to be covered by fresh observations (see
+/// [`super::bake`]), when the step has a bake time that is not covered yet.
 #[must_use]
-pub fn bake_left_ms(r: &RolloutState, now_ms: i64) -> Option<i64> {
+pub fn bake_left_ms(r: &RolloutState) -> Option<i64> {
+    let (_, bake) = bake_progress(r)?;
+    r.bake.left_ms(bake)
+}
+
+/// The evidence of the current step in words, while it is not baked: `baked 3m of 5m on
+/// fresh data`, and the observations still missing once the time is covered. Why the last
+/// poll did not count is in `r.bake.rejected`.
+#[must_use]
+pub fn bake_words(r: &RolloutState) -> Option<String> {
+    bake_left_ms(r)?;
+    let (covered, bake) = bake_progress(r)?;
+    let d = crate::ui::format::duration;
+    let mut out = format!("baked {} of {} on fresh data", d(covered), d(bake));
+    let n = r.bake.observations;
+    if covered >= bake && n < super::bake::MIN_OBSERVATIONS {
+        let _ = write!(
+            out,
+            ", {n} of {} observations",
+            super::bake::MIN_OBSERVATIONS
+        );
+    }
+    Some(out)
+}
+
+/// `(covered, bake)` of the current step in ms, when it has a bake time.
+#[must_use]
+pub fn bake_progress(r: &RolloutState) -> Option<(i64, i64)> {
     let flag = r.flag.as_ref()?;
     let step = r.def.step_index(flag.percent)?;
     let bake = r.def.steps.get(step)?.bake?;
+    r.step_since_ms?;
     let bake_ms = i64::try_from(bake.as_millis()).unwrap_or(i64::MAX);
-    let since = r.step_since_ms?;
-    let left = bake_ms - (now_ms - since);
-    (left > 0).then_some(left)
+    Some((r.bake.covered_ms.min(bake_ms), bake_ms))
 }
 
 /// The warnings of a dialog: the blockers, then rules that are pending (or firing/unknown
@@ -77,12 +105,15 @@ fn warnings(s: &State, r: &RolloutState, forward: bool) -> Vec<String> {
             value.unwrap_or_default()
         ));
     }
-    if forward && let Some(left) = bake_left_ms(r, s.now_ms) {
+    if forward && let Some(words) = bake_words(r) {
         let pct = r.flag.as_ref().map_or(0, |f| f.percent);
-        out.push(format!(
-            "the bake time of the {pct} % step is not over: {} left",
-            crate::ui::format::duration(left)
-        ));
+        let why = r
+            .bake
+            .rejected
+            .as_ref()
+            .map(|w| format!(" ({w})"))
+            .unwrap_or_default();
+        out.push(format!("the {pct} % step is not baked: {words}{why}"));
     }
     out
 }

@@ -24,6 +24,9 @@ pub struct PollSched {
     pub next_at_ms: i64,
     /// Consecutive failures (for back-off).
     pub failures: u32,
+    /// When the request under way (or the last one) was asked (clock ms): the time its
+    /// answer describes.
+    pub asked_ms: i64,
 }
 
 /// One backend's feed, the same for the flag and the metrics: when it last answered, why it
@@ -61,6 +64,7 @@ impl Feed {
         let due = !self.poll.in_flight && now_ms >= self.poll.next_at_ms;
         if due {
             self.poll.in_flight = true;
+            self.poll.asked_ms = now_ms;
         }
         due
     }

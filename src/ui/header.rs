@@ -100,25 +100,25 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
             l2.push(Span::styled(format!("{} ", st.percent), t.dim));
         }
     }
-    if let (Some(since), Some(i)) = (r.step_since_ms, current) {
+    if let (Some(since), Some(_)) = (r.step_since_ms, current) {
         let at = s.now_ms - since;
         l2.push(Span::styled(
             format!("{} at step {}", g.sep, duration_coarse(at)),
             t.text,
         ));
-        if let Some(bake) = r.def.steps[i].bake {
-            let bake_ms = i64::try_from(bake.as_millis()).unwrap_or(i64::MAX);
-            if at >= bake_ms {
+        if let Some((covered, bake_ms)) = crate::app::propose::bake_progress(r) {
+            if crate::app::propose::bake_left_ms(r).is_none() {
                 l2.push(Span::styled(
-                    format!(" of {} bake, done", duration(bake_ms)),
+                    format!(" {} baked {} on fresh data", g.sep, duration(bake_ms)),
                     t.ok,
                 ));
             } else {
                 l2.push(Span::styled(
                     format!(
-                        " of {}, {} left",
-                        duration(bake_ms),
-                        duration_coarse(bake_ms - at)
+                        " {} baked {} of {}",
+                        g.sep,
+                        duration_coarse(covered),
+                        duration(bake_ms)
                     ),
                     t.text,
                 ));

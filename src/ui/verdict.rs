@@ -148,7 +148,18 @@ pub fn verdict(s: &State, r: &RolloutState) -> (String, Level) {
             Level::Info,
         ),
         Lifecycle::Baking { left_ms } => (
-            format!("BAKING {} left{requests}", duration_coarse(left_ms)),
+            match crate::app::propose::bake_words(r) {
+                Some(words) => {
+                    let why = r
+                        .bake
+                        .rejected
+                        .as_ref()
+                        .map(|w| format!(" ({})", asciify(w, s.ascii)))
+                        .unwrap_or_default();
+                    format!("BAKING {dash} {words}{requests}{why}")
+                }
+                None => format!("BAKING {} left{requests}", duration_coarse(left_ms)),
+            },
             Level::Info,
         ),
         Lifecycle::Ready { next } if r.armed => (

@@ -105,6 +105,8 @@ pub struct RolloutState {
     pub kill_switch: bool,
     /// The next step is due (bake passed, all healthy): shown as READY when not armed.
     pub ready: Option<u8>,
+    /// The evidence the current step has baked on (fresh observations since it began).
+    pub bake: crate::app::bake::Evidence,
     /// The tuning of this step's statistical tests, fixed once per step.
     pub tuning: Option<crate::stats::Tuning>,
     /// Requests per second over both cohorts, as last measured from counts.
@@ -159,6 +161,7 @@ impl RolloutState {
             kill_switch: true,
             ready: None,
             held_by: None,
+            bake: crate::app::bake::Evidence::default(),
             tuning: None,
             traffic_rps: None,
             auto_rolled_back: None,
@@ -195,8 +198,10 @@ impl RolloutState {
                 }
                 self.flag_changes.push_back((at, b, after));
                 self.step_since_ms = Some(at);
-                // A new split: counts restart, and the tests get this step's tuning.
+                // A new split: counts restart, the tests get this step's tuning, and the
+                // bake starts again on the new split's evidence.
                 self.tuning = None;
+                self.bake = crate::app::bake::Evidence::default();
                 self.flag_changed_ms = Some(at);
                 if after == 0 {
                     self.rolled_back_at_ms = Some(at);

@@ -139,6 +139,18 @@ pub(super) fn on_metrics(
     state.dirty = true;
     match result {
         Ok(poll) => {
+            // The values describe the time the poll was asked; an answer that took long is
+            // that much older when it arrives.
+            // (An answer nobody asked for here, as in tests feeding messages, is as old as
+            // its arrival.)
+            let sched = &r.metrics_feed.poll;
+            let asked = if sched.in_flight && sched.asked_ms <= at {
+                sched.asked_ms
+            } else {
+                at
+            };
+            let complete =
+                poll.metrics.len() == r.metrics.len() && poll.metrics.iter().all(Result::is_ok);
             let recovered = r.metrics_feed.succeeded(at, refresh);
             let mut newly_failed = Vec::new();
             for (k, (m, res)) in r.metrics.iter_mut().zip(poll.metrics).enumerate() {
@@ -147,7 +159,7 @@ pub(super) fn on_metrics(
                         m.history[0].push(at, v.legacy);
                         m.history[1].push(at, v.new);
                         m.last = v;
-                        m.last_at_ms = Some(at);
+                        m.last_at_ms = Some(asked);
                         m.error = None;
                     }
                     Err(e) => {
@@ -168,6 +180,7 @@ pub(super) fn on_metrics(
             for w in poll.warnings {
                 state.log(i, LogLevel::Warn, format!("metrics warning: {w}"));
             }
+            observe_bake(state, i, asked, at, complete);
             crate::app::verdicts::observe_traffic(&mut state.rollouts[i], at);
             recovered_log(state, i, Which::Metrics, recovered);
         }
@@ -180,6 +193,24 @@ pub(super) fn on_metrics(
         }
     }
     evaluate(state, i);
+}
+
+/// Counts a good poll towards the current step's bake (see [`crate::app::bake`]).
+fn observe_bake(state: &mut State, i: usize, asked: i64, answered: i64, complete: bool) {
+    let stale_after = state.stale_after_ms();
+    let r = &mut state.rollouts[i];
+    let Some(step_start) = r.step_since_ms else {
+        return;
+    };
+    let windows = r.def.metrics.iter().filter_map(|m| m.window_ms);
+    let o = crate::app::bake::Observation {
+        asked_ms: asked,
+        answered_ms: answered,
+        complete,
+        min_window_ms: windows.clone().min(),
+        max_window_ms: windows.max(),
+    };
+    r.bake.observe(o, step_start, stale_after);
 }
 
 pub(super) fn on_backfill(
@@ -210,6 +241,12 @@ pub(super) fn on_backfill(
                     m.last = *v;
                     m.last_at_ms = Some(*t);
                 }
+            }
+            // History the source kept is evidence too, as of its own times: a restarted
+            // session (or `status`) does not bake a step again from zero.
+            for &t in &times {
+                let complete = series.iter().all(|p| p.iter().any(|(pt, _)| *pt == t));
+                observe_bake(state, i, t, t, complete);
             }
             replay_alerts(state, i, &series, &times);
         }
