@@ -234,6 +234,7 @@ pub(super) fn parse_feature(doc: &Value, cfg: &UnleashConfig) -> Result<Parsed, 
             enabled,
             version: Some(version),
             details,
+            lease: None,
         },
         strategy_id,
     })

@@ -1,0 +1,460 @@
+#![allow(clippy::unwrap_used)]
+//! `rollwatch guard` run as users run it, as a process: it drives the in-process simulator
+//! through the whole plan to COMPLETE (exit 0) and a regression to ROLLED BACK (exit 10) on a
+//! scaled clock; SIGTERM in the middle of a slow write lets the write finish with its audit
+//! outcome (exit 11); against the simulator's flag API a second guard is refused naming the
+//! first (exit 2), a dashboard in tmux shows `GUARDED by …` and its dialogs warn, and stopping
+//! the guard releases the lease.
+
+#[path = "support/fault_server.rs"]
+mod fault_server;
+mod support;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fault_server::{Fault, FaultServer};
+use serde_json::Value;
+use support::tmux::{Tmux, available};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Starts `rollwatch guard` with `args`; state (log file) and home in `dir`.
+fn guard(dir: &Path, args: &[&str]) -> Child {
+    Command::new(BIN)
+        .arg("guard")
+        .args(args)
+        .env("XDG_STATE_HOME", dir)
+        .env("HOME", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for the process to end; its exit code and stderr.
+fn finish(mut c: Child, deadline: Duration) -> (i32, String) {
+    let until = Instant::now() + deadline;
+    loop {
+        if let Some(status) = c.try_wait().unwrap() {
+            let mut err = String::new();
+            if let Some(mut e) = c.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
+            return (status.code().unwrap_or(-1), err);
+        }
+        if Instant::now() > until {
+            let _ = c.kill();
+            panic!("the guard did not end within {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn of<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == kind).collect()
+}
+
+/// Waits until the event file has a line of `kind`.
+fn wait_event(path: &Path, kind: &str, deadline: Duration) -> Vec<Value> {
+    let until = Instant::now() + deadline;
+    loop {
+        let ev = lines(path);
+        if !of(&ev, kind).is_empty() {
+            return ev;
+        }
+        assert!(
+            Instant::now() < until,
+            "no `{kind}` event within {deadline:?}: {ev:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sim_config(dir: &Path, scenario: &str) -> PathBuf {
+    let cfg = format!(
+        r#"refresh = "5s"
+
+[[rollout]]
+name = "checkout"
+environment = "sim"
+steps = [5, 25, 50, 75, 100]
+bake = ["2m", "2m", "2m", "2m"]
+
+[rollout.flag]
+kind = "memory"
+percent = 5
+
+[rollout.metrics]
+kind = "simulator"
+scenario = "{scenario}"
+seed = 7
+
+[[rollout.metric]]
+id = "error_rate"
+label = "Error rate"
+kind = "ratio"
+sim = "error_rate"
+
+[[rollout.rule]]
+name = "new-error-rate"
+metric = "error_rate"
+when = "new > 0.5%"
+for = "30s"
+severity = "critical"
+action = "rollback"
+"#
+    );
+    let p = dir.join("sim.toml");
+    std::fs::write(&p, cfg).unwrap();
+    p
+}
+
+fn audit_outcomes(path: &Path) -> Vec<Value> {
+    lines(path)
+        .into_iter()
+        .filter(|r| r["phase"] == "outcome")
+        .collect()
+}
+
+#[test]
+fn the_guard_drives_the_simulator_to_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sim_config(dir.path(), "healthy");
+    let (events, audit) = (dir.path().join("ev.jsonl"), dir.path().join("audit.jsonl"));
+    let c = guard(
+        dir.path(),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--speed",
+            "120",
+            "--events",
+            events.to_str().unwrap(),
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+    );
+    let (code, err) = finish(c, WAIT);
+    let ev = lines(&events);
+    assert_eq!(code, 0, "COMPLETE exits 0; stderr: {err}\nevents: {ev:#?}");
+    let writes: Vec<(u64, u64, &str)> = of(&ev, "write")
+        .iter()
+        .map(|w| {
+            (
+                w["from"].as_u64().unwrap(),
+                w["after"].as_u64().unwrap(),
+                w["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            (5, 25, "ok"),
+            (25, 50, "ok"),
+            (50, 75, "ok"),
+            (75, 100, "ok")
+        ],
+        "every step written once, re-read from the flag: {ev:#?}"
+    );
+    assert_eq!(of(&ev, "write_intent").len(), 4);
+    let exit = of(&ev, "exit")[0];
+    assert_eq!(exit["outcome"], "COMPLETE");
+    assert_eq!(exit["code"], 0);
+    assert_eq!(exit["lease_released"], true, "{exit}");
+    assert!(of(&ev, "start")[0]["lease_supported"] == true);
+    assert!(
+        of(&ev, "verdict").iter().any(|v| v["state"] == "BAKING"),
+        "verdicts are reported: {ev:#?}"
+    );
+    let landed: Vec<u64> = audit_outcomes(&audit)
+        .iter()
+        .filter(|r| r["outcome"] == "ok")
+        .map(|r| r["new_value"].as_u64().unwrap())
+        .collect();
+    assert_eq!(landed, [25, 50, 75, 100], "the audit log has every step");
+}
+
+#[test]
+fn a_regression_ends_rolled_back_with_exit_10_naming_the_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sim_config(dir.path(), "regression");
+    let (events, audit) = (dir.path().join("ev.jsonl"), dir.path().join("audit.jsonl"));
+    let c = guard(
+        dir.path(),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--speed",
+            "60",
+            "--events",
+            events.to_str().unwrap(),
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+    );
+    let (code, err) = finish(c, WAIT);
+    let ev = lines(&events);
+    assert_eq!(
+        code, 10,
+        "ROLLED BACK exits 10; stderr: {err}\nevents: {ev:#?}"
+    );
+    let exit = of(&ev, "exit")[0];
+    assert_eq!(exit["outcome"], "ROLLED BACK");
+    assert!(
+        exit["detail"].as_str().unwrap().contains("new-error-rate"),
+        "{exit}"
+    );
+    assert!(
+        of(&ev, "rule")
+            .iter()
+            .any(|r| r["rule"] == "new-error-rate" && r["to"] == "FIRING"),
+        "the rule transition is reported: {ev:#?}"
+    );
+    let rb = of(&ev, "write")
+        .into_iter()
+        .find(|w| w["action"] == "rollback")
+        .unwrap_or_else(|| panic!("a rollback write: {ev:#?}"));
+    assert_eq!(rb["outcome"], "ok");
+    assert_eq!(rb["after"], 0, "the re-read shows 0 %");
+    assert!(
+        audit_outcomes(&audit)
+            .iter()
+            .any(|r| r["outcome"] == "ok" && r["reason"] == "auto-rollback: rule new-error-rate"),
+        "audited with its rule"
+    );
+}
+
+fn http_config(dir: &Path, flag_url: &str, metrics_url: &str, extra_rule: &str) -> PathBuf {
+    let cfg = format!(
+        r#"refresh = "4s"
+
+[[rollout]]
+name = "checkout"
+environment = "test"
+steps = [5, 25, 50, 100]
+bake = ["1h", "1h", "1h"]
+
+[rollout.flag]
+kind = "http"
+url = "{flag_url}"
+percent_pointer = "/percent"
+enabled_pointer = "/enabled"
+body_template = '{{"percent": {{{{percent}}}}, "enabled": {{{{enabled}}}}}}'
+lease = {{ pointer = "/lease", body_template = '{{"lease": {{{{lease}}}}, "expect_lease": {{{{expected_lease}}}}}}' }}
+
+[rollout.metrics]
+kind = "json"
+url = "{metrics_url}"
+
+[[rollout.metric]]
+id = "err"
+label = "Error rate"
+kind = "ratio"
+legacy = "/legacy/err"
+new = "/new/err"
+unit = "percent"
+{extra_rule}
+"#
+    );
+    let p = dir.join("http.toml");
+    std::fs::write(&p, cfg).unwrap();
+    p
+}
+
+fn kill(c: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &c.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_write_finishes_the_write_and_its_audit_then_exits_11() {
+    let srv = FaultServer::start(25).await;
+    srv.set_write_fault(Some(Fault::Slow(Duration::from_millis(2500))));
+    let dir = tempfile::tempdir().unwrap();
+    let rule = r#"
+[[rollout.rule]]
+name = "err-high"
+metric = "err"
+when = "new > 1.5%"
+severity = "critical"
+action = "rollback"
+"#;
+    // The fault server's flag keeps no lease: the guard says so and steers anyway.
+    let cfg = std::fs::read_to_string(http_config(
+        dir.path(),
+        &format!("{}/flag", srv.url),
+        &format!("{}/metrics.json", srv.url),
+        rule,
+    ))
+    .unwrap()
+    .lines()
+    .filter(|l| !l.starts_with("lease ="))
+    .collect::<Vec<_>>()
+    .join("\n");
+    let cfg_path = dir.path().join("faulty.toml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let (events, audit) = (dir.path().join("ev.jsonl"), dir.path().join("audit.jsonl"));
+    let c = guard(
+        dir.path(),
+        &[
+            "--config",
+            cfg_path.to_str().unwrap(),
+            "--events",
+            events.to_str().unwrap(),
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+    );
+    let ev = tokio::task::block_in_place(|| wait_event(&events, "write_intent", WAIT));
+    assert!(
+        of(&ev, "log")
+            .iter()
+            .any(|l| l["text"].as_str().unwrap().contains("cannot keep a lease")),
+        "{ev:#?}"
+    );
+    kill(&c, "-TERM");
+    let (code, err) = tokio::task::block_in_place(|| finish(c, WAIT));
+    let ev = lines(&events);
+    assert_eq!(code, 11, "stopped by an operator; stderr: {err}\n{ev:#?}");
+    let signal = of(&ev, "signal")[0];
+    assert_eq!(signal["signal"], "SIGTERM");
+    assert_eq!(signal["write_in_flight"], true, "the signal came mid-write");
+    let pos = |kind: &str| ev.iter().position(|e| e["event"] == kind).unwrap();
+    assert!(
+        pos("signal") < pos("write"),
+        "the write ended after the signal"
+    );
+    assert_eq!(of(&ev, "write")[0]["outcome"], "ok");
+    assert_eq!(of(&ev, "exit")[0]["outcome"], "STOPPED");
+    let records = lines(&audit);
+    let id = records[0]["write_id"].clone();
+    let phases: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["write_id"] == id)
+        .map(|r| &r["phase"])
+        .collect();
+    assert_eq!(phases, ["intent", "outcome"], "{records:#?}");
+    assert_eq!(srv.flag().percent, 0, "the rollback landed");
+}
+
+async fn flag_api(percent: u8) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    use rollwatch::sim::server::{SimServer, SimServerOptions};
+    let server = SimServer::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        SimServerOptions {
+            percent,
+            flag: "checkout".into(),
+            ..SimServerOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.serve(async {
+        let _ = rx.await;
+    }));
+    (addr, tx)
+}
+
+async fn stored_lease(addr: SocketAddr) -> Value {
+    let doc: Value = reqwest::get(format!("http://{addr}/api/flags/checkout"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    doc["lease"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_guard_steers_a_second_is_refused_and_a_dashboard_shows_the_lease() {
+    let (addr, _stop) = flag_api(5).await;
+    let metrics = FaultServer::start(5).await;
+    metrics.set_values(1.0, 1.0);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = http_config(
+        dir.path(),
+        &format!("http://{addr}/api/flags/checkout"),
+        &format!("{}/metrics.json", metrics.url),
+        "",
+    );
+    let cfg_s = cfg.to_str().unwrap();
+    let (events, audit) = (dir.path().join("ev.jsonl"), dir.path().join("audit.jsonl"));
+    let first = guard(
+        dir.path(),
+        &[
+            "--config",
+            cfg_s,
+            "--holder",
+            "alice-guard",
+            "--events",
+            events.to_str().unwrap(),
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+    );
+    tokio::task::block_in_place(|| wait_event(&events, "start", WAIT));
+    let lease = stored_lease(addr).await;
+    assert!(
+        lease
+            .as_str()
+            .is_some_and(|l| l.starts_with("rollwatch-guard alice-guard ")),
+        "the lease is in the flag API: {lease}"
+    );
+
+    let second = guard(dir.path(), &["--config", cfg_s, "--holder", "bob-guard"]);
+    let (code, err) = tokio::task::block_in_place(|| finish(second, WAIT));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("already guarded by alice-guard since"),
+        "{err}"
+    );
+
+    if available() {
+        let cmd = format!(
+            "LANG=C.UTF-8 XDG_STATE_HOME={d} HOME={d} exec {BIN} watch --config {cfg_s} --audit-log {a}",
+            d = dir.path().display(),
+            a = audit.display()
+        );
+        let t = Tmux::start("guarded", 140, 40, &cmd);
+        let s = t.wait_for("the lease on the verdict line", WAIT, |s| {
+            s.contains("GUARDED by alice-guard since")
+        });
+        assert!(!s.contains("ARMED"), "{s}");
+        t.keys(&["a"]);
+        t.wait_for("arming refused", WAIT, |s| {
+            s.contains("cannot arm checkout: alice-guard steers it")
+        });
+        t.keys(&["r"]);
+        t.wait_for("the dialog's warning", WAIT, |s| {
+            s.contains("a guard is steering this rollout")
+        });
+        t.keys(&["Escape"]);
+    }
+
+    kill(&first, "-TERM");
+    let (code, err) = tokio::task::block_in_place(|| finish(first, WAIT));
+    assert_eq!(code, 11, "{err}");
+    assert_eq!(stored_lease(addr).await, Value::Null, "released on exit");
+    let ev = lines(&events);
+    assert_eq!(of(&ev, "exit")[0]["lease_released"], true);
+    assert!(of(&ev, "write").is_empty(), "nothing was due: {ev:#?}");
+}
