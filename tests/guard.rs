@@ -458,3 +458,199 @@ async fn one_guard_steers_a_second_is_refused_and_a_dashboard_shows_the_lease() 
     assert_eq!(of(&ev, "exit")[0]["lease_released"], true);
     assert!(of(&ev, "write").is_empty(), "nothing was due: {ev:#?}");
 }
+
+/// The running Unleash (`ROLLWATCH_UNLEASH_URL`/`_TOKEN`), or `None` (a loud skip) when none
+/// runs and none is required (`ROLLWATCH_REQUIRE_ENGINES=1` makes its absence a failure).
+fn unleash() -> Option<(String, String)> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let (Some(url), Some(token)) = (var("ROLLWATCH_UNLEASH_URL"), var("ROLLWATCH_UNLEASH_TOKEN"))
+    {
+        return Some((url, token));
+    }
+    assert!(
+        std::env::var("ROLLWATCH_REQUIRE_ENGINES").as_deref() != Ok("1"),
+        "ROLLWATCH_REQUIRE_ENGINES=1 but ROLLWATCH_UNLEASH_URL/ROLLWATCH_UNLEASH_TOKEN are not set"
+    );
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        b"\n*** SKIPPED: Unleash not running (guard against Unleash) ***\n",
+    );
+    None
+}
+
+async fn admin(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut req = http.request(method, &url).header("Authorization", token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let ans = req.send().await.unwrap();
+    let status = ans.status();
+    let text = ans.text().await.unwrap();
+    assert!(status.is_success(), "{url}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+fn strategy_of(feature: &Value) -> Value {
+    feature["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "development")
+        .unwrap()["strategies"][0]
+        .clone()
+}
+
+/// A feature with a flexible rollout at 5 % (a title, a constraint) in `development`, switched
+/// on; returns the constraints.
+async fn create_feature(http: &reqwest::Client, base: &str, token: &str, name: &str) -> Value {
+    admin(
+        http,
+        reqwest::Method::POST,
+        base.to_owned(),
+        token,
+        Some(serde_json::json!({"name": name})),
+    )
+    .await;
+    let constraints =
+        serde_json::json!([{"contextName": "userId", "operator": "IN", "values": ["a", "b"]}]);
+    admin(
+        http,
+        reqwest::Method::POST,
+        format!("{base}/{name}/environments/development/strategies"),
+        token,
+        Some(serde_json::json!({
+            "name": "flexibleRollout",
+            "title": "EU only",
+            "parameters": {"rollout": "5", "stickiness": "default", "groupId": name},
+            "constraints": constraints,
+        })),
+    )
+    .await;
+    admin(
+        http,
+        reqwest::Method::POST,
+        format!("{base}/{name}/environments/development/on"),
+        token,
+        None,
+    )
+    .await;
+    constraints
+}
+
+fn unleash_config(url: &str, name: &str, token_file: &Path, metrics: &str) -> String {
+    format!(
+        r#"refresh = "1s"
+
+[[rollout]]
+name = "unleash-guarded"
+environment = "development"
+steps = [5, 25, 50]
+bake = ["4s", "1s"]
+
+[rollout.flag]
+kind = "unleash"
+url = "{url}"
+feature = "{name}"
+environment = "development"
+token_file = "{tf}"
+
+[rollout.metrics]
+kind = "json"
+url = "{m}/metrics.json"
+
+[[rollout.metric]]
+id = "err"
+label = "Error rate"
+kind = "ratio"
+legacy = "/legacy/err"
+new = "/new/err"
+unit = "percent"
+"#,
+        tf = token_file.display(),
+        m = metrics
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_unleash_the_steps_land_with_constraints_and_the_lease_shows() {
+    let Some((url, token)) = unleash() else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let name = format!("rw-guard-{}-{nanos}", std::process::id());
+    let base = format!("{url}/api/admin/projects/default/features");
+    let constraints = create_feature(&http, &base, &token, &name).await;
+    let metrics = FaultServer::start(5).await;
+    metrics.set_values(1.0, 1.0);
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, &token).unwrap();
+    let cfg = unleash_config(&url, &name, &token_file, &metrics.url);
+    let cfg_path = dir.path().join("unleash.toml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let (events, audit) = (dir.path().join("ev.jsonl"), dir.path().join("audit.jsonl"));
+    let c = guard(
+        dir.path(),
+        &[
+            "--config",
+            cfg_path.to_str().unwrap(),
+            "--holder",
+            "ci-guard",
+            "--events",
+            events.to_str().unwrap(),
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+    );
+    tokio::task::block_in_place(|| wait_event(&events, "start", WAIT));
+    let feature = admin(
+        &http,
+        reqwest::Method::GET,
+        format!("{base}/{name}"),
+        &token,
+        None,
+    )
+    .await;
+    let title = strategy_of(&feature)["title"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        title.starts_with("EU only rollwatch-guard ci-guard "),
+        "the lease is visible in Unleash, after the strategy's own title: {title}"
+    );
+    let (code, err) = tokio::task::block_in_place(|| finish(c, WAIT));
+    let ev = lines(&events);
+    assert_eq!(code, 0, "{err}\n{ev:#?}");
+    let after: Vec<u64> = of(&ev, "write")
+        .iter()
+        .map(|w| w["after"].as_u64().unwrap())
+        .collect();
+    assert_eq!(after, [25, 50], "{ev:#?}");
+    let s = strategy_of(
+        &admin(
+            &http,
+            reqwest::Method::GET,
+            format!("{base}/{name}"),
+            &token,
+            None,
+        )
+        .await,
+    );
+    assert_eq!(s["parameters"]["rollout"], "50");
+    assert_eq!(s["parameters"]["groupId"], name.as_str(), "{s}");
+    assert_eq!(s["constraints"], constraints, "constraints intact: {s}");
+    assert_eq!(
+        s["title"], "EU only",
+        "the lease released, the title kept: {s}"
+    );
+}
