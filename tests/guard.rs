@@ -654,3 +654,37 @@ async fn against_unleash_the_steps_land_with_constraints_and_the_lease_shows() {
         "the lease released, the title kept: {s}"
     );
 }
+
+#[test]
+fn quitting_an_armed_dashboard_says_its_automation_stopped() {
+    if !available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = format!(
+        "LANG=C.UTF-8 XDG_STATE_HOME={d} HOME={d} {BIN} demo --scenario healthy --auto-advance --audit-log {d}/a.jsonl; echo EXITED:$?; sleep 600",
+        d = dir.path().display()
+    );
+    let t = Tmux::start("armedquit", 120, 40, &cmd);
+    t.wait_for("the armed dashboard", WAIT, |s| s.contains("ARMED"));
+    t.keys(&["q"]);
+    t.wait_for("the quit dialog", WAIT, |s| {
+        s.contains("STOPS auto-advance")
+    });
+    t.keys(&["y"]);
+    let s = t.wait_for("the exit", WAIT, |s| s.contains("EXITED:0"));
+    let said = s.replace('\n', "");
+    assert!(
+        said.contains("stopped with this dashboard")
+            && said.contains("`rollwatch guard` keeps it running"),
+        "the exit says automation stopped: {s}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("rollwatch/rollwatch.log")).unwrap();
+    assert!(
+        log.lines()
+            .last()
+            .is_some_and(|l| l.contains("stopped: automation of")
+                && l.contains("stopped with this dashboard")),
+        "{log}"
+    );
+}
