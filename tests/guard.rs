@@ -688,3 +688,116 @@ fn quitting_an_armed_dashboard_says_its_automation_stopped() {
         "{log}"
     );
 }
+
+#[test]
+fn until_stops_once_that_step_has_baked_and_never_goes_past_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sim_config(dir.path(), "healthy");
+    let events = dir.path().join("ev.jsonl");
+    let args = |until: &'static str| {
+        vec![
+            "--config".to_owned(),
+            cfg.to_str().unwrap().to_owned(),
+            "--speed".into(),
+            "120".into(),
+            "--until".into(),
+            until.into(),
+            "--events".into(),
+            events.to_str().unwrap().to_owned(),
+            "--audit-log".into(),
+            dir.path().join("a.jsonl").to_str().unwrap().to_owned(),
+        ]
+    };
+    let a = args("60");
+    let (code, err) = finish(
+        guard(
+            dir.path(),
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        ),
+        WAIT,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--until 60: not a step"), "{err}");
+    let a = args("50");
+    let (code, err) = finish(
+        guard(
+            dir.path(),
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        ),
+        WAIT,
+    );
+    let ev = lines(&events);
+    assert_eq!(code, 0, "{err}\n{ev:#?}");
+    let after: Vec<u64> = of(&ev, "write")
+        .iter()
+        .map(|w| w["after"].as_u64().unwrap())
+        .collect();
+    assert_eq!(after, [25, 50], "{ev:#?}");
+    let exit = of(&ev, "exit")[0];
+    assert_eq!(exit["outcome"], "COMPLETE");
+    assert_eq!(exit["detail"], "50% reached and baked");
+    // It waited for the bake of 50 % (2 min of clock time) before stopping.
+    let landed = of(&ev, "write").last().unwrap()["at_ms"].as_i64().unwrap();
+    assert!(
+        exit["at_ms"].as_i64().unwrap() - landed >= 120_000,
+        "{ev:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_metrics_give_up_with_exit_12_without_advancing() {
+    let srv = FaultServer::start(5).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1: every metrics poll fails.
+    let cfg = std::fs::read_to_string(http_config(
+        dir.path(),
+        &format!("{}/flag", srv.url),
+        "http://127.0.0.1:1/metrics.json",
+        "",
+    ))
+    .unwrap()
+    .lines()
+    .filter(|l| !l.starts_with("lease ="))
+    .map(|l| {
+        l.replace(
+            "bake = [\"1h\", \"1h\", \"1h\"]",
+            "bake = [\"1s\", \"1s\", \"1s\"]",
+        )
+    })
+    .collect::<Vec<_>>()
+    .join("\n");
+    let cfg_path = dir.path().join("lost.toml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let events = dir.path().join("ev.jsonl");
+    let c = guard(
+        dir.path(),
+        &[
+            "--config",
+            cfg_path.to_str().unwrap(),
+            "--give-up-after",
+            "3s",
+            "--events",
+            events.to_str().unwrap(),
+            "--audit-log",
+            dir.path().join("a.jsonl").to_str().unwrap(),
+        ],
+    );
+    let (code, err) = tokio::task::block_in_place(|| finish(c, WAIT));
+    let ev = lines(&events);
+    assert_eq!(code, 12, "{err}\n{ev:#?}");
+    assert!(
+        of(&ev, "data_lost").iter().any(|e| e["feed"] == "metrics"),
+        "{ev:#?}"
+    );
+    let exit = of(&ev, "exit")[0];
+    assert_eq!(exit["outcome"], "GAVE UP");
+    assert!(
+        exit["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no fresh data for"),
+        "{exit}"
+    );
+    assert!(of(&ev, "write_intent").is_empty(), "never advanced blind");
+    assert_eq!(srv.flag().percent, 5);
+}
