@@ -428,7 +428,7 @@ async fn one_guard_steers_a_second_is_refused_and_a_dashboard_shows_the_lease() 
         "{err}"
     );
 
-    if available() {
+    let tui = available().then(|| {
         let cmd = format!(
             "LANG=C.UTF-8 XDG_STATE_HOME={d} HOME={d} exec {BIN} watch --config {cfg_s} --audit-log {a}",
             d = dir.path().display(),
@@ -436,7 +436,8 @@ async fn one_guard_steers_a_second_is_refused_and_a_dashboard_shows_the_lease() 
         );
         let t = Tmux::start("guarded", 140, 40, &cmd);
         let s = t.wait_for("the lease on the verdict line", WAIT, |s| {
-            s.contains("GUARDED by alice-guard since")
+            s.lines()
+                .any(|l| l.contains("BAKING") && l.contains("GUARDED by alice-guard since"))
         });
         assert!(!s.contains("ARMED"), "{s}");
         t.keys(&["a"]);
@@ -448,12 +449,23 @@ async fn one_guard_steers_a_second_is_refused_and_a_dashboard_shows_the_lease() 
             s.contains("a guard is steering this rollout")
         });
         t.keys(&["Escape"]);
-    }
+        t
+    });
 
     kill(&first, "-TERM");
     let (code, err) = tokio::task::block_in_place(|| finish(first, WAIT));
     assert_eq!(code, 11, "{err}");
     assert_eq!(stored_lease(addr).await, Value::Null, "released on exit");
+    if let Some(t) = tui {
+        let s = t.wait_for("the dashboard sees the lease end", WAIT, |s| {
+            s.contains("alice-guard no longer steers this rollout")
+        });
+        assert!(
+            !s.lines()
+                .any(|l| l.contains("BAKING") && l.contains("GUARDED by")),
+            "the verdict line no longer shows the lease: {s}"
+        );
+    }
     let ev = lines(&events);
     assert_eq!(of(&ev, "exit")[0]["lease_released"], true);
     assert!(of(&ev, "write").is_empty(), "nothing was due: {ev:#?}");
