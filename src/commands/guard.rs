@@ -146,12 +146,41 @@ fn events_out(path: Option<&PathBuf>) -> Result<Box<dyn std::io::Write + Send>, 
     }
 }
 
+/// Takes the lease for `holder` when the backend keeps one (`None` when it cannot).
+async fn hold(
+    flag: &Arc<dyn FlagBackend>,
+    holder: &str,
+    plan: &GuardPlan,
+    clock: &dyn Clock,
+) -> Result<Option<Held>, String> {
+    if !flag.can_lease() {
+        return Ok(None);
+    }
+    let now = clock.now_ms();
+    let token = format!("{}-{}", std::process::id(), now.rem_euclid(1_000_000_000));
+    let ttl_ms = ms(plan.lease_ttl).max(3000);
+    let mine = Lease::new(holder, &token, now, ttl_ms);
+    take(flag.as_ref(), &mine, now).await?;
+    let speed = plan.speed.unwrap_or(1.0);
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let renew_every = Duration::from_millis((ttl_ms as f64 / 3.0 / speed).max(50.0) as u64);
+    Ok(Some(Held {
+        flag: flag.clone(),
+        lease: mine,
+        ttl_ms,
+        renew_every,
+    }))
+}
+
 /// Runs the guard; `Ok(exit code)` once the rollout has an outcome, `Err` (exit 2) for a bad
 /// config, an unbuildable backend or a lease held by another guard.
 ///
 /// # Errors
 /// The refusal in words.
-#[allow(clippy::too_many_lines)] // one sequence: select, wire, lease, run, release
 pub async fn guard(mut cfg: Config, plan: GuardPlan, audit: AuditLog) -> Result<u8, String> {
     select(&mut cfg, &plan)?;
     let now = SystemClock.now_ms();
@@ -183,28 +212,9 @@ pub async fn guard(mut cfg: Config, plan: GuardPlan, audit: AuditLog) -> Result<
         .holder
         .clone()
         .unwrap_or_else(|| format!("guard@{}", host_name()));
-    let token = format!("{}-{}", std::process::id(), now.rem_euclid(1_000_000_000));
-    let ttl_ms = ms(plan.lease_ttl).max(3000);
-    let held = if flag.can_lease() {
-        let mine = Lease::new(&holder, &token, clock.now_ms(), ttl_ms);
-        take(flag.as_ref(), &mine, clock.now_ms())
-            .await
-            .map_err(|e| format!("rollout `{name}`: {e}"))?;
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            clippy::cast_precision_loss
-        )]
-        let renew_every = Duration::from_millis((ttl_ms as f64 / 3.0 / speed).max(50.0) as u64);
-        Some(Held {
-            flag: flag.clone(),
-            lease: mine,
-            ttl_ms,
-            renew_every,
-        })
-    } else {
-        None
-    };
+    let held = hold(&flag, &holder, &plan, clock.as_ref())
+        .await
+        .map_err(|e| format!("rollout `{name}`: {e}"))?;
     events.emit(
         clock.now_ms(),
         &name,
