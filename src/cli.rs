@@ -61,6 +61,14 @@ pub enum Commands {
     /// Roll a rollout back to 0 % (guarded, audited write, even if the value moved; never
     /// blocked by rules). Exit codes as for `set`.
     Rollback(RollbackArgs),
+    /// Steer one rollout without a terminal (a systemd unit, a CI job): the same rules, step
+    /// plan and guarded writes as `watch`, armed from the start (auto-advance and
+    /// auto-rollback), one JSON line per event. Takes a lease in the flag backend so only one
+    /// guard steers a rollout. Exit code 0 COMPLETE (reached 100 % or --until, and baked),
+    /// 10 ROLLED BACK, 11 stopped by an operator (SIGTERM/SIGHUP/SIGINT, rolled back or
+    /// switched off by someone else, automation handed over), 12 gave up on lost data,
+    /// 2 bad config or the rollout is guarded already.
+    Guard(GuardArgs),
     /// Serve a simulated service over HTTP: Prometheus metrics at /metrics and a flag API at
     /// /api/flags/{name} whose percentage drives the simulated traffic split.
     Simulate(SimulateArgs),
@@ -165,6 +173,40 @@ pub struct RollbackArgs {
     /// The rollout (required when the config has several).
     #[arg(long)]
     pub rollout: Option<String>,
+}
+
+/// `rollwatch guard`.
+#[derive(Debug, Args, Clone)]
+pub struct GuardArgs {
+    /// The config.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The rollout (required when the config has several).
+    #[arg(long)]
+    pub rollout: Option<String>,
+    /// Stop (exit 0) once this step has baked, e.g. a CI job waiting for 50 %; one of the
+    /// rollout's steps. The guard never advances past it.
+    #[arg(long, value_name = "PERCENT")]
+    pub until: Option<u8>,
+    /// Give up (exit 12) after this long without fresh flag or metrics data; nothing is
+    /// advanced meanwhile.
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub give_up_after: String,
+    /// Append the event lines to FILE instead of writing them to stdout.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// How long the lease holds unrenewed; it is renewed every third of that.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub lease_ttl: String,
+    /// The lease holder's name shown to dashboards (default guard@HOST).
+    #[arg(long, value_name = "NAME")]
+    pub holder: Option<String>,
+    /// Poll interval, overriding the file (`5s`, `500ms`, `1m`).
+    #[arg(long, value_name = "DURATION")]
+    pub refresh: Option<String>,
+    /// Clock seconds per real second, for demos and tests with an in-process flag only.
+    #[arg(long, hide = true)]
+    pub speed: Option<f64>,
 }
 
 /// `rollwatch demo`.

@@ -2,11 +2,13 @@
 //! dashboard from a config (`watch`). They use the same state, update, effects and guarded
 //! write path as the dashboard; only the output differs.
 
+mod guard;
 mod status;
 #[cfg(test)]
 mod tests;
 mod write;
 
+pub use guard::{GuardPlan, guard};
 pub use status::{
     AlertOut, BoundsOut, CohortCounts, CountsOut, FOR_NOT_OBSERVABLE, MetricOut, RolloutOut,
     StatusOut, collect, poll_once, table,
@@ -55,7 +57,20 @@ pub fn setup(
     ascii: bool,
     audit: AuditLog,
 ) -> Result<Setup, String> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    setup_with_clock(cfg, themes, ascii, audit, Arc::new(SystemClock))
+}
+
+/// [`setup`] on `clock` (a guard's scaled clock in demos and tests).
+///
+/// # Errors
+/// When a backend cannot be built (missing token variable, bad URL).
+pub fn setup_with_clock(
+    cfg: &Config,
+    themes: Vec<Theme>,
+    ascii: bool,
+    audit: AuditLog,
+    clock: Arc<dyn Clock>,
+) -> Result<Setup, String> {
     let rollouts = wire::wire(cfg, &clock)?;
     let refresh_ms = i64::try_from(cfg.refresh.as_millis()).unwrap_or(i64::MAX);
     Ok(Setup {

@@ -14,7 +14,7 @@ use rollwatch::app::run::{Setup, run_recorded};
 use rollwatch::app::term::install_hooks;
 use rollwatch::audit::AuditLog;
 use rollwatch::cli::{
-    Cli, Commands, ConfigArg, DemoArgs, RecordArg, ReplayArgs, SimulateArgs, UiOpts,
+    Cli, Commands, ConfigArg, DemoArgs, GuardArgs, RecordArg, ReplayArgs, SimulateArgs, UiOpts,
 };
 use rollwatch::clock::{Clock, ScaledClock, SystemClock};
 use rollwatch::commands;
@@ -228,6 +228,31 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+fn guard(g: &GuardArgs, ui: &UiOpts) -> color_eyre::Result<i32> {
+    let mut cfg = load(&g.config, ui)?;
+    if let Some(r) = &g.refresh {
+        cfg.refresh = config::duration::parse(r).map_err(|e| eyre!("--refresh: {e}"))?;
+    }
+    let duration =
+        |key: &str, v: &str| config::duration::parse(v).map_err(|e| eyre!("--{key}: {e}"));
+    let plan = commands::GuardPlan {
+        rollout: g.rollout.clone(),
+        until: g.until,
+        give_up_after: duration("give-up-after", &g.give_up_after)?,
+        events: g.events.clone(),
+        lease_ttl: duration("lease-ttl", &g.lease_ttl)?,
+        holder: g.holder.clone(),
+        speed: g.speed,
+    };
+    let log = audit(ui, Some(&cfg));
+    let rt = runtime()?;
+    let code = rt
+        .block_on(commands::guard(cfg, plan, log))
+        .map_err(|e| eyre!(e))?;
+    rt.shutdown_timeout(Duration::from_millis(200));
+    Ok(i32::from(code))
+}
+
 fn simulate(args: &SimulateArgs) -> color_eyre::Result<()> {
     use rollwatch::sim::server::{SimServer, SimServerOptions};
     let scenario: Scenario = args.scenario.parse().map_err(|e: String| eyre!(e))?;
@@ -325,6 +350,7 @@ fn run_main() -> color_eyre::Result<ExitCode> {
             dashboard(setup_from(&cfg, ui)?, &w.record, meta).map(|()| 0)?
         }
         Some(Commands::Replay(args)) => replay(args, ui).map(|()| 0)?,
+        Some(Commands::Guard(g)) => guard(g, ui)?,
         Some(Commands::Completions { shell }) => {
             answer(rollwatch::cli::completions(*shell));
             0

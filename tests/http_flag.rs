@@ -177,6 +177,7 @@ fn config(base: &str, mode: Mode) -> HttpFlagConfig {
         ca_file: None,
         client_cert_file: None,
         client_key_file: None,
+        lease: None,
     }
 }
 
@@ -499,6 +500,7 @@ async fn the_kill_switch_the_backend_ignores_is_not_applied_and_audited() {
             ca_file: None,
             client_cert_file: None,
             client_key_file: None,
+            lease: None,
         },
         None,
     )

@@ -68,7 +68,12 @@ pub(super) fn automate(state: &mut State, i: usize, cmds: &mut Vec<Command>) {
         state.dirty = true;
     }
     let r = &state.rollouts[i];
-    if state.automation_paused || state.read_only || r.write_in_flight {
+    // A guard holding the lease steers this rollout: one automation writes, never two.
+    if state.automation_paused
+        || state.read_only
+        || r.write_in_flight
+        || state.steered_by(i).is_some()
+    {
         return;
     }
     let Some(flag) = r.flag.clone() else { return };

@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::flags::write::guarded_write;
 use crate::flags::{FlagBackend, FlagError, FlagEvent};
 use crate::metrics::{Backfill, MetricsError};
-use crate::model::FlagSnapshot;
+use crate::model::{FlagSnapshot, Lease};
 
 pub use crate::backends::Backends;
 
@@ -74,6 +74,16 @@ impl FlagBackend for FlagDeadline {
     }
     fn can_set_enabled(&self) -> bool {
         self.inner.can_set_enabled()
+    }
+    fn can_lease(&self) -> bool {
+        self.inner.can_lease()
+    }
+    fn swap_lease(
+        &self,
+        expected: Option<&Lease>,
+        new: Option<&Lease>,
+    ) -> BoxFuture<'_, Result<(), FlagError>> {
+        self.limit(self.inner.swap_lease(expected, new))
     }
 }
 

@@ -128,3 +128,21 @@ pub fn short(v: f64) -> String {
         s
     }
 }
+
+/// The warning of a write dialog while a `rollwatch guard` holds the rollout's lease: its
+/// automation keeps steering after this write.
+#[must_use]
+pub fn steering_warning(l: &crate::model::Lease) -> String {
+    format!(
+        "a guard is steering this rollout: {} (since {}) keeps advancing and rolling back after this write",
+        l.holder,
+        hhmm(l.since_ms)
+    )
+}
+
+/// `HH:MM` (UTC, as the screen shows times) of a Unix ms time.
+#[must_use]
+pub fn hhmm(at_ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at_ms)
+        .map_or_else(String::new, |d| d.format("%H:%M").to_string())
+}

@@ -196,6 +196,9 @@ pub fn propose(state: &mut State, a: Action) {
     if a == Action::ForceBump && !warnings.is_empty() {
         warnings.insert(0, "FORCING the next step past:".into());
     }
+    if let Some(l) = state.steered_by(i) {
+        warnings.insert(0, crate::app::guard::steering_warning(l));
+    }
     let request = WriteRequest {
         rollout: r.def.name.clone(),
         environment: r.def.environment.clone(),

@@ -6,7 +6,6 @@
 //! each of those is a [`Msg::Shutdown`] that goes through `update` like any message, so the
 //! log file and the recording say why the session ended.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,78 +16,14 @@ use tokio::sync::mpsc;
 use super::effects::{Backends, Effects};
 use super::keymap::{Action, action};
 use super::msg::Msg;
+use super::session::{Frontend, LogFile, Session};
 use super::state::{RolloutState, State};
 use super::term::{Edge, FRAME_GAP, Input, Screen};
-use super::update::update;
 use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::model::Rollout;
 use crate::record::Recorder;
 use crate::ui::{self, Target, Theme};
-
-/// Appends the events logged since the last call to rollwatch's own log file (never to the
-/// terminal it draws on). Best effort: a full disk must not stop the dashboard.
-struct LogFile {
-    path: Option<std::path::PathBuf>,
-    written: u64,
-}
-
-impl LogFile {
-    fn follow(&mut self, s: &State) {
-        let new = usize::try_from(s.logged - self.written).unwrap_or(usize::MAX);
-        self.written = s.logged;
-        let Some(path) = &self.path else { return };
-        if new == 0 {
-            return;
-        }
-        let mut text = String::new();
-        for e in s.events.iter().skip(s.events.len().saturating_sub(new)) {
-            let _ = std::fmt::Write::write_fmt(
-                &mut text,
-                format_args!(
-                    "{} {:?} [{}] {}\n",
-                    Self::time(e.at_ms),
-                    e.level,
-                    e.rollout,
-                    e.text
-                ),
-            );
-        }
-        append(path, &text);
-    }
-
-    /// The last line: why the session ended. After an SSH drop this file is the only place
-    /// left to say it.
-    fn stopped(&self, at_ms: i64, reason: Option<&str>) {
-        if let Some(path) = &self.path {
-            let why = reason.unwrap_or("quit");
-            append(
-                path,
-                &format!("{} Info [rollwatch] stopped: {why}\n", Self::time(at_ms)),
-            );
-        }
-    }
-
-    fn time(at_ms: i64) -> String {
-        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at_ms)
-            .map_or_else(String::new, |d| d.to_rfc3339())
-    }
-}
-
-/// Appends `text` to `path` (one `write` on a file opened for appending, so it reaches the
-/// OS before the call returns), creating the folder when needed.
-fn append(path: &std::path::Path, text: &str) {
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
-        let _ = f.write_all(text.as_bytes());
-    }
-}
 
 /// Everything the loop needs.
 #[allow(clippy::struct_excessive_bools)] // independent options of a session, not a state machine
@@ -173,48 +108,62 @@ pub fn mouse_action(s: &State, area: Rect, m: &MouseEvent) -> Option<Action> {
     }
 }
 
-/// A live session: every message goes through [`Session::apply`] (recorded, applied, its
-/// commands started, the log file following), every frame through [`Session::draw`].
-struct Session<'r> {
-    state: State,
-    effects: Effects,
-    clock: Arc<dyn Clock>,
-    rec: Option<&'r mut Recorder>,
-    log: LogFile,
+/// The terminal as a [`Frontend`]: keys and the mouse become actions, frames are drawn at
+/// most once per [`FRAME_GAP`] (a burst of changes becomes one frame).
+struct Tui {
+    screen: Screen,
+    input: Input,
     themes: Vec<Theme>,
+    last_draw: Option<Instant>,
+    #[cfg(debug_assertions)]
+    panic_key: Option<char>,
 }
 
-impl Session<'_> {
-    /// Applies a batch of messages in order, then flushes the recording and the log file.
-    fn apply(&mut self, batch: Vec<Msg>) {
-        for m in batch {
-            if let Some(r) = self.rec.as_deref_mut() {
-                r.record(self.clock.now_ms(), &m);
-            }
-            for c in update(&mut self.state, m) {
-                self.effects.run(c);
-            }
+impl Frontend for Tui {
+    fn present(&mut self, s: &mut State) -> Option<Msg> {
+        // At most one frame per FRAME_GAP.
+        let due = self.last_draw.is_none_or(|t| t.elapsed() >= FRAME_GAP);
+        if !(s.dirty && due) {
+            return None;
         }
-        if let Some(r) = self.rec.as_deref_mut() {
-            r.flush();
-        }
-        self.log.follow(&self.state);
-    }
-
-    /// Draws the state when it changed; the message that ends the session when the terminal
-    /// is gone.
-    fn draw(&mut self, screen: &mut Screen) -> Option<Msg> {
-        let s = &mut self.state;
+        self.last_draw = Some(Instant::now());
         let theme = &self.themes[s.theme.min(self.themes.len() - 1)];
-        let rung = screen.send(&super::notify::sequences(&std::mem::take(
+        let rung = self.screen.send(&super::notify::sequences(&std::mem::take(
             &mut s.notifications,
         )));
-        let drawn = rung.and_then(|()| screen.draw(s.redraw_all, |f| ui::draw(f, s, theme)));
+        let drawn = rung.and_then(|()| self.screen.draw(s.redraw_all, |f| ui::draw(f, s, theme)));
         s.dirty = false;
         s.redraw_all = false;
         drawn
             .err()
             .map(|e| Msg::Shutdown(format!("terminal output failed: {e}")))
+    }
+
+    async fn next(&mut self, s: &State) -> Option<Msg> {
+        let redraw_at = (s.dirty)
+            .then(|| {
+                self.last_draw
+                    .map(|t| tokio::time::Instant::from_std(t + FRAME_GAP))
+            })
+            .flatten();
+        tokio::select! {
+            () = tokio::time::sleep_until(redraw_at.unwrap_or_else(tokio::time::Instant::now)), if redraw_at.is_some() => None,
+            edge = self.input.next() => match edge {
+                Edge::Key(k) => {
+                    // Debug builds only: a key that panics, so tests can prove the terminal
+                    // is restored before the report is printed.
+                    #[cfg(debug_assertions)]
+                    #[allow(clippy::manual_assert)] // a deliberate crash, not an invariant
+                    if self.panic_key.is_some_and(|p| k.code == crossterm::event::KeyCode::Char(p)) {
+                        panic!("ROLLWATCH_DEBUG_PANIC_KEY pressed");
+                    }
+                    action(&k).map(Msg::Action)
+                }
+                Edge::Mouse(m) => mouse_action(s, self.screen.area(), &m).map(Msg::Action),
+                Edge::Resize => Some(Msg::Resize),
+                Edge::Stop(why) => Some(Msg::Shutdown(why)),
+            },
+        }
     }
 }
 
@@ -245,89 +194,47 @@ pub async fn run_recorded(
     if let Some(r) = rec.as_deref_mut() {
         r.begin(&state);
     }
-    let (tx, mut rx) = mpsc::channel::<Msg>(256);
-    let mut input = Input::new()?;
-    let mut screen = Screen::open()?;
+    let (tx, rx) = mpsc::channel::<Msg>(256);
+    let input = Input::new()?;
+    let screen = Screen::open()?;
     let mut session = Session {
         state,
         effects: effects(&setup, tx),
-        clock: clock.clone(),
+        rx,
+        clock,
         rec,
         log: LogFile {
             path: setup.log_file.clone(),
             written: 0,
         },
-        themes: setup.themes,
     };
-    let mut tick = tokio::time::interval(setup.tick);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    // The first tick is immediate and `Started` is that tick.
-    tick.tick().await;
-    let mut stop_reason = None;
-    #[cfg(debug_assertions)]
-    let panic_key = std::env::var("ROLLWATCH_DEBUG_PANIC_KEY")
-        .ok()
-        .and_then(|k| k.chars().next());
-
-    // Polls start, dangling intents are reconciled, the first frame shows "no data yet".
-    session.apply(vec![Msg::Started(clock.now_ms())]);
-    let mut last_draw: Option<Instant> = None;
-    loop {
-        // Quitting draws nothing more: the terminal is restored (or gone) right after.
-        if session.state.quit {
-            break;
-        }
-        // At most one frame per FRAME_GAP: a burst of changes becomes one frame.
-        let due = last_draw.is_none_or(|t| t.elapsed() >= FRAME_GAP);
-        let mut failed = None;
-        if session.state.dirty && due {
-            failed = session.draw(&mut screen);
-            last_draw = Some(Instant::now());
-        }
-        let redraw_at = (session.state.dirty)
-            .then(|| last_draw.map(|t| tokio::time::Instant::from_std(t + FRAME_GAP)))
-            .flatten();
-        let msg = if let Some(m) = failed {
-            m
-        } else {
-            tokio::select! {
-            () = tokio::time::sleep_until(redraw_at.unwrap_or_else(tokio::time::Instant::now)), if redraw_at.is_some() => continue,
-            _ = tick.tick() => Msg::Tick(clock.now_ms()),
-            edge = input.next() => match edge {
-                Edge::Key(k) => {
-                    // Debug builds only: a key that panics, so tests can prove the terminal
-                    // is restored before the report is printed.
-                    #[cfg(debug_assertions)]
-                    #[allow(clippy::manual_assert)] // a deliberate crash, not an invariant
-                    if panic_key.is_some_and(|p| k.code == crossterm::event::KeyCode::Char(p)) {
-                        panic!("ROLLWATCH_DEBUG_PANIC_KEY pressed");
-                    }
-                    match action(&k) {
-                        Some(a) => Msg::Action(a),
-                        None => continue,
-                    }
-                }
-                Edge::Mouse(m) => match mouse_action(&session.state, screen.area(), &m) {
-                    Some(a) => Msg::Action(a),
-                    None => continue,
-                },
-                Edge::Resize => Msg::Resize,
-                Edge::Stop(why) => Msg::Shutdown(why),
-            },
-            Some(m) = rx.recv() => m,
-            }
-        };
-        if let Msg::Shutdown(r) = &msg {
-            stop_reason = Some(r.clone());
-        }
-        let mut batch = vec![msg];
-        // Coalesce: everything already queued goes into the same frame.
-        while let Ok(m) = rx.try_recv() {
-            batch.push(m);
-        }
-        session.apply(batch);
+    let mut tui = Tui {
+        screen,
+        input,
+        themes: setup.themes,
+        last_draw: None,
+        #[cfg(debug_assertions)]
+        panic_key: std::env::var("ROLLWATCH_DEBUG_PANIC_KEY")
+            .ok()
+            .and_then(|k| k.chars().next()),
+    };
+    let stop_reason = session.drive(&mut tui, setup.tick).await;
+    let automated = super::update::automated(&session.state);
+    // Quitting draws nothing more: the terminal is restored (or gone) right away.
+    drop(tui);
+    // Automation ends with this process: never silently.
+    if automated.is_empty() {
+        return Ok(stop_reason);
     }
-    drop(screen);
-    session.log.stopped(clock.now_ms(), stop_reason.as_deref());
-    Ok(stop_reason)
+    let note = format!(
+        "automation of {} stopped with this dashboard (`rollwatch guard` keeps it running without a terminal)",
+        automated.join(", ")
+    );
+    session
+        .log
+        .stopped(session.clock.now_ms(), Some(note.as_str()));
+    Ok(Some(match stop_reason {
+        Some(r) => format!("{r}; {note}"),
+        None => note,
+    }))
 }

@@ -207,6 +207,9 @@ pub struct State {
     pub show_keys: bool,
     /// The last keys pressed, newest last (shown with `show_keys`).
     pub keys_shown: VecDeque<&'static str>,
+    /// The token of the guard lease this process holds (`rollwatch guard`); a live lease with
+    /// another token means another process steers that rollout.
+    pub own_lease: Option<String>,
 }
 
 impl State {
@@ -238,6 +241,7 @@ impl State {
             notifications: Vec::new(),
             show_keys: false,
             keys_shown: VecDeque::new(),
+            own_lease: None,
         }
     }
 
@@ -278,6 +282,20 @@ impl State {
     pub fn say(&mut self, level: LogLevel, text: impl Into<String>) {
         self.status = Some((level, text.into(), self.now_ms));
         self.dirty = true;
+    }
+
+    /// The live guard lease of rollout `i` when another process holds it (a `rollwatch
+    /// guard` steers it): this session's automation stands back and its write keys warn.
+    #[must_use]
+    pub fn steered_by(&self, i: usize) -> Option<&crate::model::Lease> {
+        let own = self.own_lease.as_deref();
+        self.rollouts
+            .get(i)?
+            .flag
+            .as_ref()?
+            .lease
+            .as_deref()
+            .filter(|l| l.live_at(self.now_ms) && Some(l.token.as_str()) != own)
     }
 
     /// The selected rollout.

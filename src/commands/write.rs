@@ -78,6 +78,7 @@ pub async fn write(
             enabled: false,
             version: None,
             details: Vec::new(),
+            lease: None,
         },
         kind,
         reason: reason.clone(),

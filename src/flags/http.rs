@@ -17,7 +17,7 @@ mod config;
 #[cfg(test)]
 mod tests;
 
-pub use config::{HttpFlagConfig, KIND, WriteMethod};
+pub use config::{HttpFlagConfig, HttpLease, KIND, WriteMethod};
 
 use futures::future::BoxFuture;
 use reqwest::header::{CONTENT_TYPE, HeaderValue, IF_MATCH};
@@ -25,7 +25,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
 use super::{FlagBackend, FlagError};
-use crate::model::FlagSnapshot;
+use crate::model::{FlagSnapshot, Lease};
 use crate::net::{Answer, Auth, Endpoint, EndpointError, NetError, policy};
 use crate::secret::Secret;
 
@@ -172,12 +172,58 @@ impl HttpFlag {
             },
             None => etag.map(|e| format!("{ETAG_PREFIX}{e}")),
         };
+        let lease = c
+            .lease
+            .as_ref()
+            .and_then(|l| doc.pointer(&l.pointer))
+            .and_then(Value::as_str)
+            .and_then(Lease::decode)
+            .map(Box::new);
         Ok(FlagSnapshot {
             percent,
             enabled,
             version,
             details: Vec::new(),
+            lease,
         })
+    }
+
+    /// Fresh read, compare the stored lease, then the lease write the server checks too.
+    async fn swap(&self, expected: Option<&Lease>, new: Option<&Lease>) -> Result<(), FlagError> {
+        let Some(cfg) = &self.config.lease else {
+            return Err(FlagError::Misconfigured(
+                "this HTTP flag has no `lease` settings".into(),
+            ));
+        };
+        let fresh = self.fetch().await?;
+        if fresh.snapshot.lease.as_deref() != expected {
+            return Err(FlagError::Conflict {
+                current: Some(fresh.snapshot),
+            });
+        }
+        let text = |l: Option<&Lease>| {
+            l.map_or(Value::Null, |l| Value::String(l.encode()))
+                .to_string()
+        };
+        let body = cfg
+            .body_template
+            .replace(config::LEASE, &text(new))
+            .replace(config::EXPECTED_LEASE, &text(expected));
+        let req = self
+            .endpoint
+            .request(self.config.method.method(), self.write_url.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        let ans = self.endpoint.send(req).await?;
+        if matches!(
+            ans.status,
+            StatusCode::CONFLICT | StatusCode::PRECONDITION_FAILED
+        ) {
+            return Err(FlagError::Conflict {
+                current: self.fetch().await.ok().map(|f| f.snapshot),
+            });
+        }
+        self.check_status(&ans, "write the lease of")
     }
 
     /// Fresh read, compare with what the operator saw, then write with `If-Match`.
@@ -279,6 +325,19 @@ impl FlagBackend for HttpFlag {
 
     fn can_set_enabled(&self) -> bool {
         self.config.kill_switch_unavailable().is_none()
+    }
+
+    fn can_lease(&self) -> bool {
+        self.config.lease.is_some()
+    }
+
+    fn swap_lease(
+        &self,
+        expected: Option<&Lease>,
+        new: Option<&Lease>,
+    ) -> BoxFuture<'_, Result<(), FlagError>> {
+        let (expected, new) = (expected.cloned(), new.cloned());
+        Box::pin(async move { self.swap(expected.as_ref(), new.as_ref()).await })
     }
 
     fn compare_and_set(

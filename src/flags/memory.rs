@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::registry::{self, BuiltFlag, FlagSpec, Kind};
 use super::{FlagBackend, FlagError, FlagEvent};
 use crate::config::locate::{ConfigError, Table};
-use crate::model::FlagSnapshot;
+use crate::model::{FlagSnapshot, Lease};
 
 /// The registry line of `kind = "memory"`.
 pub const KIND: Kind = Kind {
@@ -169,6 +169,28 @@ impl FlagBackend for MemoryFlag {
         let e = self.lock().events.clone();
         Box::pin(async move { Ok(e) })
     }
+
+    fn can_lease(&self) -> bool {
+        true
+    }
+
+    fn swap_lease(
+        &self,
+        expected: Option<&Lease>,
+        new: Option<&Lease>,
+    ) -> BoxFuture<'_, Result<(), FlagError>> {
+        let mut g = self.lock();
+        let r = if g.flag.lease.as_deref() == expected {
+            g.flag.lease = new.cloned().map(Box::new);
+            Ok(())
+        } else {
+            Err(FlagError::Conflict {
+                current: Some(g.flag.clone()),
+            })
+        };
+        drop(g);
+        Box::pin(async move { r })
+    }
 }
 
 #[cfg(test)]
@@ -204,6 +226,25 @@ mod tests {
             f.compare_and_set(&seen, 25).await,
             Err(FlagError::Conflict { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_lease_is_taken_once_and_leaves_the_version_alone() {
+        let f = MemoryFlag::new("x", 5);
+        let seen = f.read().await.unwrap();
+        let a = Lease::new("guard@a", "1", 0, 60_000);
+        let b = Lease::new("guard@b", "2", 0, 60_000);
+        f.swap_lease(None, Some(&a)).await.unwrap();
+        let err = f.swap_lease(None, Some(&b)).await.unwrap_err();
+        assert!(
+            matches!(&err, FlagError::Conflict { current: Some(c) } if c.lease.as_deref() == Some(&a)),
+            "{err:?}"
+        );
+        assert_eq!(f.snapshot().lease.as_deref(), Some(&a));
+        // The operator's snapshot from before the lease still writes.
+        f.compare_and_set(&seen, 25).await.unwrap();
+        f.swap_lease(Some(&a), None).await.unwrap();
+        assert_eq!(f.snapshot().lease, None);
     }
 
     #[tokio::test]

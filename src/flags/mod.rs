@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::model::FlagSnapshot;
+use crate::model::{FlagSnapshot, Lease};
 
 /// An event from the backend's own history (who changed what).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,5 +112,28 @@ pub trait FlagBackend: Send + Sync {
     /// Recent changes of this flag from the backend's own history; empty when it has none.
     fn events(&self) -> BoxFuture<'_, Result<Vec<FlagEvent>, FlagError>> {
         Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Whether this backend can keep a guard lease with the flag (then [`FlagBackend::read`]
+    /// returns it in [`FlagSnapshot::lease`]). Default: false.
+    fn can_lease(&self) -> bool {
+        false
+    }
+
+    /// Replaces the stored lease with `new` (`None` releases it) only if the stored one is still
+    /// `expected` (`None`: no lease stored), compare-and-set like a write: on a mismatch nothing
+    /// is written and [`FlagError::Conflict`] carries the flag as it is now. The flag's
+    /// percentage, switch and version are left alone, so a renewal never makes an operator's
+    /// write conflict.
+    fn swap_lease(
+        &self,
+        _expected: Option<&Lease>,
+        _new: Option<&Lease>,
+    ) -> BoxFuture<'_, Result<(), FlagError>> {
+        Box::pin(async {
+            Err(FlagError::Misconfigured(
+                "this flag backend cannot keep a guard lease".into(),
+            ))
+        })
     }
 }

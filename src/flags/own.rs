@@ -194,6 +194,7 @@ mod tests {
             enabled: true,
             version: None,
             details: Vec::new(),
+            lease: None,
         };
         let res = |outcome, after: u8| WriteResult {
             request: WriteRequest {

@@ -25,6 +25,7 @@
 //! The token goes in `Authorization: <token>` (admin `*:*.…` and personal `user:…` tokens
 //! alike), marked sensitive, and is redacted from every error text.
 
+mod lease;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -40,7 +41,7 @@ use serde_json::{Value, json};
 use super::http::json;
 use super::registry::{self, BuiltFlag, FlagSpec, Kind};
 use super::{FlagBackend, FlagError, FlagEvent};
-use crate::model::FlagSnapshot;
+use crate::model::{FlagSnapshot, Lease};
 use crate::net::{Answer, Auth, AuthKeys, Endpoint, policy};
 use crate::secret::Secret;
 use parse::{parse_events, parse_feature};
@@ -140,6 +141,8 @@ struct Cached {
 struct Parsed {
     snapshot: FlagSnapshot,
     strategy_id: String,
+    /// The strategy's `title` as Unleash holds it (null when none): where the lease lives.
+    title: Value,
 }
 
 /// A flag in Unleash. Cheap to share (`Arc`) across tasks.
@@ -396,5 +399,18 @@ impl FlagBackend for UnleashFlag {
 
     fn events(&self) -> BoxFuture<'_, Result<Vec<FlagEvent>, FlagError>> {
         Box::pin(self.fetch_events())
+    }
+
+    fn can_lease(&self) -> bool {
+        true
+    }
+
+    fn swap_lease(
+        &self,
+        expected: Option<&Lease>,
+        new: Option<&Lease>,
+    ) -> BoxFuture<'_, Result<(), FlagError>> {
+        let (expected, new) = (expected.cloned(), new.cloned());
+        Box::pin(async move { self.swap(expected.as_ref(), new.as_ref()).await })
     }
 }

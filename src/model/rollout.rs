@@ -111,6 +111,9 @@ pub struct FlagSnapshot {
     pub version: Option<String>,
     /// Backend-specific details shown but never modified (stickiness, constraints, ...).
     pub details: Vec<(String, String)>,
+    /// The guard lease stored with the flag, lapsed or not, when the backend keeps one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Box<super::Lease>>,
 }
 
 impl FlagSnapshot {
@@ -122,6 +125,7 @@ impl FlagSnapshot {
             enabled,
             version: None,
             details: Vec::new(),
+            lease: None,
         }
     }
 

@@ -6,6 +6,9 @@
 //! - `GET /api/flags/{name}`: `{"name","percent","enabled","version"}` with `ETag: "N"`.
 //! - `PUT /api/flags/{name}`: `{"percent": P}` and/or `{"enabled": B}`; `If-Match: "N"` makes it
 //!   a compare-and-set (412 on a version mismatch). The flag drives the simulated split.
+//! - The same PUT with `{"lease": L, "expect_lease": E}` (strings or null) replaces the guard
+//!   lease only while it is `E` (409 otherwise), leaving the version alone: the lease of
+//!   `rollwatch guard` (`lease = { pointer = "/lease", ... }` in the flag's config).
 //!
 //! The simulator is advanced by the clock on every request, with the split that held until
 //! then, so a flag change takes effect from the moment it is made.
@@ -25,6 +28,7 @@ use serde_json::{Value, json};
 use super::{BUCKETS_MS, Profile, Reading, Scenario, Simulator};
 use crate::clock::{Clock, SystemClock};
 use crate::model::Cohort;
+use put::parse_put;
 
 /// How the simulated service starts.
 #[derive(Debug, Clone)]
@@ -64,6 +68,7 @@ struct Flag {
     percent: u8,
     enabled: bool,
     version: u64,
+    lease: Option<String>,
 }
 
 impl Flag {
@@ -77,6 +82,7 @@ impl Flag {
             "percent": self.percent,
             "enabled": self.enabled,
             "version": self.version,
+            "lease": self.lease,
         })
     }
 }
@@ -158,6 +164,7 @@ impl SimServer {
                 percent,
                 enabled: true,
                 version: 1,
+                lease: None,
             },
         };
         Ok(Self {
@@ -256,42 +263,6 @@ fn if_match_allows(headers: &HeaderMap, version: u64) -> Result<bool, ()> {
     if any { Ok(false) } else { Err(()) }
 }
 
-/// The fields of a PUT body, validated.
-fn parse_put(body: &[u8]) -> Result<(Option<u8>, Option<bool>), String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
-    let obj = v
-        .as_object()
-        .ok_or_else(|| "body must be a JSON object".to_owned())?;
-    if let Some(k) = obj
-        .keys()
-        .find(|k| !matches!(k.as_str(), "percent" | "enabled"))
-    {
-        return Err(format!(
-            "unknown field `{k}`: expected percent and/or enabled"
-        ));
-    }
-    let percent = match obj.get("percent") {
-        None => None,
-        Some(p) => {
-            let n = p
-                .as_f64()
-                .filter(|n| n.fract() == 0.0 && (0.0..=100.0).contains(n))
-                .ok_or_else(|| format!("percent must be a whole number from 0 to 100, got {p}"))?;
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            Some(n as u8)
-        }
-    };
-    let enabled = match obj.get("enabled") {
-        None => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(e) => return Err(format!("enabled must be true or false, got {e}")),
-    };
-    if percent.is_none() && enabled.is_none() {
-        return Err("nothing to change: give percent and/or enabled".into());
-    }
-    Ok((percent, enabled))
-}
-
 async fn write_flag(
     State(h): State<SimHandle>,
     Path(name): Path<String>,
@@ -303,19 +274,29 @@ async fn write_flag(
     if name != g.flag.name {
         return problem(StatusCode::NOT_FOUND, &format!("no flag named `{name}`"));
     }
-    let (percent, enabled) = match parse_put(&body) {
+    let put = match parse_put(&body) {
         Ok(x) => x,
         Err(m) => return problem(StatusCode::BAD_REQUEST, &m),
     };
+    if let Some((lease, expected)) = put.lease {
+        // The lease has its own compare-and-set and leaves the version alone.
+        if g.flag.lease != expected {
+            return flag_response(StatusCode::CONFLICT, &g.flag);
+        }
+        g.flag.lease = lease;
+        if put.percent.is_none() && put.enabled.is_none() {
+            return flag_response(StatusCode::OK, &g.flag);
+        }
+    }
     match if_match_allows(&headers, g.flag.version) {
         Ok(true) => {}
         Ok(false) => return flag_response(StatusCode::PRECONDITION_FAILED, &g.flag),
         Err(()) => return problem(StatusCode::BAD_REQUEST, "malformed If-Match header"),
     }
-    if let Some(p) = percent {
+    if let Some(p) = put.percent {
         g.flag.percent = p;
     }
-    if let Some(e) = enabled {
+    if let Some(e) = put.enabled {
         g.flag.enabled = e;
     }
     g.flag.version += 1;
@@ -416,5 +397,6 @@ pub fn exposition(sim: &Simulator) -> String {
     out
 }
 
+mod put;
 #[cfg(test)]
 mod tests;

@@ -247,7 +247,16 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         Level::Good => t.ok,
     };
     let mut spans = vec![Span::styled(format!(" {text} "), style)];
-    if r.armed && !s.automation_paused {
+    if let Some(l) = s.steered_by(s.selected) {
+        spans.push(Span::styled(
+            format!(
+                " GUARDED by {} since {}",
+                l.holder,
+                crate::app::guard::hhmm(l.since_ms)
+            ),
+            t.warn,
+        ));
+    } else if r.armed && !s.automation_paused {
         spans.push(Span::styled(" ARMED", t.warn));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);

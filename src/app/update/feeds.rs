@@ -58,6 +58,8 @@ pub(super) fn on_flag_read(
     match result {
         Ok(snap) => {
             let prev = r.flag.clone();
+            let steered_before = state.steered_by(i).map(|l| l.holder.clone());
+            let r = &mut state.rollouts[i];
             r.see_flag(&snap, at);
             let recovered = r.flag_feed.succeeded(at, refresh);
             let writing = r.write_in_flight;
@@ -84,6 +86,7 @@ pub(super) fn on_flag_read(
                 Some(_) => {}
             }
             recovered_log(state, i, Which::Flag, recovered);
+            lease_log(state, i, steered_before);
         }
         Err(e) => failed(state, i, Which::Flag, at, &e.to_string()),
     }
@@ -307,4 +310,33 @@ fn backoff_ms(state: &mut State, failures: u32) -> i64 {
     #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
     let jitter = (state.rng.uniform() * cap as f64) as i64;
     jitter.max(200)
+}
+
+/// Says when a guard starts or stops steering rollout `i`: this session's automation stands
+/// back while it does, never silently.
+fn lease_log(state: &mut State, i: usize, before: Option<String>) {
+    let now = state.steered_by(i).map(|l| (l.holder.clone(), l.since_ms));
+    match (before, now) {
+        (None, Some((holder, since))) => {
+            let armed = state.rollouts[i].armed || state.rollouts[i].def.automation.auto_rollback;
+            let text = format!(
+                "GUARDED by {holder} since {}: it steers this rollout{}",
+                crate::app::guard::hhmm(since),
+                if armed {
+                    "; this dashboard's automation stands back"
+                } else {
+                    ""
+                }
+            );
+            state.log(i, LogLevel::Warn, text);
+        }
+        (Some(holder), None) => {
+            state.log(
+                i,
+                LogLevel::Warn,
+                format!("{holder} no longer steers this rollout (its lease ended)"),
+            );
+        }
+        _ => {}
+    }
 }

@@ -13,7 +13,8 @@ fn quit(state: &mut State, cmds: &mut Vec<Command>) {
 
 /// Names of the rollouts whose automation would stop with the process (armed auto-advance or
 /// auto-rollback, not paused).
-fn automated(state: &State) -> Vec<String> {
+#[must_use]
+pub fn automated(state: &State) -> Vec<String> {
     if state.automation_paused || state.read_only {
         return Vec::new();
     }
@@ -226,6 +227,14 @@ fn on_normal_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
             let r = &state.rollouts[i];
             if r.armed {
                 set_armed(state, i, false);
+            } else if let Some(l) = state.steered_by(i) {
+                let text = format!(
+                    "cannot arm {}: {} steers it (rollwatch guard, since {}); stop that guard to take automation back",
+                    r.def.name,
+                    l.holder,
+                    crate::app::guard::hhmm(l.since_ms)
+                );
+                state.say(LogLevel::Warn, text);
             } else if state.read_only {
                 state.say(
                     LogLevel::Warn,

@@ -9,6 +9,7 @@ mod keys;
 mod rules;
 mod writes;
 
+pub use keys::automated;
 pub use writes::describe_change;
 
 use super::msg::{Command, Msg};

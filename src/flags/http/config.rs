@@ -61,6 +61,54 @@ crate::net::endpoint_config! {
         /// Total deadline per request in milliseconds (at most 5000; connect at most 2000).
         #[serde(default = "default_timeout_ms")]
         pub timeout_ms: u64,
+        /// Where the API keeps a `rollwatch guard` lease, when it can (see [`HttpLease`]).
+        #[serde(default)]
+        pub lease: Option<HttpLease>,
+    }
+}
+
+/// A guard lease kept in a field of the flag's JSON: read with every GET, written by a request
+/// the server checks (compare-and-set: it refuses, 409 or 412, when the stored lease is not
+/// `{{expected_lease}}`). The flag's version is not involved, so a renewal never makes an
+/// operator's write conflict.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpLease {
+    /// JSON pointer to the lease text (a string, or null when none) in the GET answer.
+    pub pointer: String,
+    /// The JSON body that replaces the lease, sent with the write method to the write URL:
+    /// `{{lease}}` becomes the new lease (a JSON string, or null to release it),
+    /// `{{expected_lease}}` the one it replaces.
+    pub body_template: String,
+}
+
+/// The lease placeholders.
+pub(super) const LEASE: &str = "{{lease}}";
+pub(super) const EXPECTED_LEASE: &str = "{{expected_lease}}";
+
+impl HttpLease {
+    fn validate(&self) -> Result<(), String> {
+        if !self.pointer.starts_with('/') {
+            return Err(format!(
+                "`lease.pointer` = {:?} is not a JSON pointer: one starts with '/'",
+                self.pointer
+            ));
+        }
+        for p in [LEASE, EXPECTED_LEASE] {
+            if !self.body_template.contains(p) {
+                return Err(format!(
+                    "`lease.body_template` has no {p}: the server could not check the lease"
+                ));
+            }
+        }
+        let sample = self
+            .body_template
+            .replace(LEASE, "\"a\"")
+            .replace(EXPECTED_LEASE, "null");
+        serde_json::from_str::<Value>(&sample).map_err(|e| {
+            format!("`lease.body_template` does not give JSON once filled in ({e}): {sample}")
+        })?;
+        Ok(())
     }
 }
 
@@ -133,6 +181,9 @@ impl HttpFlagConfig {
                  the kill switch would be a silent no-op; add {{enabled}} to the template"
                     .into(),
             );
+        }
+        if let Some(l) = &self.lease {
+            l.validate()?;
         }
         self.auth_keys().check().map_err(|e| e.to_string())
     }

@@ -20,6 +20,7 @@ fn cfg() -> HttpFlagConfig {
         ca_file: None,
         client_cert_file: None,
         client_key_file: None,
+        lease: None,
     }
 }
 

@@ -226,7 +226,11 @@ pub(super) fn parse_feature(doc: &Value, cfg: &UnleashConfig) -> Result<Parsed, 
     })?;
 
     let details = strategy_details(strategy, &strategy_id, strategies);
-    let fingerprint = json!({"enabled": enabled, "strategies": strategies}).to_string();
+    // The title is left out: the guard lease lives there, and its renewals must not make an
+    // operator's write conflict.
+    let untitled: Vec<Value> = strategies.iter().map(super::lease::untitled).collect();
+    let fingerprint = json!({"enabled": enabled, "strategies": untitled}).to_string();
+    let title = strategy.get("title").cloned().unwrap_or(Value::Null);
     let version = format!("s:{:016x}", fnv1a(fingerprint.as_bytes()));
     Ok(Parsed {
         snapshot: FlagSnapshot {
@@ -234,8 +238,10 @@ pub(super) fn parse_feature(doc: &Value, cfg: &UnleashConfig) -> Result<Parsed, 
             enabled,
             version: Some(version),
             details,
+            lease: super::lease::in_title(&title).map(Box::new),
         },
         strategy_id,
+        title,
     })
 }
 
@@ -269,6 +275,7 @@ pub(super) fn parse_events(
             Some(env) => env == environment,
             None => true,
         })
+        .filter(|e| !super::lease::lease_only(e))
         .filter_map(|e| {
             let at = e.get("createdAt").and_then(Value::as_str)?;
             let at_ms = chrono::DateTime::parse_from_rfc3339(at)

@@ -72,6 +72,7 @@ impl Deaf {
                 enabled: true,
                 version: None,
                 details: Vec::new(),
+                lease: None,
             },
             reads_fail_after_write,
             wrote: std::sync::atomic::AtomicBool::new(false),

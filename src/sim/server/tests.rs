@@ -70,10 +70,15 @@ fn buckets_are_cumulative() {
 
 #[test]
 fn put_bodies_are_validated() {
-    assert_eq!(parse_put(br#"{"percent": 50}"#), Ok((Some(50), None)));
+    let put = |percent, enabled| put::Put {
+        percent,
+        enabled,
+        lease: None,
+    };
+    assert_eq!(parse_put(br#"{"percent": 50}"#), Ok(put(Some(50), None)));
     assert_eq!(
         parse_put(br#"{"percent": 0, "enabled": false}"#),
-        Ok((Some(0), Some(false)))
+        Ok(put(Some(0), Some(false)))
     );
     for bad in [
         &br#"{"percent": 101}"#[..],
