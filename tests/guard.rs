@@ -813,3 +813,76 @@ async fn lost_metrics_give_up_with_exit_12_without_advancing() {
     assert!(of(&ev, "write_intent").is_empty(), "never advanced blind");
     assert_eq!(srv.flag().percent, 5);
 }
+
+/// Polls slower than the bake (issue 15): a 1 s bake with a poll every second must not let a
+/// step through on the clock alone. Every step waits for evidence: at least three polls
+/// answered after the step began. Counted at the metrics server between the flag's changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_step_waits_for_fresh_polls_not_for_the_clock() {
+    use fault_server::Class;
+    let srv = FaultServer::start(5).await;
+    srv.set_values(0.1, 0.1);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = std::fs::read_to_string(http_config(
+        dir.path(),
+        &format!("{}/flag", srv.url),
+        &format!("{}/metrics.json", srv.url),
+        "",
+    ))
+    .unwrap()
+    .lines()
+    .filter(|l| !l.starts_with("lease ="))
+    .map(|l| {
+        l.replace(
+            "bake = [\"1h\", \"1h\", \"1h\"]",
+            "bake = [\"1s\", \"1s\", \"1s\", \"1s\"]",
+        )
+        .replace("refresh = \"4s\"", "refresh = \"1s\"")
+    })
+    .collect::<Vec<_>>()
+    .join("\n");
+    let cfg_path = dir.path().join("sparse.toml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let events = dir.path().join("ev.jsonl");
+    let mut c = guard(
+        dir.path(),
+        &[
+            "--config",
+            cfg_path.to_str().unwrap(),
+            "--events",
+            events.to_str().unwrap(),
+            "--audit-log",
+            dir.path().join("a.jsonl").to_str().unwrap(),
+        ],
+    );
+    // The metrics polls seen when each step began, until the guard ends.
+    let mut steps = vec![(5, srv.count(Class::Json))];
+    let until = Instant::now() + WAIT;
+    let code = loop {
+        let pct = srv.flag().percent;
+        if steps.last().unwrap().0 != pct {
+            steps.push((pct, srv.count(Class::Json)));
+        }
+        if let Some(status) = c.try_wait().unwrap() {
+            break status.code().unwrap_or(-1);
+        }
+        assert!(Instant::now() < until, "the guard did not end: {steps:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let ev = lines(&events);
+    assert_eq!(code, 0, "{ev:#?}");
+    assert_eq!(
+        steps.iter().map(|s| s.0).collect::<Vec<_>>(),
+        [5, 25, 50, 100],
+        "{ev:#?}"
+    );
+    for w in steps.windows(2) {
+        assert!(
+            w[1].1 - w[0].1 >= 3,
+            "{}% → {}% after only {} polls at the step: {steps:?}",
+            w[0].0,
+            w[1].0,
+            w[1].1 - w[0].1
+        );
+    }
+}
