@@ -7,6 +7,7 @@
 mod automation;
 pub mod driver;
 pub mod effects;
+pub mod fleet;
 pub mod guard;
 pub mod keymap;
 pub mod lifecycle;
@@ -21,5 +22,5 @@ pub mod update;
 pub mod verdicts;
 
 pub use msg::{Command, Msg};
-pub use state::{LogLevel, Mode, PendingWrite, RolloutState, State};
+pub use state::{LogLevel, Mode, PendingWrite, RolloutState, State, View};
 pub use update::update;

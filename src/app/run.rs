@@ -15,7 +15,7 @@ use ratatui::layout::Rect;
 use tokio::sync::mpsc;
 
 use super::effects::{Backends, Effects};
-use super::keymap::{Action, action};
+use super::keymap::{Action, action, filter_action};
 use super::msg::Msg;
 use super::state::{RolloutState, State};
 use super::term::{Edge, FRAME_GAP, Input, Screen};
@@ -166,6 +166,7 @@ pub fn mouse_action(s: &State, area: Rect, m: &MouseEvent) -> Option<Action> {
     match m.kind {
         MouseEventKind::Down(MouseButton::Left) => match ui::hit(s, area, m.column, m.row)? {
             Target::Metric(k) => Some(Action::Select(k)),
+            Target::Rollout(i) => Some(Action::SelectRollout(i)),
         },
         MouseEventKind::ScrollDown => Some(Action::Down),
         MouseEventKind::ScrollUp => Some(Action::Up),
@@ -210,6 +211,7 @@ impl Session<'_> {
             &mut s.notifications,
         )));
         let drawn = rung.and_then(|()| screen.draw(s.redraw_all, |f| ui::draw(f, s, theme)));
+        s.fleet.page = ui::fleet::page(screen.area());
         s.dirty = false;
         s.redraw_all = false;
         drawn
@@ -302,7 +304,13 @@ pub async fn run_recorded(
                     if panic_key.is_some_and(|p| k.code == crossterm::event::KeyCode::Char(p)) {
                         panic!("ROLLWATCH_DEBUG_PANIC_KEY pressed");
                     }
-                    match action(&k) {
+                    // While the fleet filter prompt is open, keys type into it.
+                    let mapped = if session.state.fleet.typing {
+                        filter_action(&k)
+                    } else {
+                        action(&k)
+                    };
+                    match mapped {
                         Some(a) => Msg::Action(a),
                         None => continue,
                     }
