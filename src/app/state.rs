@@ -244,7 +244,7 @@ impl State {
         } else {
             View::Rollout
         };
-        Self {
+        let mut s = Self {
             rollouts,
             selected: 0,
             view,
@@ -271,7 +271,12 @@ impl State {
             notifications: Vec::new(),
             show_keys: false,
             keys_shown: VecDeque::new(),
+        };
+        // The table's first row is selected (at start every rule is UNKNOWN: the first name).
+        if view == View::Fleet {
+            s.selected = super::fleet::order(&s).first().copied().unwrap_or(0);
         }
+        s
     }
 
     /// Data older than this is stale (2× the poll interval).

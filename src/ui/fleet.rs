@@ -21,8 +21,7 @@ use super::header::status_style;
 use super::theme::Theme;
 use crate::alerts::AlertStatus;
 use crate::app::fleet::{class, order, selected_row, window, worst_rule};
-use crate::app::lifecycle::lifecycle;
-use crate::app::propose::bake_left_ms;
+use crate::app::lifecycle::{Lifecycle, lifecycle};
 use crate::app::verdicts::new_requests;
 use crate::app::{RolloutState, State};
 
@@ -52,6 +51,8 @@ const STEP_W: usize = 10;
 const STATE_W: usize = 11;
 const REQS_W: usize = 8;
 const WORST_MIN: usize = 24;
+/// Wider than this, the worst rule's column leaves the rest of the line empty.
+const WORST_MAX: usize = 48;
 const MARK_W: usize = 3;
 
 fn widest(s: &State, f: impl Fn(&RolloutState) -> usize, lo: usize, hi: usize) -> usize {
@@ -94,7 +95,7 @@ fn cols(s: &State, width: usize) -> Cols {
     }
     let over = (used(&c) + WORST_MIN).saturating_sub(width);
     c.name = c.name.saturating_sub(over).max(12.min(c.name));
-    c.worst = width.saturating_sub(used(&c)).max(1);
+    c.worst = width.saturating_sub(used(&c)).clamp(1, WORST_MAX);
     c
 }
 
@@ -150,7 +151,11 @@ fn worst_cell(
         (Some(v), None) => format!(" {}", crate::app::guard::short(v)),
         (None, _) => String::new(),
     };
-    let text = format!("{sym} {} {}{v}", a.status.label(), rule.name);
+    let why = match (a.status, &a.reason) {
+        (AlertStatus::Unknown, Some(why)) => format!(": {why}"),
+        _ => String::new(),
+    };
+    let text = format!("{sym} {} {}{v}{why}", a.status.label(), rule.name);
     (text, a.status, Some(rule.severity))
 }
 
@@ -185,7 +190,10 @@ fn row<'a>(s: &State, r: &RolloutState, selected: bool, c: Cols, t: &Theme) -> L
         let step = flag
             .and_then(|f| r.def.step_index(f.percent))
             .map_or_else(String::new, |i| format!("{}/{}", i + 1, r.def.steps.len()));
-        let left = bake_left_ms(r, s.now_ms).map_or_else(String::new, duration_coarse);
+        let left = match life {
+            Lifecycle::Baking { left_ms } => duration_coarse(left_ms),
+            _ => String::new(),
+        };
         let cell = format!("{step} {left}");
         spans.push(Span::styled(fit(cell.trim_end(), STEP_W) + " ", base));
     }
