@@ -6,6 +6,8 @@
 //! them; screens are the real view on a `TestBackend`.
 #![allow(clippy::unwrap_used)] // test code: a panic here is a failing test
 
+use std::fmt::Write as _;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -30,7 +32,8 @@ fn config(names: &[String]) -> String {
         } else {
             "production"
         };
-        text += &format!(
+        let _ = write!(
+            text,
             r#"
 [[rollout]]
 name = "{n}"
@@ -57,7 +60,7 @@ when = "new > 0.5%"
 severity = "critical"
 action = "rollback"
 "#
-        );
+        ); // a String never fails
     }
     text
 }
@@ -82,7 +85,12 @@ fn state_of(names: &[String]) -> State {
             r
         })
         .collect();
-    State::new(rollouts, 1000, T0)
+    let mut s = State::new(rollouts, 1000, T0);
+    // As a live session with several rollouts opens.
+    if s.rollouts.len() > 1 {
+        rollwatch::app::fleet::open_at_start(&mut s);
+    }
+    s
 }
 
 fn index(s: &State, name: &str) -> usize {
@@ -194,10 +202,7 @@ fn type_text(s: &mut State, text: &str) -> Vec<Command> {
 }
 
 #[test]
-fn several_rollouts_start_on_the_fleet_table_and_one_on_its_dashboard() {
-    assert_eq!(twelve().view, View::Fleet);
-    let one = state_of(&["only-one".to_owned()]);
-    assert_eq!(one.view, View::Rollout);
+fn the_fleet_table_counts_firing_and_unknown_rollouts() {
     let screen = render(&twelve(), 120, 40);
     assert!(
         screen.starts_with(" Fleet  12 rollouts  1 FIRING  1 UNKNOWN"),
@@ -462,4 +467,26 @@ fn five_hundred_rollouts_scroll_smoothly_keeping_the_selection_visible() {
     press(&mut s, KeyCode::PageUp);
     assert_eq!(s.rollouts[s.selected].def.name, "svc-463");
     visible(&s);
+}
+
+#[test]
+fn a_recording_says_the_session_opened_on_the_table_and_its_replay_does_too() {
+    use rollwatch::record::Header;
+    let s = twelve();
+    let h = Header::from_state(&s, 1.0, "watch");
+    let json = serde_json::to_value(&h).unwrap();
+    assert_eq!(json["fleet"], true);
+    let back: Header = serde_json::from_value(json.clone()).unwrap();
+    let replayed = back.initial_state(false);
+    assert_eq!(replayed.view, View::Fleet);
+    assert_eq!(
+        replayed.rollouts[replayed.selected].def.name, "auth-tokens",
+        "the same first row as the live session"
+    );
+    // Recordings made before the fleet view opened on the first rollout's dashboard.
+    let mut old = json;
+    old.as_object_mut().unwrap().remove("fleet");
+    let old: Header = serde_json::from_value(old).unwrap();
+    let replayed = old.initial_state(false);
+    assert_eq!((replayed.view, replayed.selected), (View::Rollout, 0));
 }

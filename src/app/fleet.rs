@@ -7,6 +7,14 @@ use super::lifecycle::lifecycle;
 use super::state::{RolloutState, State};
 use crate::alerts::AlertStatus;
 
+/// Opens the fleet table with its first row selected: how a live session with several
+/// rollouts starts (a recording says so in its header, so its replay starts there too).
+pub fn open_at_start(s: &mut State) {
+    s.view = super::state::View::Fleet;
+    s.selected = order(s).first().copied().unwrap_or(0);
+    s.dirty = true;
+}
+
 /// The group a rollout sorts in: 0 with a FIRING rule, 1 with an UNKNOWN one, 2 otherwise.
 #[must_use]
 pub fn class(r: &RolloutState) -> u8 {
@@ -136,7 +144,9 @@ mod tests {
     }
 
     fn state(rs: Vec<RolloutState>) -> State {
-        State::new(rs, 1000, 0)
+        let mut s = State::new(rs, 1000, 0);
+        open_at_start(&mut s);
+        s
     }
 
     fn names(s: &State, o: &[usize]) -> Vec<String> {

@@ -237,13 +237,32 @@ pub async fn run(setup: Setup) -> color_eyre::Result<Option<String>> {
 /// Debug builds only: on the key named by `ROLLWATCH_DEBUG_PANIC_KEY` (tests of the restore).
 pub async fn run_recorded(
     setup: Setup,
+    rec: Option<&mut Recorder>,
+) -> color_eyre::Result<Option<String>> {
+    run_recorded_on(setup, rec, true).await
+}
+
+/// [`run_recorded`], opening on the fleet table when `fleet` and there are several rollouts,
+/// else on the first rollout's dashboard (the demo opens on its scenario's rollout).
+///
+/// # Errors
+/// When the terminal cannot be set up.
+///
+/// # Panics
+/// Debug builds only: on the key named by `ROLLWATCH_DEBUG_PANIC_KEY` (tests of the restore).
+pub async fn run_recorded_on(
+    setup: Setup,
     mut rec: Option<&mut Recorder>,
+    fleet: bool,
 ) -> color_eyre::Result<Option<String>> {
     if setup.themes.is_empty() {
         return Err(color_eyre::eyre::eyre!("no theme loaded"));
     }
     let clock = setup.clock.clone();
-    let state = initial_state(&setup, clock.now_ms());
+    let mut state = initial_state(&setup, clock.now_ms());
+    if fleet && state.rollouts.len() > 1 {
+        super::fleet::open_at_start(&mut state);
+    }
     if let Some(r) = rec.as_deref_mut() {
         r.begin(&state);
     }

@@ -107,7 +107,7 @@ pub enum Mode {
 /// Which screen the dashboard shows under its overlays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
-    /// The table of every rollout (`F`; at start when there are several).
+    /// The table of every rollout (`F`; a live session with several rollouts opens on it).
     Fleet,
     /// One rollout's dashboard (`Enter` on a row of the table).
     Rollout,
@@ -239,15 +239,10 @@ impl State {
     /// A state for `rollouts` at `now_ms`.
     #[must_use]
     pub fn new(rollouts: Vec<RolloutState>, refresh_ms: i64, now_ms: i64) -> Self {
-        let view = if rollouts.len() > 1 {
-            View::Fleet
-        } else {
-            View::Rollout
-        };
-        let mut s = Self {
+        Self {
             rollouts,
             selected: 0,
-            view,
+            view: View::Rollout,
             fleet: FleetView::default(),
             refresh_ms: refresh_ms.max(100),
             read_only: false,
@@ -271,12 +266,7 @@ impl State {
             notifications: Vec::new(),
             show_keys: false,
             keys_shown: VecDeque::new(),
-        };
-        // The table's first row is selected (at start every rule is UNKNOWN: the first name).
-        if view == View::Fleet {
-            s.selected = super::fleet::order(&s).first().copied().unwrap_or(0);
         }
-        s
     }
 
     /// Data older than this is stale (2× the poll interval).

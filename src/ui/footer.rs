@@ -28,9 +28,6 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         Mode::Help => " j/k scroll  ?/Esc close help  q quit",
         Mode::Detail(_) => " Esc back  j/k metric  1-4 [ ] range 5m 1h 6h 24h  ? help  q quit",
         Mode::Normal if s.read_only => " READ-ONLY  Tab rollout  t theme  ? help  q quit",
-        Mode::Normal if s.rollouts.len() > 1 => {
-            " + next  - prev  r rollback  K kill  Enter detail  Esc fleet  ? help  q quit"
-        }
         Mode::Normal => {
             " + next  - prev  r rollback  K kill  Enter detail  Tab rollout  ? help  q quit"
         }
