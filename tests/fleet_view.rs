@@ -490,3 +490,31 @@ fn a_recording_says_the_session_opened_on_the_table_and_its_replay_does_too() {
     let replayed = old.initial_state(false);
     assert_eq!((replayed.view, replayed.selected), (View::Rollout, 0));
 }
+
+#[test]
+fn a_failing_backend_is_said_in_the_row_and_sorts_with_the_unknown() {
+    let mut s = twelve();
+    let i = index(&s, "search-ranking");
+    s.rollouts[i].metrics_feed.error = Some("HTTP 503".into());
+    let j = index(&s, "zz-legacy-cleanup");
+    s.rollouts[j].flag_feed.at_ms = Some(T0 - 60_000);
+    let screen = render(&s, 120, 40);
+    let failing = row(&screen, "search-ranking").unwrap();
+    assert!(failing.contains("metrics ERROR: HTTP 503"), "{failing}");
+    let stale = row(&screen, "zz-legacy-cleanup").unwrap();
+    assert!(stale.contains("flag STALE 1m00s"), "{stale}");
+    assert_eq!(
+        listed(&screen)[..3],
+        ["payments-retry", "geo-routing", "search-ranking"],
+        "{screen}"
+    );
+    // A FIRING rule stays in the row when its data is lost.
+    let k = index(&s, "payments-retry");
+    s.rollouts[k].metrics_feed.error = Some("HTTP 503".into());
+    let screen = render(&s, 120, 40);
+    assert!(
+        row(&screen, "payments-retry")
+            .unwrap()
+            .contains("FIRING error-rate")
+    );
+}

@@ -15,12 +15,16 @@ pub fn open_at_start(s: &mut State) {
     s.dirty = true;
 }
 
-/// The group a rollout sorts in: 0 with a FIRING rule, 1 with an UNKNOWN one, 2 otherwise.
+/// The group a rollout sorts in: 0 with a FIRING rule, 1 with an UNKNOWN one or a failing
+/// backend (nothing is known for sure), 2 otherwise.
 #[must_use]
 pub fn class(r: &RolloutState) -> u8 {
     if r.alerts.iter().any(|a| a.status == AlertStatus::Firing) {
         0
-    } else if r.alerts.iter().any(|a| a.status == AlertStatus::Unknown) {
+    } else if r.alerts.iter().any(|a| a.status == AlertStatus::Unknown)
+        || r.flag_feed.error.is_some()
+        || r.metrics_feed.error.is_some()
+    {
         1
     } else {
         2
@@ -164,10 +168,11 @@ mod tests {
         rs[0].alerts[0].status = AlertStatus::Pending; // delta: not a group of its own
         rs[4].alerts[0].status = AlertStatus::Firing; // bravo
         rs[4].alerts[1].status = AlertStatus::Unknown; // firing wins
+        rs[1].metrics_feed.error = Some("HTTP 503".into()); // alpha: as good as unknown
         let s = state(rs);
         assert_eq!(
             names(&s, &order(&s)),
-            ["bravo", "charlie", "echo", "alpha", "delta"]
+            ["bravo", "charlie", "alpha", "echo", "delta"]
         );
     }
 

@@ -122,12 +122,34 @@ fn count(n: u64) -> String {
     }
 }
 
-/// The worst rule's cell: its state in a symbol and a word, its name and its value.
+/// A failing or stale backend of `r`, in words (`metrics ERROR: HTTP 503`, `flag STALE 47s`).
+fn backend_trouble(s: &State, r: &RolloutState) -> Option<String> {
+    let stale_after = s.stale_after_ms();
+    [("flag", &r.flag_feed), ("metrics", &r.metrics_feed)]
+        .into_iter()
+        .find_map(
+            |(name, feed)| match (&feed.error, feed.stale_age(s.now_ms, stale_after)) {
+                (Some(e), _) => Some(format!("{name} ERROR: {e}")),
+                (None, Some(age)) => Some(format!("{name} STALE {}", duration_coarse(age))),
+                (None, None) => None,
+            },
+        )
+}
+
+/// The worst rule's cell: its state in a symbol and a word, its name and its value; a failing
+/// or stale backend instead, unless a rule is FIRING (a firing rule keeps firing on lost data).
 fn worst_cell(
+    s: &State,
     r: &RolloutState,
     g: &Glyphs,
 ) -> (String, AlertStatus, Option<crate::alerts::Severity>) {
-    let Some(k) = worst_rule(r) else {
+    let worst = worst_rule(r);
+    let firing = worst.is_some_and(|k| r.alerts[k].status == AlertStatus::Firing);
+    if !firing && let Some(trouble) = backend_trouble(s, r) {
+        let sev = Some(crate::alerts::Severity::Critical);
+        return (format!("{} {trouble}", g.fire), AlertStatus::Unknown, sev);
+    }
+    let Some(k) = worst else {
         return (format!("{} OK", g.ok), AlertStatus::Inactive, None);
     };
     let (a, rule) = (&r.alerts[k], &r.def.rules[k]);
@@ -175,7 +197,7 @@ fn row<'a>(s: &State, r: &RolloutState, selected: bool, c: Cols, t: &Theme) -> L
         },
     );
     let life = lifecycle(r, s.now_ms, s.automation_paused);
-    let (worst, st, sev) = worst_cell(r, g);
+    let (worst, st, sev) = worst_cell(s, r, g);
     let mark = if selected { g.here } else { " " };
     let mut spans = vec![
         Span::styled(format!(" {mark} "), base),
