@@ -17,6 +17,8 @@
 //!
 //! Below 120 columns the sparklines move under the table (one row per metric). Below 60×16 a
 //! "too small" message replaces the dashboard. Overlays: help (`?`) and the confirm dialog.
+//! With several rollouts a live session opens on the fleet table instead ([`fleet`]: one row
+//! per rollout, the status line and the key hints under it; the same overlays over it).
 
 pub mod alerts;
 pub mod chart;
