@@ -49,6 +49,37 @@ fn frames(c: &mut Criterion) {
     }
 }
 
+/// The fleet table of 500 rollouts at 120×40 (issue 14: it must stay cheap at 500): the demo's
+/// driven rollouts cloned under 500 names, the selection in the middle, data changing each
+/// frame. Only the rows on screen are formatted; the order is computed over all 500.
+fn fleet(c: &mut Criterion) {
+    let d = driven();
+    let themes = theme::builtin();
+    let mut a = d.state.clone();
+    a.rollouts = (0..500)
+        .map(|i| {
+            let mut r = d.state.rollouts[i % d.state.rollouts.len()].clone();
+            r.def.name = format!("svc-{i:03}");
+            r
+        })
+        .collect();
+    a.selected = 250;
+    rollwatch::app::fleet::open_at_start(&mut a);
+    a.selected = 250;
+    let mut b = a.clone();
+    b.now_ms += 1000;
+    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let mut flip = false;
+    c.bench_function("fleet frame 120x40, 500 rollouts", |bench| {
+        bench.iter(|| {
+            flip = !flip;
+            let s = if flip { &a } else { &b };
+            term.draw(|f| ui::draw(f, black_box(s), &themes[0]))
+                .unwrap();
+        });
+    });
+}
+
 fn rules(n: usize) -> Vec<Rule> {
     (0..n)
         .map(|i| Rule {
@@ -112,5 +143,5 @@ fn history(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, frames, alerts, history);
+criterion_group!(benches, frames, fleet, alerts, history);
 criterion_main!(benches);

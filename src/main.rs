@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 use color_eyre::eyre::{WrapErr, eyre};
 
-use rollwatch::app::run::{Setup, run_recorded};
+use rollwatch::app::run::{Setup, run_recorded_on};
 use rollwatch::app::term::install_hooks;
 use rollwatch::audit::AuditLog;
 use rollwatch::cli::{
@@ -69,14 +69,20 @@ fn audit(ui: &UiOpts, cfg: Option<&Config>) -> AuditLog {
     )
 }
 
-fn dashboard(setup: Setup, record: &RecordArg, meta: RecordMeta) -> color_eyre::Result<()> {
+/// Runs the dashboard; `fleet`: open on the fleet table when there are several rollouts.
+fn dashboard(
+    setup: Setup,
+    record: &RecordArg,
+    meta: RecordMeta,
+    fleet: bool,
+) -> color_eyre::Result<()> {
     // Created before the terminal is taken, so a bad path is a plain error message.
     let mut rec = match &record.record {
         Some(path) => Some(Recorder::create(path, meta).map_err(|e| eyre!("--record: {e}"))?),
         None => None,
     };
     let rt = runtime()?;
-    let stopped = rt.block_on(run_recorded(setup, rec.as_mut()))?;
+    let stopped = rt.block_on(run_recorded_on(setup, rec.as_mut(), fleet))?;
     rt.shutdown_timeout(Duration::from_millis(200));
     if let Some(reason) = stopped {
         say(format_args!("stopped: {reason}"));
@@ -168,7 +174,8 @@ fn demo(args: &DemoArgs, ui: &UiOpts) -> color_eyre::Result<()> {
         deadline: Duration::from_secs(2),
         log_file: Some(rollwatch::paths::state_dir().join("rollwatch.log")),
     };
-    dashboard(setup, &args.record, meta)
+    // The demo opens on its scenario's rollout; `F` or `Esc` shows the other two.
+    dashboard(setup, &args.record, meta, false)
 }
 
 fn watch_meta(path: Option<&PathBuf>) -> RecordMeta {
@@ -338,6 +345,7 @@ fn run_main() -> color_eyre::Result<ExitCode> {
                 setup_from(&cfg, ui)?,
                 &RecordArg::default(),
                 watch_meta(None),
+                true,
             )
             .map(|()| 0)?
         }
@@ -347,7 +355,7 @@ fn run_main() -> color_eyre::Result<ExitCode> {
                 cfg.refresh = config::duration::parse(r).map_err(|e| eyre!("--refresh: {e}"))?;
             }
             let meta = watch_meta(w.config.config.as_ref());
-            dashboard(setup_from(&cfg, ui)?, &w.record, meta).map(|()| 0)?
+            dashboard(setup_from(&cfg, ui)?, &w.record, meta, true).map(|()| 0)?
         }
         Some(Commands::Replay(args)) => replay(args, ui).map(|()| 0)?,
         Some(Commands::Guard(g)) => guard(g, ui)?,

@@ -90,6 +90,10 @@ pub struct Header {
     pub themes: Vec<String>,
     /// The watched rollouts.
     pub rollouts: Vec<RecordedRollout>,
+    /// The session opened on the fleet table (recordings without this field opened on the
+    /// first rollout's dashboard).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fleet: bool,
 }
 
 impl Header {
@@ -114,6 +118,7 @@ impl Header {
                     metrics_source: r.metrics_source.clone(),
                 })
                 .collect(),
+            fleet: state.view == crate::app::View::Fleet,
         }
     }
 
@@ -138,6 +143,9 @@ impl Header {
             s.themes.clone_from(&self.themes);
         }
         s.ascii = ascii;
+        if self.fleet {
+            crate::app::fleet::open_at_start(&mut s);
+        }
         s
     }
 }

@@ -338,6 +338,10 @@ pub async fn run(mut p: Player, themes: Vec<Theme>) -> color_eyre::Result<Option
             }
             p.state.dirty = false;
             p.state.redraw_all = false;
+            // The dashboard sits under the replay's bar (one row).
+            let mut rest = screen.area();
+            rest.height = rest.height.saturating_sub(1);
+            p.state.fleet.page = ui::fleet::page(rest);
             shown = Some(bar);
             force = false;
         }

@@ -984,6 +984,9 @@ fn the_hit_test_finds_metric_rows_where_they_are_drawn() {
                     assert_eq!(ui::hit(&s, area, w - 1, y16), Some(Target::Metric(k)));
                     found[k] += 1;
                 }
+                Some(Target::Rollout(i)) => {
+                    panic!("{w}x{h} row {y}: a fleet row ({i}) on a dashboard")
+                }
                 None => assert!(
                     y <= head
                         || !s.current().def.metrics.iter().any(|m| {

@@ -46,6 +46,21 @@ pub enum Action {
     Help,
     /// Next theme.
     Theme,
+    /// `F`: the fleet table of every rollout, or back to the selected rollout's dashboard.
+    Fleet,
+    /// `/`: the fleet table's filter prompt.
+    Filter,
+    /// A character typed into the filter prompt (only while it is open: see [`filter_action`]).
+    Type(char),
+    /// Backspace in the filter prompt.
+    Erase,
+    /// `PgDn`: a page down the fleet table.
+    PageDown,
+    /// `PgUp`: a page up the fleet table.
+    PageUp,
+    /// A click on rollout `i`'s row of the fleet table: selects it; a click on the row already
+    /// selected opens its dashboard (as `Enter`).
+    SelectRollout(usize),
     /// Next rollout.
     NextRollout,
     /// Previous rollout.
@@ -83,6 +98,13 @@ impl Action {
             Action::Unknown => "?key",
             Action::Help => "?",
             Action::Theme => "t",
+            Action::Fleet => "F",
+            Action::Filter => "/",
+            Action::Type(_) => "type",
+            Action::Erase => "BS",
+            Action::PageDown => "PgDn",
+            Action::PageUp => "PgUp",
+            Action::SelectRollout(_) => "click row",
             Action::NextRollout => "Tab",
             Action::PrevRollout => "S-Tab",
             Action::Arm => "a",
@@ -120,6 +142,16 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("g  G", "first / last metric"),
     ("Ctrl-L", "redraw the whole screen"),
     ("Tab  Shift-Tab", "next / previous rollout"),
+    (
+        "F",
+        "fleet: the table of every rollout / back to the selected one",
+    ),
+    ("Esc", "from a rollout's dashboard: back to the fleet table"),
+    (
+        "/",
+        "fleet: filter by name, environment, state (Enter keeps, Esc clears)",
+    ),
+    ("PgUp  PgDn", "fleet: a page up / down"),
     ("t", "next theme"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit"),
@@ -164,9 +196,69 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
         KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('g') | KeyCode::Home => Action::Top,
         KeyCode::Char('G') | KeyCode::End => Action::Bottom,
+        KeyCode::Char('F') => Action::Fleet,
+        KeyCode::Char('/') => Action::Filter,
+        KeyCode::PageDown => Action::PageDown,
+        KeyCode::PageUp => Action::PageUp,
         KeyCode::Char(c @ '1'..='4') => Action::Range(c as u8 - b'0'),
         // Modifier keys alone and media keys are nobody's typing.
         KeyCode::Modifier(_) | KeyCode::Media(_) | KeyCode::Null => return None,
         _ => Action::Unknown,
     })
+}
+
+/// Maps a key event while the fleet filter prompt is open: every printable character is
+/// typed into the filter, never an action (typing `r` or `+` there cannot open a write);
+/// Backspace erases, `Enter` keeps the filter, `Esc` clears it, Ctrl-C still quits.
+#[must_use]
+pub fn filter_action(key: &KeyEvent) -> Option<Action> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        return match key.code {
+            KeyCode::Char('c') => Some(Action::Interrupt),
+            KeyCode::Char('l') => Some(Action::Redraw),
+            _ => None,
+        };
+    }
+    if key.modifiers.contains(KeyModifiers::ALT) {
+        return None;
+    }
+    match key.code {
+        KeyCode::Char(c) if !c.is_control() => Some(Action::Type(c)),
+        KeyCode::Backspace => Some(Action::Erase),
+        KeyCode::Enter => Some(Action::Enter),
+        KeyCode::Esc => Some(Action::No),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_the_filter_prompt_every_letter_is_typed_and_none_acts() {
+        for c in ['+', '-', 'r', 'K', '!', 'a', 'y', 'q', 'j', '/', 'F', ' '] {
+            let k = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+            assert_eq!(filter_action(&k), Some(Action::Type(c)), "{c}");
+        }
+        let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
+        assert_eq!(filter_action(&key(KeyCode::Backspace)), Some(Action::Erase));
+        assert_eq!(filter_action(&key(KeyCode::Enter)), Some(Action::Enter));
+        assert_eq!(filter_action(&key(KeyCode::Esc)), Some(Action::No));
+        assert_eq!(filter_action(&key(KeyCode::Tab)), None);
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(filter_action(&ctrl_c), Some(Action::Interrupt));
+    }
+
+    #[test]
+    fn outside_the_prompt_f_slash_and_the_page_keys_are_bound() {
+        let key = |code| action(&KeyEvent::new(code, KeyModifiers::NONE));
+        assert_eq!(key(KeyCode::Char('F')), Some(Action::Fleet));
+        assert_eq!(key(KeyCode::Char('/')), Some(Action::Filter));
+        assert_eq!(key(KeyCode::PageDown), Some(Action::PageDown));
+        assert_eq!(key(KeyCode::PageUp), Some(Action::PageUp));
+    }
 }

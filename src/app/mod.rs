@@ -8,6 +8,7 @@ mod automation;
 pub mod bake;
 pub mod driver;
 pub mod effects;
+pub mod fleet;
 pub mod guard;
 pub mod headless;
 pub mod keymap;
@@ -24,5 +25,5 @@ pub mod update;
 pub mod verdicts;
 
 pub use msg::{Command, Msg};
-pub use state::{LogLevel, Mode, PendingWrite, RolloutState, State};
+pub use state::{LogLevel, Mode, PendingWrite, RolloutState, State, View};
 pub use update::update;

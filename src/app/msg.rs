@@ -199,9 +199,16 @@ mod tests {
             Action::Pause => 21,
             Action::Quit => 22,
             Action::Interrupt => 23,
+            Action::Fleet => 24,
+            Action::Filter => 25,
+            Action::Type(_) => 26,
+            Action::Erase => 27,
+            Action::PageDown => 28,
+            Action::PageUp => 29,
+            Action::SelectRollout(_) => 30,
         }
     }
-    const ACTIONS: usize = 24;
+    const ACTIONS: usize = 31;
 
     /// Every action, as the edge produces them: from every key the keymap binds, and the
     /// click on a metric row.
@@ -217,14 +224,24 @@ mod tests {
             KeyCode::Down,
             KeyCode::Home,
             KeyCode::End,
+            KeyCode::PageUp,
+            KeyCode::PageDown,
+            KeyCode::Backspace,
         ]);
-        let mut out = vec![Action::Select(7)];
+        let mut out = vec![Action::Select(7), Action::SelectRollout(3)];
         for code in codes {
             for mods in [KeyModifiers::NONE, KeyModifiers::CONTROL] {
-                if let Some(a) = super::super::keymap::action(&KeyEvent::new(code, mods))
-                    && !out.contains(&a)
+                let key = KeyEvent::new(code, mods);
+                for a in [
+                    super::super::keymap::action(&key),
+                    super::super::keymap::filter_action(&key),
+                ]
+                .into_iter()
+                .flatten()
                 {
-                    out.push(a);
+                    if !out.contains(&a) {
+                        out.push(a);
+                    }
                 }
             }
         }

@@ -14,7 +14,7 @@ use ratatui::layout::Rect;
 use tokio::sync::mpsc;
 
 use super::effects::{Backends, Effects};
-use super::keymap::{Action, action};
+use super::keymap::{Action, action, filter_action};
 use super::msg::Msg;
 use super::session::{Frontend, LogFile, Session};
 use super::state::{RolloutState, State};
@@ -101,6 +101,7 @@ pub fn mouse_action(s: &State, area: Rect, m: &MouseEvent) -> Option<Action> {
     match m.kind {
         MouseEventKind::Down(MouseButton::Left) => match ui::hit(s, area, m.column, m.row)? {
             Target::Metric(k) => Some(Action::Select(k)),
+            Target::Rollout(i) => Some(Action::SelectRollout(i)),
         },
         MouseEventKind::ScrollDown => Some(Action::Down),
         MouseEventKind::ScrollUp => Some(Action::Up),
@@ -132,6 +133,7 @@ impl Frontend for Tui {
             &mut s.notifications,
         )));
         let drawn = rung.and_then(|()| self.screen.draw(s.redraw_all, |f| ui::draw(f, s, theme)));
+        s.fleet.page = ui::fleet::page(self.screen.area());
         s.dirty = false;
         s.redraw_all = false;
         drawn
@@ -157,7 +159,13 @@ impl Frontend for Tui {
                     if self.panic_key.is_some_and(|p| k.code == crossterm::event::KeyCode::Char(p)) {
                         panic!("ROLLWATCH_DEBUG_PANIC_KEY pressed");
                     }
-                    action(&k).map(Msg::Action)
+                    // While the fleet filter prompt is open, keys type into it.
+                    let mapped = if s.fleet.typing {
+                        filter_action(&k)
+                    } else {
+                        action(&k)
+                    };
+                    mapped.map(Msg::Action)
                 }
                 Edge::Mouse(m) => mouse_action(s, self.screen.area(), &m).map(Msg::Action),
                 Edge::Resize => Some(Msg::Resize),
@@ -184,13 +192,32 @@ pub async fn run(setup: Setup) -> color_eyre::Result<Option<String>> {
 /// Debug builds only: on the key named by `ROLLWATCH_DEBUG_PANIC_KEY` (tests of the restore).
 pub async fn run_recorded(
     setup: Setup,
+    rec: Option<&mut Recorder>,
+) -> color_eyre::Result<Option<String>> {
+    run_recorded_on(setup, rec, true).await
+}
+
+/// [`run_recorded`], opening on the fleet table when `fleet` and there are several rollouts,
+/// else on the first rollout's dashboard (the demo opens on its scenario's rollout).
+///
+/// # Errors
+/// When the terminal cannot be set up.
+///
+/// # Panics
+/// Debug builds only: on the key named by `ROLLWATCH_DEBUG_PANIC_KEY` (tests of the restore).
+pub async fn run_recorded_on(
+    setup: Setup,
     mut rec: Option<&mut Recorder>,
+    fleet: bool,
 ) -> color_eyre::Result<Option<String>> {
     if setup.themes.is_empty() {
         return Err(color_eyre::eyre::eyre!("no theme loaded"));
     }
     let clock = setup.clock.clone();
-    let state = initial_state(&setup, clock.now_ms());
+    let mut state = initial_state(&setup, clock.now_ms());
+    if fleet && state.rollouts.len() > 1 {
+        super::fleet::open_at_start(&mut state);
+    }
     if let Some(r) = rec.as_deref_mut() {
         r.begin(&state);
     }

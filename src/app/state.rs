@@ -108,6 +108,32 @@ pub enum Mode {
     Detail(usize),
 }
 
+/// Which screen the dashboard shows under its overlays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// The table of every rollout (`F`; a live session with several rollouts opens on it).
+    Fleet,
+    /// One rollout's dashboard (`Enter` on a row of the table).
+    Rollout,
+}
+
+/// The fleet table: its filter and scroll position. The table's order is computed, never
+/// stored (`app::fleet::order`); the selection is [`State::selected`], a rollout index, so it
+/// follows its rollout when the order changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetView {
+    /// Substring filter on name, environment and state (`/`); empty shows every rollout.
+    pub filter: String,
+    /// The filter prompt is open: keys type into it, none acts.
+    pub typing: bool,
+    /// The first row shown (a position in the filtered order); the view keeps the selection
+    /// visible whatever it says.
+    pub top: usize,
+    /// Rows of the table at the last frame (written by the frame writer, like `dirty`): how far
+    /// `PgUp`/`PgDn` move and when the table scrolls. 0 before the first frame.
+    pub page: usize,
+}
+
 /// The time ranges of the detail chart, in ms, with their names.
 pub const RANGES: [(i64, &str); 4] = [
     (5 * 60_000, "5m"),
@@ -160,8 +186,12 @@ pub struct LogEvent {
 pub struct State {
     /// Watched rollouts.
     pub rollouts: Vec<RolloutState>,
-    /// The one shown in full.
+    /// The one shown in full, and the highlighted row of the fleet table.
     pub selected: usize,
+    /// The fleet table or one rollout's dashboard.
+    pub view: View,
+    /// The fleet table's filter and scroll position.
+    pub fleet: FleetView,
     /// Poll interval (clock ms).
     pub refresh_ms: i64,
     /// Writes disabled.
@@ -219,6 +249,8 @@ impl State {
         Self {
             rollouts,
             selected: 0,
+            view: View::Rollout,
+            fleet: FleetView::default(),
             refresh_ms: refresh_ms.max(100),
             read_only: false,
             mode: Mode::Normal,

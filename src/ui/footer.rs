@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
-use crate::app::{LogLevel, Mode, State};
+use crate::app::{LogLevel, Mode, State, View};
 
 /// How long a status message stays in the footer (clock ms, at least 15 polls); the event
 /// log keeps it.
@@ -14,7 +14,15 @@ pub const STATUS_TTL_MS: i64 = 15_000;
 
 /// Draws the footer.
 pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
+    let fleet = s.mode == Mode::Normal && s.view == View::Fleet;
     let hints = match s.mode {
+        _ if fleet && s.fleet.typing => " type to filter  Backspace erase  Enter keep  Esc clear",
+        _ if fleet && s.read_only => {
+            " READ-ONLY  j/k select  Enter open  / filter  t theme  ? help  q quit"
+        }
+        _ if fleet => {
+            " j/k select  Enter open  / filter  + next  - prev  r rollback  K kill  ? help  q quit"
+        }
         Mode::Confirm(_) | Mode::ConfirmArm(_) => " y confirm  n/Esc cancel",
         Mode::ConfirmQuit => " y quit (automation stops)  n/Esc stay",
         Mode::Help => " j/k scroll  ?/Esc close help  q quit",
@@ -27,6 +35,8 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     // Narrow terminals get the short form: `? help` and `q quit` always fit.
     let hints = if hints.chars().count() > usize::from(area.width) {
         match s.mode {
+            _ if fleet && s.fleet.typing => " type to filter  Enter keep  Esc clear",
+            _ if fleet => " Enter open  / filter  + next  - prev  r back  ? help  q quit",
             Mode::Normal if !s.read_only => " + next  - prev  r back  K kill  ? help  q quit",
             Mode::Detail(_) => " Esc back  j/k  1-4 range  ? help  q quit",
             _ => hints,

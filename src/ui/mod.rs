@@ -17,12 +17,15 @@
 //!
 //! Below 120 columns the sparklines move under the table (one row per metric). Below 60×16 a
 //! "too small" message replaces the dashboard. Overlays: help (`?`) and the confirm dialog.
+//! With several rollouts a live session opens on the fleet table instead ([`fleet`]: one row
+//! per rollout, the status line and the key hints under it; the same overlays over it).
 
 pub mod alerts;
 pub mod chart;
 pub mod compare;
 pub mod detail;
 pub mod events;
+pub mod fleet;
 pub mod footer;
 pub mod format;
 pub mod header;
@@ -35,7 +38,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use crate::app::{Mode, State};
+use crate::app::{Mode, State, View};
 pub use theme::Theme;
 
 /// Width from which sparklines sit beside the table.
@@ -77,7 +80,19 @@ pub fn draw_in(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         footer::draw(f, ftr, s, t);
         return;
     }
-    let r = s.current();
+    if s.view == View::Fleet {
+        let [_, status, ftr] = Layout::vertical([
+            Constraint::Min(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        fleet::draw(f, area, s, t);
+        footer::draw_status(f, status, s, t);
+        footer::draw(f, ftr, s, t);
+        overlays(f, area, s, t);
+        return;
+    }
     let wide = area.width >= WIDE;
     let l = plan(s, area);
     let [vrd, hdr, ovw, cmp, alr, charts, evt, status, ftr] = rows(area, &l);
@@ -96,7 +111,11 @@ pub fn draw_in(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     }
     footer::draw_status(f, status, s, t);
     footer::draw(f, ftr, s, t);
-    let _ = r;
+    overlays(f, area, s, t);
+}
+
+/// The overlay of the mode, over either view: help, or a confirm dialog.
+fn overlays(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     match &s.mode {
         Mode::Normal | Mode::Detail(_) => {}
         Mode::Help => overlay::help(f, area, s, t),
@@ -207,10 +226,13 @@ pub enum Target {
     /// Metric `k` of the shown rollout: its row of the comparison table (or its trend row
     /// below the table on narrow screens).
     Metric(usize),
+    /// Rollout `i`: its row of the fleet table.
+    Rollout(usize),
 }
 
 /// What is under column `col`, row `row` of the dashboard drawn into `area` (as [`draw_in`]
-/// lays it out), if it is something a click acts on. Only the plain dashboard is clickable:
+/// lays it out), if it is something a click acts on. Only the plain dashboard and the fleet
+/// table are clickable:
 /// under an overlay, in the detail view and on a screen too small, nothing is.
 #[must_use]
 pub fn hit(s: &State, area: Rect, col: u16, row: u16) -> Option<Target> {
@@ -218,6 +240,9 @@ pub fn hit(s: &State, area: Rect, col: u16, row: u16) -> Option<Target> {
     if s.mode != Mode::Normal || area.width < MIN_W || area.height < MIN_H || !area.contains(inside)
     {
         return None;
+    }
+    if s.view == View::Fleet {
+        return fleet::hit(s, area, row).map(Target::Rollout);
     }
     let l = plan(s, area);
     let cmp = rows(area, &l)[3];

@@ -1,10 +1,11 @@
 //! Actions from keys: dialogs (confirm, arm, quit), help, themes, rollout selection, the
 //! automation switches. Only `y` on a dialog turns an intent into a command.
 
+use super::fleet;
 use super::writes::describe_change;
 use crate::app::keymap::Action;
 use crate::app::msg::Command;
-use crate::app::state::{LogLevel, Mode, State};
+use crate::app::state::{LogLevel, Mode, State, View};
 
 fn quit(state: &mut State, cmds: &mut Vec<Command>) {
     state.quit = true;
@@ -37,6 +38,8 @@ pub(super) fn on_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
             }
             Action::Down => scroll_help(state, 1),
             Action::Up => scroll_help(state, -1),
+            Action::PageDown => scroll_help(state, 10),
+            Action::PageUp => scroll_help(state, -10),
             Action::Top => scroll_help(state, -1000),
             Action::Bottom => scroll_help(state, 1000),
             Action::Redraw => redraw(state),
@@ -92,7 +95,17 @@ pub(super) fn on_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
             }
             _ => {}
         },
-        Mode::Normal => on_normal_action(state, a, cmds),
+        Mode::Normal => {
+            let fleet_took = state.view == View::Fleet
+                && if state.fleet.typing {
+                    fleet::on_typing(state, a)
+                } else {
+                    fleet::on_table(state, a)
+                };
+            if !fleet_took {
+                on_normal_action(state, a, cmds);
+            }
+        }
     }
 }
 
@@ -148,12 +161,17 @@ fn on_detail_action(state: &mut State, k: usize, a: Action, cmds: &mut Vec<Comma
             state.selected_metric = k;
             state.dirty = true;
         }
-        Action::Down | Action::Up | Action::Top | Action::Bottom => {
+        Action::Down
+        | Action::Up
+        | Action::Top
+        | Action::Bottom
+        | Action::PageDown
+        | Action::PageUp => {
             state.selected_metric = k;
             match a {
                 Action::Down => select_metric(state, 1),
                 Action::Up => select_metric(state, -1),
-                Action::Top => select_metric(state, -1_000_000),
+                Action::Top | Action::PageUp => select_metric(state, -1_000_000),
                 _ => select_metric(state, 1_000_000),
             }
             state.mode = Mode::Detail(state.selected_metric);
@@ -272,8 +290,15 @@ fn on_normal_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
         | Action::KillSwitch => crate::app::propose::propose(state, a),
         Action::Down => select_metric(state, 1),
         Action::Up => select_metric(state, -1),
-        Action::Top => select_metric(state, -1_000_000),
-        Action::Bottom => select_metric(state, 1_000_000),
+        Action::Top | Action::PageUp => select_metric(state, -1_000_000),
+        Action::Bottom | Action::PageDown => select_metric(state, 1_000_000),
+        Action::Fleet => fleet::show(state),
+        // `Esc` on a rollout's dashboard returns to the table when there is one to return to.
+        Action::No if state.rollouts.len() > 1 => fleet::show(state),
+        Action::Filter => {
+            fleet::show(state);
+            state.fleet.typing = true;
+        }
         Action::Enter => {
             if !state.current().def.metrics.is_empty() {
                 state.mode = Mode::Detail(state.selected_metric);
@@ -284,6 +309,6 @@ fn on_normal_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
         Action::Range(n) => set_range(state, usize::from(n.max(1)) - 1),
         Action::Select(k) => click_metric(state, k),
         Action::Unknown => state.say(LogLevel::Info, "unknown key — ? for help"),
-        Action::Yes | Action::No => {}
+        Action::Yes | Action::No | Action::SelectRollout(_) | Action::Type(_) | Action::Erase => {}
     }
 }

@@ -5,6 +5,7 @@
 //! [`writes`] (outcomes).
 
 mod feeds;
+mod fleet;
 mod keys;
 mod rules;
 mod writes;
