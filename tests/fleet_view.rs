@@ -74,6 +74,7 @@ fn state_of(names: &[String]) -> State {
         .map(|rc| {
             let mut r = RolloutState::new(rc.rollout, "memory".into(), "prometheus".into(), T0);
             r.see_flag(&FlagSnapshot::new(25, true), T0 - 4 * 60_000);
+            r.bake = evidence(4 * 60_000);
             // Both backends answered just now.
             r.flag_feed.at_ms = Some(T0);
             r.metrics_feed.at_ms = Some(T0);
@@ -142,8 +143,21 @@ fn twelve() -> State {
     s.rollouts[i].see_flag(&FlagSnapshot::new(25, false), T0 - 60_000);
     for r in &mut s.rollouts {
         r.flag_feed.at_ms = Some(T0);
+        // Polled every second since its step began: the whole time is fresh evidence.
+        let at_step = T0 - r.step_since_ms.unwrap();
+        r.bake = evidence(at_step);
     }
     s
+}
+
+/// Evidence of `ms` covered by fresh polls up to `T0`.
+fn evidence(ms: i64) -> rollwatch::app::bake::Evidence {
+    rollwatch::app::bake::Evidence {
+        covered_ms: ms,
+        covered_until_ms: Some(T0),
+        observations: u32::try_from(ms / 1000).unwrap(),
+        rejected: None,
+    }
 }
 
 fn render(s: &State, w: u16, h: u16) -> String {
