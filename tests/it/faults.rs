@@ -12,8 +12,6 @@
 //! - every request has a deadline;
 //! - once the server is healthy again, everything recovers by itself.
 
-use crate::support::fault_server;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +21,8 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 
-use fault_server::{Class, Fault, FaultServer};
+use crate::support::fault_config::{self, FaultRollout, Flag, Source};
+use crate::support::fault_server::{Class, Fault, FaultServer};
 use rollwatch::alerts::AlertStatus;
 use rollwatch::app::effects::Effects;
 use rollwatch::app::run::{Setup, initial_state};
@@ -46,112 +45,17 @@ const DEADLINE_MS: u64 = 250;
 /// Real time a failing request may take at most: the deadline plus scheduling slack.
 const DEADLINE_SLACK: Duration = Duration::from_millis(DEADLINE_MS + 1_000);
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Source {
-    Prom,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Flag {
-    Http,
-    Unleash,
-}
-
-impl Source {
-    fn class(self) -> Class {
-        match self {
-            Source::Prom => Class::Prom,
-            Source::Json => Class::Json,
-        }
-    }
-}
-
-impl Flag {
-    fn class(self) -> Class {
-        match self {
-            Flag::Http => Class::Flag,
-            Flag::Unleash => Class::Unleash,
-        }
-    }
-}
-
 /// A config with one rollout whose flag and metrics both live on the fault server: one
 /// ratio metric and one critical rule `new > 5%`.
 fn config_text(url: &str, source: Source, flag: Flag, token_file: &Path) -> String {
-    let flag = match flag {
-        Flag::Http => format!(
-            r#"[rollout.flag]
-kind = "http"
-url = "{url}/flag"
-percent_pointer = "/percent"
-enabled_pointer = "/enabled"
-body_template = '{{"percent": {{{{percent}}}}, "enabled": {{{{enabled}}}}}}'
-timeout_ms = {DEADLINE_MS}
-"#
-        ),
-        Flag::Unleash => format!(
-            r#"[rollout.flag]
-kind = "unleash"
-url = "{url}"
-feature = "f"
-environment = "production"
-token_file = "{}"
-timeout_ms = {DEADLINE_MS}
-"#,
-            token_file.display()
-        ),
-    };
-    let metrics = match source {
-        Source::Prom => format!(
-            r#"[rollout.metrics]
-kind = "prometheus"
-url = "{url}"
-legacy = ["legacy"]
-new = ["new"]
-timeout_ms = {DEADLINE_MS}
-
-[[rollout.metric]]
-id = "err"
-label = "Error rate"
-kind = "ratio"
-query = 'sum by (cohort)(rate(errors_total[1m]))'
-"#
-        ),
-        Source::Json => format!(
-            r#"[rollout.metrics]
-kind = "json"
-url = "{url}/metrics.json"
-timeout_ms = {DEADLINE_MS}
-
-[[rollout.metric]]
-id = "err"
-label = "Error rate"
-kind = "ratio"
-legacy = "/legacy/err"
-new = "/new/err"
-unit = "percent"
-"#
-        ),
-    };
-    format!(
-        r#"refresh = "1s"
-
-[[rollout]]
-name = "faulty"
-environment = "production"
-steps = [5, 25, 50, 100]
-
-{flag}
-{metrics}
-[[rollout.rule]]
-name = "err-high"
-metric = "err"
-when = "new > 5%"
-severity = "critical"
-action = "rollback"
-"#
-    )
+    let mut r = FaultRollout::new("faulty", url, flag, source)
+        .timeout_ms(DEADLINE_MS)
+        .label("Error rate")
+        .critical_rollback();
+    if flag == Flag::Unleash {
+        r = r.flag_line(&format!("token_file = \"{}\"", token_file.display()));
+    }
+    fault_config::config(&[r])
 }
 
 /// The event loop without a terminal: real config wiring, real `update`, real effects on

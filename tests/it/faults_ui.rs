@@ -6,12 +6,12 @@
 //! The bounds (< 1 s from key to screen) are behaviour checks, not benchmarks: a UI task that
 //! awaited the network would miss them by whole deadlines.
 
-use crate::support::fault_server;
+use crate::support::fault_config::{self, FaultRollout, Flag, Source};
 use crate::support::tmux;
 
 use std::time::{Duration, Instant};
 
-use fault_server::{Fault, FaultServer};
+use crate::support::fault_server::{Fault, FaultServer};
 use tmux::{Tmux, available};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
@@ -20,43 +20,11 @@ const PROMPT: Duration = Duration::from_secs(1);
 const HELP_TITLE: &str = "? or Esc closes";
 
 fn config(url: &str) -> String {
-    format!(
-        r#"refresh = "1s"
-
-[[rollout]]
-name = "faulty-ui"
-environment = "production"
-steps = [5, 25, 50, 100]
-
-[rollout.flag]
-kind = "http"
-url = "{url}/flag"
-percent_pointer = "/percent"
-enabled_pointer = "/enabled"
-body_template = '{{"percent": {{{{percent}}}}, "enabled": {{{{enabled}}}}}}'
-timeout_ms = 400
-
-[rollout.metrics]
-kind = "prometheus"
-url = "{url}"
-legacy = ["legacy"]
-new = ["new"]
-timeout_ms = 400
-
-[[rollout.metric]]
-id = "err"
-label = "Error rate"
-kind = "ratio"
-query = 'sum by (cohort)(rate(errors_total[1m]))'
-
-[[rollout.rule]]
-name = "err-high"
-metric = "err"
-when = "new > 5%"
-severity = "critical"
-action = "rollback"
-"#
-    )
+    fault_config::config(&[
+        FaultRollout::new("faulty-ui", url, Flag::Http, Source::Prom)
+            .label("Error rate")
+            .critical_rollback(),
+    ])
 }
 
 /// The header's backend line: `flag: ... | metrics: ...` with ages and errors.

@@ -10,7 +10,7 @@
 //! Also: an `https://` URL is spoken TLS to, never silently downgraded to plain HTTP, with or
 //! without `insecure_skip_verify`.
 
-use crate::support::fault_server;
+use crate::support::fault_config::{self, FaultRollout, Flag, Source};
 use crate::support::tmux;
 
 use std::path::Path;
@@ -18,8 +18,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::fault_server::{Class, Fault, FaultServer};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use fault_server::{Class, Fault, FaultServer};
 use rollwatch::app::Msg;
 use rollwatch::app::driver::Driver;
 use rollwatch::app::run::Setup;
@@ -47,75 +47,18 @@ const TOKEN: &str = "rw-secret-PLANTED-1234";
 const TOKEN_VAR: &str = "RW_PLANTED_TOKEN";
 const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
 
-/// Two rollouts covering all four adapters; `auth` is the line naming the token
-/// (`token_env = ...` or `token_file = ...`).
+/// Two rollouts covering all four adapters (a rule on the first); `auth` is the line naming the token
+/// (`token_env = ...` or `token_file = ...`), `extra` another line for every backend.
 fn config_text(url: &str, auth: &str, extra: &str) -> String {
-    format!(
-        r#"refresh = "1s"
-
-[[rollout]]
-name = "prom-http"
-environment = "production"
-steps = [5, 25, 50, 100]
-
-[rollout.flag]
-kind = "http"
-url = "{url}/flag"
-percent_pointer = "/percent"
-enabled_pointer = "/enabled"
-body_template = '{{"percent": {{{{percent}}}}, "enabled": {{{{enabled}}}}}}'
-timeout_ms = 400
-{auth}
-{extra}
-
-[rollout.metrics]
-kind = "prometheus"
-url = "{url}"
-legacy = ["legacy"]
-new = ["new"]
-timeout_ms = 400
-{auth}
-{extra}
-
-[[rollout.metric]]
-id = "err"
-kind = "ratio"
-query = 'sum by (cohort)(rate(errors_total[1m]))'
-
-[[rollout.rule]]
-name = "err-high"
-metric = "err"
-when = "new > 5%"
-
-[[rollout]]
-name = "json-unleash"
-environment = "production"
-steps = [5, 25, 50, 100]
-
-[rollout.flag]
-kind = "unleash"
-url = "{url}"
-feature = "f"
-environment = "production"
-timeout_ms = 400
-{auth}
-{extra}
-
-[rollout.metrics]
-kind = "json"
-url = "{url}/metrics.json"
-timeout_ms = 400
-{auth}
-{extra}
-
-[[rollout.metric]]
-id = "err"
-kind = "ratio"
-legacy = "/legacy/err"
-new = "/new/err"
-unit = "percent"
-"#
-    )
+    let rollout = |name, flag, source| {
+        FaultRollout::new(name, url, flag, source)
+            .backend_line(auth)
+            .backend_line(extra)
+    };
+    fault_config::config(&[
+        rollout("prom-http", Flag::Http, Source::Prom),
+        rollout("json-unleash", Flag::Unleash, Source::Json).no_rule(),
+    ])
 }
 
 fn assert_clean(what: &str, text: &str) {
