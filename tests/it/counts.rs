@@ -4,12 +4,11 @@
 //! per cohort grow while the step lasts, cover the step's split only, and restart when `set`
 //! begins the next step; the p95 comes with the bucket that holds it.
 
-use crate::support::prom_engine;
-
 use std::process::Command;
 use std::time::Duration;
 
-use prom_engine::{Simulated, available_or_skip, eventually, simulate_example, simulated};
+use crate::support::prom_engine::{Simulated, available_or_skip, simulate_example, simulated};
+use crate::support::wait::eventually;
 use rollwatch::sim::Scenario;
 use serde_json::Value;
 

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::support::tmux::{Tmux, available};
+use crate::support::wait;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
 const WAIT: Duration = Duration::from_secs(20);
@@ -84,11 +85,18 @@ fn a_click_selects_a_metric_a_second_click_opens_it_and_the_wheel_moves_the_sele
     );
     // The first click selects (the first metric was selected): the table stays.
     click(&t, 0, 4, row);
-    let start = std::time::Instant::now();
-    while !selected(&t, "p95 latency") {
-        assert!(start.elapsed() < WAIT, "not selected:\n{}", t.screen());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait::until(
+        "p95 latency selected",
+        WAIT,
+        Duration::from_millis(20),
+        || {
+            if selected(&t, "p95 latency") {
+                Ok(())
+            } else {
+                Err(t.screen())
+            }
+        },
+    );
     // The second click on the selected row opens it.
     click(&t, 0, 20, row);
     t.wait_for("the detail view of p95 latency", WAIT, |s| {

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::tmux::{Tmux, available, wait_file};
+use crate::support::wait;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
 const WAIT: Duration = Duration::from_secs(15);
@@ -15,44 +16,36 @@ const WAIT: Duration = Duration::from_secs(15);
 /// The rollwatch process started by the pane's shell.
 fn rollwatch_pid(t: &Tmux) -> u32 {
     let shell = t.var("pane_pid");
-    let start = Instant::now();
-    loop {
+    let what = format!("rollwatch to start under shell {shell}");
+    wait::until(&what, WAIT, Duration::from_millis(20), || {
         let out = Command::new("pgrep")
             .args(["-P", &shell, "-x", "rollwatch"])
             .output()
             .unwrap();
-        if let Some(pid) = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
+        let pids = String::from_utf8_lossy(&out.stdout).into_owned();
+        pids.split_whitespace()
             .next()
-        {
-            return pid.parse().unwrap();
-        }
-        assert!(
-            start.elapsed() < WAIT,
-            "rollwatch did not start under shell {shell}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+            .map(|pid| pid.parse().unwrap())
+            .ok_or_else(|| t.screen())
+    })
 }
 
 /// Waits until /proc/PID is gone (or a zombie); returns how long it took.
 fn gone_within(pid: u32, limit: Duration) -> Duration {
     let start = Instant::now();
-    loop {
+    let what = format!("process {pid} to end");
+    wait::until(&what, limit, Duration::from_millis(10), || {
         let proc_stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         let zombie = proc_stat
             .rsplit(") ")
             .next()
             .is_some_and(|r| r.starts_with('Z'));
         if !Path::new(&format!("/proc/{pid}")).exists() || zombie {
-            return start.elapsed();
+            Ok(start.elapsed())
+        } else {
+            Err(format!("still alive: {proc_stat}"))
         }
-        assert!(
-            start.elapsed() < limit,
-            "process {pid} still alive after {limit:?}: {proc_stat}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    })
 }
 
 fn start(tag: &str) -> (Tmux, u32) {

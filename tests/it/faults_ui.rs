@@ -7,12 +7,11 @@
 //! awaited the network would miss them by whole deadlines.
 
 use crate::support::fault_config::{self, FaultRollout, Flag, Source};
-use crate::support::tmux;
 
 use std::time::{Duration, Instant};
 
 use crate::support::fault_server::{Fault, FaultServer};
-use tmux::{Tmux, available};
+use crate::support::tmux::{Tmux, available};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
 const WAIT: Duration = Duration::from_secs(20);

@@ -18,9 +18,7 @@ use rollwatch::flags::{FlagBackend, FlagError};
 use rollwatch::secret::Secret;
 use serde_json::{Value, json};
 
-use crate::support::fault_server;
-
-use fault_server::{Class, FaultServer};
+use crate::support::fault_server::{Class, FaultServer};
 
 const TOKEN: &str = "bearer-secret-123";
 const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");

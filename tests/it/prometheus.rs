@@ -3,14 +3,14 @@
 //! against a fake for faults a real server will not produce on demand.
 
 use crate::support::prom_engine;
-use crate::support::prom_fake;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prom_engine::{Prometheus, available_or_skip, eventually};
-use prom_fake::{Canned, Fake};
+use crate::support::prom_fake::{Canned, Fake};
+use crate::support::wait::eventually;
+use prom_engine::{Prometheus, available_or_skip};
 use rollwatch::clock::ManualClock;
 use rollwatch::metrics::prometheus::{PrometheusConfig, PrometheusQuery, PrometheusSource};
 use rollwatch::metrics::{

@@ -11,12 +11,12 @@
 //! without `insecure_skip_verify`.
 
 use crate::support::fault_config::{self, FaultRollout, Flag, Source};
-use crate::support::tmux;
+use crate::support::{tmux, wait};
 
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::fault_server::{Class, Fault, FaultServer};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -46,6 +46,8 @@ fn press(k: KeyEvent) -> Msg {
 const TOKEN: &str = "rw-secret-PLANTED-1234";
 const TOKEN_VAR: &str = "RW_PLANTED_TOKEN";
 const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
+/// How long the dashboard in tmux may take to show what a test waits for.
+const WAIT: Duration = Duration::from_secs(20);
 
 /// Two rollouts covering all four adapters (a rule on the first); `auth` is the line naming the token
 /// (`token_env = ...` or `token_file = ...`), `extra` another line for every backend.
@@ -383,25 +385,21 @@ fn the_log_file_and_a_crash_report_never_show_the_token() {
     .unwrap();
     let t = tmux::Tmux::start("secrets", 200, 50, &format!("sh '{}'", script.display()));
     let log_path = dir.path().join("rollwatch/rollwatch.log");
-    t.wait_for("the dashboard with errors", Duration::from_secs(20), |s| {
+    t.wait_for("the dashboard with errors", WAIT, |s| {
         s.contains("ERROR") && s.contains("503")
     });
-    let start = Instant::now();
-    let log = loop {
+    let what = format!("errors of every backend in {}", log_path.display());
+    let log = wait::until(&what, WAIT, Duration::from_millis(50), || {
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
         let all_asked = [Class::Prom, Class::Json, Class::Flag, Class::Unleash]
             .into_iter()
             .all(|c| server.count(c) > 0);
         if all_asked && log.contains("503") && log.contains("json-unleash") {
-            break log;
+            Ok(log)
+        } else {
+            Err(log)
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "no errors in {}: {log}",
-            log_path.display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    });
     assert!(
         log.contains("***"),
         "echoed tokens are logged redacted: {log}"
@@ -409,18 +407,10 @@ fn the_log_file_and_a_crash_report_never_show_the_token() {
     assert_token_sent(&server);
 
     t.keys(&["P"]);
-    let start = Instant::now();
-    let report = loop {
+    let report = wait::until("the crash report", WAIT, Duration::from_millis(50), || {
         let h = t.history();
-        if h.contains("EXITED:") {
-            break h;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "no crash report:\n{h}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+        if h.contains("EXITED:") { Ok(h) } else { Err(h) }
+    });
     assert!(
         report.contains("ROLLWATCH_DEBUG_PANIC_KEY pressed"),
         "the crash report is on screen:\n{report}"

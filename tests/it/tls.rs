@@ -8,14 +8,13 @@
 
 use std::fmt::Write as _;
 
-use crate::support::prom_engine;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use prom_engine::{Prometheus, WebConfig, available_or_skip, eventually, loud};
+use crate::support::prom_engine::{Prometheus, WebConfig, available_or_skip, loud};
+use crate::support::wait::eventually;
 use rollwatch::sim::server::{SimServer, SimServerOptions};
 use rollwatch::sim::{Profile, Scenario};
 use serde_json::Value;

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -19,6 +19,8 @@ use rollwatch::flags::{FlagBackend, FlagError};
 use rollwatch::model::FlagSnapshot;
 use rollwatch::secret::Secret;
 use serde_json::{Value, json};
+
+use crate::support::wait;
 
 const ENV: &str = "development";
 
@@ -540,22 +542,20 @@ async fn events_come_from_unleash_with_before_and_after() {
     let seen = f.read().await.unwrap();
     f.compare_and_set(&seen, 25).await.unwrap();
 
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut poll = tokio::time::interval(Duration::from_millis(100));
-    let found = loop {
-        poll.tick().await;
-        let events = f.events().await.unwrap();
-        if let Some(ev) = events
-            .iter()
-            .find(|ev| ev.kind == "feature-strategy-update" && ev.after == Some(25))
-        {
-            break ev.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no strategy update event: {events:?}"
-        );
-    };
+    let found = wait::until_async(
+        "a strategy update event",
+        Duration::from_secs(15),
+        Duration::from_millis(100),
+        || async {
+            let events = f.events().await.unwrap();
+            events
+                .iter()
+                .find(|ev| ev.kind == "feature-strategy-update" && ev.after == Some(25))
+                .cloned()
+                .ok_or_else(|| format!("{events:?}"))
+        },
+    )
+    .await;
     assert_eq!(found.before, Some(5));
     assert_eq!(
         found.author, "rollwatch-tests",

@@ -12,15 +12,15 @@
 //! - Scenario `same` (an A/A rollout): no verdict says `worse` across repeated looks, and the
 //!   split rule stays OK at about the flag's share.
 
-use crate::support::prom_engine;
 use crate::support::tmux;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use prom_engine::{
-    Prometheus, Simulated, available_or_skip, eventually, simulate_example, simulated,
+use crate::support::prom_engine::{
+    Prometheus, Simulated, available_or_skip, simulate_example, simulated,
 };
+use crate::support::wait::eventually;
 use rollwatch::sim::Scenario;
 use rollwatch::sim::server::SimHandle;
 use serde_json::Value;

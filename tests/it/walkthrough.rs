@@ -4,12 +4,11 @@
 //! `set` moves the simulator's traffic through its flag API, the regression then fires the
 //! critical rule (exit code 2), and `rollback` returns the flag to 0 %.
 
-use crate::support::prom_engine;
-
 use std::process::Command;
 use std::time::Duration;
 
-use prom_engine::{Simulated, available_or_skip, eventually, simulate_example, simulated};
+use crate::support::prom_engine::{Simulated, available_or_skip, simulate_example, simulated};
+use crate::support::wait::eventually;
 use rollwatch::sim::Scenario;
 use serde_json::Value;
 

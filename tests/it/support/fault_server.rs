@@ -19,6 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 
+use super::wait;
+
 /// How the server behaves.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
@@ -276,14 +278,14 @@ impl FaultServer {
 
     /// Waits (real time) until no request of `class` is in flight.
     pub async fn wait_idle(&self, class: Class, deadline: Duration) {
-        let start = std::time::Instant::now();
-        while self.in_flight(class) > 0 {
-            assert!(
-                start.elapsed() < deadline,
-                "{class:?} requests still in flight after {deadline:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let what = format!("no {class:?} request in flight");
+        wait::until_async(&what, deadline, Duration::from_millis(5), || async {
+            match self.in_flight(class) {
+                0 => Ok(()),
+                n => Err(format!("{n} in flight")),
+            }
+        })
+        .await;
     }
 }
 

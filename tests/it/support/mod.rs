@@ -4,3 +4,4 @@ pub mod fault_server;
 pub mod prom_engine;
 pub mod prom_fake;
 pub mod tmux;
+pub mod wait;

@@ -1,13 +1,14 @@
 //! A real Prometheus for the tests: started on a free loopback port with its own config and
 //! storage in a temporary folder, killed on drop. Waits are conditions with deadlines.
 
-use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+
+use super::wait;
 
 /// Whether the `prometheus` binary can run here. When it cannot: with
 /// `ROLLWATCH_REQUIRE_ENGINES=1` this panics (the test fails), otherwise it prints a loud
@@ -40,27 +41,6 @@ pub fn loud(msg: &str) {
     let _ = writeln!(std::io::stderr(), "\n*** {msg} ***\n");
 }
 
-/// Waits until `check` answers `Some`, trying every 200 ms, at most `deadline`; panics with
-/// `what` and the last observation otherwise.
-pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
-    let until = Instant::now() + deadline;
-    loop {
-        let last = match check().await {
-            Ok(v) => return v,
-            Err(last) => last,
-        };
-        assert!(
-            Instant::now() < until,
-            "timed out after {deadline:?} waiting for {what}; last: {last}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -77,6 +57,13 @@ pub struct WebConfig {
     pub client: reqwest::Client,
     /// Basic-authentication user and password for the readiness check, if it asks for one.
     pub basic_auth: Option<(String, String)>,
+}
+
+/// The last 20 lines of the log at `path`.
+fn tail(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 /// A running Prometheus scraping one target every second.
@@ -153,32 +140,37 @@ impl Prometheus {
             ),
         };
         let ready = format!("{}/-/ready", p.url);
-        let until = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = p.child.try_wait() {
-                panic!("prometheus exited early ({status}):\n{}", p.log_tail());
-            }
-            let mut req = client.get(&ready);
-            if let Some((user, password)) = &basic {
-                req = req.basic_auth(user, Some(password));
-            }
-            if req.send().await.is_ok_and(|r| r.status().is_success()) {
-                return p;
-            }
-            assert!(
-                Instant::now() < until,
-                "prometheus not ready after 30 s:\n{}",
-                p.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let log = p.log.clone();
+        let child = &mut p.child;
+        wait::until_async(
+            "prometheus to be ready",
+            Duration::from_secs(30),
+            Duration::from_millis(100),
+            || {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("prometheus exited early ({status}):\n{}", tail(&log));
+                }
+                let mut req = client.get(&ready);
+                if let Some((user, password)) = &basic {
+                    req = req.basic_auth(user, Some(password));
+                }
+                let log = log.clone();
+                async move {
+                    match req.send().await {
+                        Ok(r) if r.status().is_success() => Ok(()),
+                        Ok(r) => Err(format!("{}\n{}", r.status(), tail(&log))),
+                        Err(e) => Err(format!("{e}\n{}", tail(&log))),
+                    }
+                }
+            },
+        )
+        .await;
+        p
     }
 
     /// The last lines of Prometheus's log, for failure messages.
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        tail(&self.log)
     }
 
     /// A raw instant query (for test conditions, not through rollwatch's source).

@@ -2,7 +2,9 @@
 
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::wait;
 
 /// A tmux server of our own; killed on drop.
 pub struct Tmux {
@@ -102,18 +104,14 @@ impl Tmux {
 
     /// Waits until the screen satisfies `pred`, or panics with the screen after `deadline`.
     pub fn wait_for(&self, what: &str, deadline: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
+        wait::until(what, deadline, Duration::from_millis(50), || {
             let s = self.screen();
             if pred(&s) {
-                return s;
+                Ok(s)
+            } else {
+                Err(format!("screen:\n{s}"))
             }
-            assert!(
-                start.elapsed() < deadline,
-                "timed out after {deadline:?} waiting for {what}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        })
     }
 }
 
@@ -133,18 +131,10 @@ pub fn wait_file(
     deadline: Duration,
     pred: impl Fn(&str) -> bool,
 ) -> String {
-    let start = Instant::now();
-    loop {
+    wait::until(what, deadline, Duration::from_millis(20), || {
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        if pred(&text) {
-            return text;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}:\n{text}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        if pred(&text) { Ok(text) } else { Err(text) }
+    })
 }
 
 impl Tmux {
@@ -154,35 +144,31 @@ impl Tmux {
     /// zombie (`/proc/PID/stat`, field `exit_code`) says the same thing.
     pub fn exit_status(&self, deadline: Duration) -> String {
         let pid = self.var("pane_pid");
-        let start = Instant::now();
-        loop {
-            if self.var("pane_dead") == "1" {
-                let status = self.var("pane_dead_status");
-                if !status.is_empty() {
-                    return status;
-                }
-                let signal = self.var("pane_dead_signal");
-                if !signal.is_empty() {
-                    return format!("signal {signal}");
-                }
-                if let Some(code) = zombie_exit_code(&pid) {
-                    // A wait status: the low 7 bits are the signal (0: it exited), the next
-                    // 8 the exit code.
-                    let signal = code & 0x7f;
-                    return if signal == 0 {
-                        (code >> 8).to_string()
-                    } else {
-                        format!("signal {signal}")
-                    };
-                }
+        let exited = || {
+            if self.var("pane_dead") != "1" {
+                return None;
             }
-            assert!(
-                start.elapsed() < deadline,
-                "the pane's process did not exit in {deadline:?}:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            let status = self.var("pane_dead_status");
+            if !status.is_empty() {
+                return Some(status);
+            }
+            let signal = self.var("pane_dead_signal");
+            if !signal.is_empty() {
+                return Some(format!("signal {signal}"));
+            }
+            // A wait status: the low 7 bits are the signal (0: it exited), the next 8 the
+            // exit code.
+            zombie_exit_code(&pid).map(|code| match code & 0x7f {
+                0 => (code >> 8).to_string(),
+                signal => format!("signal {signal}"),
+            })
+        };
+        wait::until(
+            "the pane's process to exit",
+            deadline,
+            Duration::from_millis(20),
+            || exited().ok_or_else(|| self.screen()),
+        )
     }
 }
 
