@@ -10,10 +10,9 @@ use crate::support::fault_config::{self, FaultRollout, Flag, Source};
 
 use std::time::{Duration, Instant};
 
-use crate::support::fault_server::{Fault, FaultServer};
+use crate::support::fault_server::{Fault, FaultServer, runtime};
 use crate::support::tmux::{Tmux, available};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
 const WAIT: Duration = Duration::from_secs(20);
 const PROMPT: Duration = Duration::from_secs(1);
 const HELP_TITLE: &str = "? or Esc closes";
@@ -79,22 +78,11 @@ fn keys_stay_prompt_and_the_screen_says_why_while_backends_hang_or_fail() {
     if !available() {
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let server = rt.block_on(FaultServer::start(25));
     server.set_values(1.0, 9.0);
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("rollwatch.toml");
-    std::fs::write(&cfg, config(&server.url)).unwrap();
-    let cmd = format!(
-        "LANG=C.UTF-8 XDG_STATE_HOME={} {BIN} watch --config {} --audit-log /dev/null; echo EXITED:$?; sleep 600",
-        dir.path().display(),
-        cfg.display()
-    );
-    let t = Tmux::start("faults-ui", 200, 50, &cmd);
+    let t = Tmux::watch("faults-ui", 200, 50, dir.path(), &config(&server.url), &[]);
 
     // Healthy first: data, a firing rule.
     t.wait_for("data and a firing rule", WAIT, |s| {

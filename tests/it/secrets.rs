@@ -18,7 +18,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::fault_server::{Class, Fault, FaultServer};
+use crate::support::fault_server::{Class, Fault, FaultServer, runtime};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rollwatch::app::Msg;
 use rollwatch::app::driver::Driver;
@@ -81,14 +81,6 @@ fn run(dir: &Path, args: &[&str]) -> (i32, String) {
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// Every backend sent the token (Unleash bare, the others as a bearer token).
@@ -366,24 +358,15 @@ fn the_log_file_and_a_crash_report_never_show_the_token() {
     let server = rt.block_on(FaultServer::start(25));
     rt.block_on(server.set_fault(Fault::Status(503)));
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("rollwatch.toml");
-    std::fs::write(
-        &cfg,
-        config_text(&server.url, &format!("token_env = \"{TOKEN_VAR}\""), ""),
-    )
-    .unwrap();
-    // The environment goes through a script, so the token is on no command line tmux shows.
-    let script = dir.path().join("run.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "export {TOKEN_VAR}='{TOKEN}'\nexport ROLLWATCH_DEBUG_PANIC_KEY=P\nexport XDG_STATE_HOME='{}'\nexport LANG=C.UTF-8\n{BIN} watch --config '{}' --audit-log /dev/null\necho EXITED:$?\nsleep 600\n",
-            dir.path().display(),
-            cfg.display()
-        ),
-    )
-    .unwrap();
-    let t = tmux::Tmux::start("secrets", 200, 50, &format!("sh '{}'", script.display()));
+    // The token goes through the helper's script: it is on no command line tmux shows.
+    let t = tmux::Tmux::watch(
+        "secrets",
+        200,
+        50,
+        dir.path(),
+        &config_text(&server.url, &format!("token_env = \"{TOKEN_VAR}\""), ""),
+        &[(TOKEN_VAR, TOKEN), ("ROLLWATCH_DEBUG_PANIC_KEY", "P")],
+    );
     let log_path = dir.path().join("rollwatch/rollwatch.log");
     t.wait_for("the dashboard with errors", WAIT, |s| {
         s.contains("ERROR") && s.contains("503")

@@ -128,6 +128,15 @@ struct Inner {
     ended: Mutex<Vec<(usize, u64)>>,
 }
 
+/// A runtime for the fault server of a test that is not async itself (it drives tmux, say).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A running fault server; stops when dropped.
 pub struct FaultServer {
     /// `http://127.0.0.1:port`.

@@ -1,5 +1,7 @@
 //! A tmux session on a private socket running the built binary, with condition waits.
 
+use std::fmt::Write as _;
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -61,6 +63,42 @@ impl Tmux {
             String::from_utf8_lossy(&out.stderr)
         );
         t
+    }
+
+    /// The built binary's `watch` on `config` (written to `dir/rollwatch.toml`) in a `w`×`h`
+    /// session: `LANG=C.UTF-8`, its state in `dir` (its own log in `dir/rollwatch/rollwatch.log`),
+    /// no audit log, and `env` set. The command goes through a script in `dir`, so no value of
+    /// `env` (a token) shows on a command line tmux shows. When rollwatch exits the pane prints
+    /// `EXITED:<status>` and stays.
+    pub fn watch(
+        tag: &str,
+        w: u16,
+        h: u16,
+        dir: &Path,
+        config: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let cfg = dir.join("rollwatch.toml");
+        std::fs::write(&cfg, config).expect("write the config");
+        let mut script = String::new();
+        let state = dir.display().to_string();
+        for (name, value) in [("LANG", "C.UTF-8"), ("XDG_STATE_HOME", state.as_str())]
+            .iter()
+            .chain(env)
+        {
+            assert!(!value.contains('\''), "{name}: no quotes in test values");
+            writeln!(script, "export {name}='{value}'").unwrap();
+        }
+        writeln!(
+            script,
+            "{} watch --config '{}' --audit-log /dev/null\necho EXITED:$?\nsleep 600",
+            env!("CARGO_BIN_EXE_rollwatch"),
+            cfg.display()
+        )
+        .unwrap();
+        let run = dir.join("run.sh");
+        std::fs::write(&run, script).expect("write the script");
+        Self::start(tag, w, h, &format!("sh '{}'", run.display()))
     }
 
     /// Runs a tmux command on our socket.
@@ -126,7 +164,7 @@ impl Drop for Tmux {
 /// Waits until the text of the file at `path` satisfies `pred` (a missing file reads as empty),
 /// or panics with the text after `deadline`; returns the text.
 pub fn wait_file(
-    path: &std::path::Path,
+    path: &Path,
     what: &str,
     deadline: Duration,
     pred: impl Fn(&str) -> bool,
