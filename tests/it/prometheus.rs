@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::support::prom_fake::{Canned, Fake};
 use crate::support::wait::eventually;
-use prom_engine::{Prometheus, available_or_skip};
+use prom_engine::{Prometheus, Sim, available_or_skip, start_sim};
 use rollwatch::clock::ManualClock;
 use rollwatch::metrics::prometheus::{PrometheusConfig, PrometheusQuery, PrometheusSource};
 use rollwatch::metrics::{
@@ -19,7 +19,7 @@ use rollwatch::metrics::{
 use rollwatch::model::Cohort;
 use rollwatch::net::Auth;
 use rollwatch::secret::Secret;
-use rollwatch::sim::server::{SimHandle, SimServer, SimServerOptions};
+use rollwatch::sim::server::SimServerOptions;
 use rollwatch::sim::{Profile, Scenario};
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -64,21 +64,6 @@ fn queries() -> Vec<PrometheusQuery> {
     ]
 }
 
-async fn start_sim(
-    opts: SimServerOptions,
-) -> (SocketAddr, SimHandle, tokio::sync::oneshot::Sender<()>) {
-    let server = SimServer::bind("127.0.0.1:0".parse().expect("addr"), opts)
-        .await
-        .expect("bind simulate server");
-    let addr = server.local_addr().expect("addr");
-    let handle = server.handle();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.serve(async {
-        let _ = rx.await;
-    }));
-    (addr, handle, tx)
-}
-
 fn both(v: &Result<CohortValues, MetricsError>) -> Result<(f64, f64), String> {
     match v {
         Ok(CohortValues {
@@ -112,7 +97,11 @@ async fn real_prometheus_values_shift_backfill_and_one_query_per_metric() {
     // warm-up puts the regression at its steady 3 % so both windows see the same process.
     let mut profile = Profile::checkout();
     profile.rps = 1000.0;
-    let (sim_addr, sim, _stop) = start_sim(SimServerOptions {
+    let Sim {
+        addr: sim_addr,
+        handle: sim,
+        stop: _stop,
+    } = start_sim(SimServerOptions {
         scenario: Scenario::Regression,
         seed: 7,
         percent: 50,
@@ -497,7 +486,11 @@ async fn simulate_exposition_passes_promtool() {
         return;
     };
     assert!(out.status.success());
-    let (_, sim, _stop) = start_sim(SimServerOptions {
+    let Sim {
+        handle: sim,
+        stop: _stop,
+        ..
+    } = start_sim(SimServerOptions {
         warmup_s: 30,
         ..SimServerOptions::default()
     })

@@ -8,14 +8,13 @@
 
 use std::fmt::Write as _;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::prom_engine::{Prometheus, WebConfig, available_or_skip, loud};
+use crate::support::prom_engine::{Prometheus, Sim, WebConfig, available_or_skip, loud, start_sim};
 use crate::support::wait::eventually;
-use rollwatch::sim::server::{SimServer, SimServerOptions};
+use rollwatch::sim::server::SimServerOptions;
 use rollwatch::sim::{Profile, Scenario};
 use serde_json::Value;
 
@@ -242,28 +241,6 @@ fn metrics_error(doc: &Value) -> String {
         .to_owned()
 }
 
-async fn start_sim() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let server = SimServer::bind(
-        "127.0.0.1:0".parse().expect("addr"),
-        SimServerOptions {
-            scenario: Scenario::Healthy,
-            seed: 3,
-            percent: 50,
-            flag: "checkout".into(),
-            profile: Profile::checkout(),
-            warmup_s: 60,
-        },
-    )
-    .await
-    .expect("bind simulate server");
-    let addr = server.local_addr().expect("addr");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.serve(async {
-        let _ = rx.await;
-    }));
-    (addr, tx)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_behind_mtls_and_basic_auth_is_read_only_with_the_right_ca_cert_and_password() {
     let test = "prometheus_behind_mtls_and_basic_auth";
@@ -280,7 +257,19 @@ async fn prometheus_behind_mtls_and_basic_auth_is_read_only_with_the_right_ca_ce
     }
     let dir = tempfile::tempdir().unwrap();
     let pki = make_pki(dir.path());
-    let (sim, _stop) = start_sim().await;
+    let Sim {
+        addr: sim,
+        stop: _stop,
+        ..
+    } = start_sim(SimServerOptions {
+        scenario: Scenario::Healthy,
+        seed: 3,
+        percent: 50,
+        flag: "checkout".into(),
+        profile: Profile::checkout(),
+        warmup_s: 60,
+    })
+    .await;
     let prom = Prometheus::start_with(sim, Some(web_config(&pki))).await;
     assert!(prom.url.starts_with("https://127.0.0.1:"), "{}", prom.url);
     let state = dir.path().join("state");

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use rollwatch::sim::server::{SimHandle, SimServer, SimServerOptions};
 use serde_json::Value;
 
 use super::wait;
@@ -198,11 +199,35 @@ pub struct Simulated {
     /// The simulator's address.
     pub addr: SocketAddr,
     /// A handle on the simulator (its flag, its traffic).
-    pub sim: rollwatch::sim::server::SimHandle,
+    pub sim: SimHandle,
     /// The Prometheus scraping it.
     pub prom: Prometheus,
     /// Stops the simulator when dropped.
     pub stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A `rollwatch simulate` server running on loopback.
+pub struct Sim {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// A handle on it (its flag, its traffic).
+    pub handle: SimHandle,
+    /// Stops it when dropped.
+    pub stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Starts a simulator with `opts` on a free loopback port, serving on the caller's runtime.
+pub async fn start_sim(opts: SimServerOptions) -> Sim {
+    let server = SimServer::bind("127.0.0.1:0".parse().expect("loopback"), opts)
+        .await
+        .expect("the simulator binds on loopback");
+    let addr = server.local_addr().expect("its address");
+    let handle = server.handle();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.serve(async {
+        let _ = rx.await;
+    }));
+    Sim { addr, handle, stop }
 }
 
 /// Starts [`Simulated`] with `scenario`, `seed`, the flag at `percent` and `warmup_s` seconds
@@ -213,32 +238,21 @@ pub async fn simulated(
     percent: u8,
     warmup_s: u32,
 ) -> Simulated {
-    use rollwatch::sim::server::{SimServer, SimServerOptions};
     let mut profile = rollwatch::sim::Profile::checkout();
     profile.rps = 400.0;
-    let server = SimServer::bind(
-        "127.0.0.1:0".parse().expect("loopback"),
-        SimServerOptions {
-            scenario,
-            seed,
-            percent,
-            flag: "checkout-batch-queries".into(),
-            profile,
-            warmup_s,
-        },
-    )
-    .await
-    .expect("the simulator binds on loopback");
-    let addr = server.local_addr().expect("its address");
-    let sim = server.handle();
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.serve(async {
-        let _ = rx.await;
-    }));
+    let Sim { addr, handle, stop } = start_sim(SimServerOptions {
+        scenario,
+        seed,
+        percent,
+        flag: "checkout-batch-queries".into(),
+        profile,
+        warmup_s,
+    })
+    .await;
     let prom = Prometheus::start(addr).await;
     Simulated {
         addr,
-        sim,
+        sim: handle,
         prom,
         stop,
     }
