@@ -2,61 +2,20 @@
 //! once per firing episode; `p` pauses both; read-only disables both. Every automatic change
 //! is the same write command the keys produce, with the reason in the request.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-
-use rollwatch::app::{Command, Msg, RolloutState, State, update};
+use rollwatch::app::{Command, Msg, State, update};
 use rollwatch::flags::write::WriteKind;
-use rollwatch::metrics::{CohortValues, Poll};
 use rollwatch::model::FlagSnapshot;
 use rollwatch::sim::demo;
 
-/// A key as the event loop delivers it to `update`: mapped to its action at the edge.
-fn press(k: KeyEvent) -> Msg {
-    Msg::Action(rollwatch::app::keymap::action(&k).expect("a bound key"))
-}
+use crate::support::state::{checkout_poll, flag_read_at, key};
 
 const T0: i64 = 1_700_000_000_000;
-
-fn key(c: char) -> Msg {
-    press(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
-}
-
-fn poll(error_new: f64) -> Poll {
-    let v = |l: f64, n: f64| {
-        Ok(CohortValues {
-            legacy: Some(l),
-            new: Some(n),
-            counts: None,
-            bounds: None,
-        })
-    };
-    Poll {
-        metrics: vec![
-            v(0.08, error_new),
-            v(380.0, 240.0),
-            v(2e8, 1.9e8),
-            v(200.0, 9.0),
-            v(1200.0, 840.0),
-        ],
-        warnings: vec![],
-    }
-}
 
 /// The checkout rollout at 25 % (bake 300 s), `auto_rollback` as given.
 fn state(auto_rollback: bool) -> State {
     let (mut def, _) = demo::checkout();
     def.automation.auto_rollback = auto_rollback;
-    let r = RolloutState::new(def, "memory".into(), "sim".into(), T0);
-    let mut s = State::new(vec![r], 1000, T0);
-    let _ = update(
-        &mut s,
-        Msg::FlagRead {
-            rollout: 0,
-            at_ms: T0,
-            result: Ok(FlagSnapshot::new(25, true)),
-        },
-    );
-    s
+    flag_read_at(def, "memory", "sim", T0, 25)
 }
 
 /// Advances second by second with fresh metrics and flag reads; returns every write command.
@@ -69,7 +28,7 @@ fn run(s: &mut State, from_s: i64, to_s: i64, error_new: f64) -> Vec<(WriteKind,
             Msg::MetricsPolled {
                 rollout: 0,
                 at_ms: at,
-                result: Ok(poll(error_new)),
+                result: Ok(checkout_poll(error_new)),
             },
         );
         let pct = s.rollouts[0].flag.as_ref().unwrap().percent;

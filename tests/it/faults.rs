@@ -16,13 +16,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 
 use crate::support::fault_config::{self, FaultRollout, Flag, Source};
 use crate::support::fault_server::{Class, Fault, FaultServer};
+use crate::support::state::{key, render};
 use rollwatch::alerts::AlertStatus;
 use rollwatch::app::effects::Effects;
 use rollwatch::app::run::{Setup, initial_state};
@@ -31,12 +29,7 @@ use rollwatch::audit::AuditLog;
 use rollwatch::backends as wire;
 use rollwatch::clock::{Clock, ManualClock};
 use rollwatch::config;
-use rollwatch::ui::{self, theme};
-
-/// A key as the event loop delivers it to `update`: mapped to its action at the edge.
-fn press(k: KeyEvent) -> Msg {
-    Msg::Action(rollwatch::app::keymap::action(&k).expect("a bound key"))
-}
+use rollwatch::ui::theme;
 
 /// 2026-01-01T12:00:00Z
 const T0: i64 = 1_767_268_800_000;
@@ -173,10 +166,7 @@ impl Harness {
     }
 
     fn screen(&self) -> String {
-        let mut term = Terminal::new(TestBackend::new(160, 40)).unwrap();
-        let themes = theme::builtin();
-        term.draw(|f| ui::draw(f, &self.state, &themes[0])).unwrap();
-        term.backend().to_string()
+        render(&self.state, 160, 40)
     }
 
     fn log_text(&self) -> String {
@@ -593,10 +583,6 @@ async fn a_huge_answer_is_refused_without_reading_it_all() {
         written < 40 * 1024 * 1024,
         "the client read on: the server wrote {written} bytes"
     );
-}
-
-fn key(c: char) -> Msg {
-    press(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
 
 /// A write whose PUT hangs: the outcome is *unknown*, audited as such, the flag re-read, and

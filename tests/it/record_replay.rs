@@ -16,37 +16,19 @@ use ratatui::backend::TestBackend;
 use rollwatch::alerts::AlertStatus;
 use rollwatch::app::driver::Driver;
 use rollwatch::app::run::Setup;
-use rollwatch::app::{Mode, Msg, State};
+use rollwatch::app::{Mode, State};
 use rollwatch::audit::AuditLog;
 use rollwatch::clock::{Clock, ManualClock};
 use rollwatch::record::{RecordMeta, Recorder};
 use rollwatch::replay::{self, Control, Player, Recording, SEEK_MS};
 use rollwatch::sim::Scenario;
 use rollwatch::sim::demo::{DemoOptions, build};
-use rollwatch::ui::{self, theme};
+use rollwatch::ui::theme;
 
-/// A key as the event loop delivers it to `update`: mapped to its action at the edge.
-fn press(k: KeyEvent) -> Msg {
-    Msg::Action(rollwatch::app::keymap::action(&k).expect("a bound key"))
-}
+use crate::support::state::{code, key, render};
 
 /// 2026-01-01T12:00:00Z
 const T0: i64 = 1_767_268_800_000;
-
-fn key(code: KeyCode) -> Msg {
-    press(KeyEvent::new(code, KeyModifiers::NONE))
-}
-
-fn ch(c: char) -> Msg {
-    key(KeyCode::Char(c))
-}
-
-fn screen(s: &State, w: u16, h: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    let themes = theme::builtin();
-    term.draw(|f| ui::draw(f, s, &themes[s.theme])).unwrap();
-    term.backend().to_string()
-}
 
 /// Everything the screen can show, in one comparable text (f64 via Debug: exact).
 fn visible(s: &State) -> String {
@@ -136,28 +118,28 @@ async fn recorded_session(dir: &std::path::Path) -> (Driver, PathBuf, Vec<(i64, 
         clock.set(T0 + t * 1000);
         d.tick().await;
         match t {
-            40 => drop(d.send(ch('?')).await),
-            41 => drop(d.send(key(KeyCode::Esc)).await),
-            50 => drop(d.send(ch('t')).await),
-            60 => drop(d.send(key(KeyCode::Tab)).await),
-            61 => drop(d.send(key(KeyCode::BackTab)).await),
+            40 => drop(d.send(key('?')).await),
+            41 => drop(d.send(code(KeyCode::Esc)).await),
+            50 => drop(d.send(key('t')).await),
+            60 => drop(d.send(code(KeyCode::Tab)).await),
+            61 => drop(d.send(code(KeyCode::BackTab)).await),
             100 => {
                 assert_eq!(d.state.rollouts[0].alerts[0].status, AlertStatus::Firing);
-                d.send(ch('+')).await;
+                d.send(key('+')).await;
                 let status = d.state.status.clone().unwrap().1;
                 assert!(status.contains("next step blocked"), "{status}");
             }
             101 => {
-                d.send(ch('r')).await;
+                d.send(key('r')).await;
                 assert!(matches!(d.state.mode, Mode::Confirm(_)));
             }
-            102 => drop(d.send(ch('y')).await),
-            110 => drop(d.send(ch('k')).await),
-            111 => drop(d.send(ch('n')).await),
+            102 => drop(d.send(key('y')).await),
+            110 => drop(d.send(key('k')).await),
+            111 => drop(d.send(key('n')).await),
             _ => {}
         }
         if [30, 95, 101, 150].contains(&t) {
-            screens.push((T0 + t * 1000, screen(&d.state, 120, 40)));
+            screens.push((T0 + t * 1000, render(&d.state, 120, 40)));
         }
     }
     assert_eq!(
@@ -181,14 +163,14 @@ async fn a_replayed_session_ends_in_the_same_state_and_screens() {
     assert!(p.at_end());
     assert_eq!(visible(&p.state), visible(&d.state));
     for (w, h) in [(120, 40), (80, 24)] {
-        assert_eq!(screen(&p.state, w, h), screen(&d.state, w, h), "{w}x{h}");
+        assert_eq!(render(&p.state, w, h), render(&d.state, w, h), "{w}x{h}");
     }
     // Seeking back rebuilds from the start: the screens along the way come back exactly.
     for (t, expected) in screens.iter().rev() {
         p.seek(*t);
         assert_eq!(p.position_ms(), *t);
         assert_eq!(
-            &screen(&p.state, 120, 40),
+            &render(&p.state, 120, 40),
             expected,
             "at +{}s",
             (t - T0) / 1000
@@ -1008,8 +990,8 @@ fn a_format_1_recording_written_as_format_2_replays_the_same() {
         b.seek(*t);
         assert_eq!(visible(&b.state), visible(&a.state), "at {t}");
         assert_eq!(
-            screen(&b.state, 120, 40),
-            screen(&a.state, 120, 40),
+            render(&b.state, 120, 40),
+            render(&a.state, 120, 40),
             "at {t}"
         );
     }

@@ -4,25 +4,16 @@
 //! fits (scrolling where it must) at every size. Rendered with the real view over a state
 //! driven through the real update loop, effects and simulator.
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-
 use rollwatch::alerts::AlertStatus;
 use rollwatch::app::driver::Driver;
 use rollwatch::sim::Scenario;
-use rollwatch::ui::{self, theme};
+
+use crate::support::state::render;
 
 /// 2026-01-01T12:00:00Z
 const T0: i64 = 1_767_268_800_000;
 
 const SIZES: [(u16, u16); 5] = [(60, 18), (80, 24), (100, 30), (120, 40), (200, 60)];
-
-fn render(d: &Driver, w: u16, h: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    let themes = theme::builtin();
-    term.draw(|f| ui::draw(f, &d.state, &themes[0])).unwrap();
-    term.backend().to_string()
-}
 
 /// The alerts panel's row of rule `name` (the verdict line above may name it too).
 fn rule_row<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
@@ -37,7 +28,7 @@ async fn the_verdict_the_firing_rule_and_backend_health_are_on_every_screen() {
     let d = Driver::demo(Scenario::Regression, T0, 90).await;
     assert_eq!(d.state.rollouts[0].alerts[0].status, AlertStatus::Firing);
     for (w, h) in SIZES {
-        let screen = render(&d, w, h);
+        let screen = render(&d.state, w, h);
         let first = screen.lines().next().unwrap_or_default();
         assert!(
             first.contains("DEGRADED")
@@ -76,7 +67,7 @@ async fn an_outage_keeps_stale_and_error_in_words_at_every_size() {
         r.flag_feed.at_ms = Some(d.state.now_ms - 47_000);
     }
     for (w, h) in SIZES {
-        let screen = render(&d, w, h);
+        let screen = render(&d.state, w, h);
         let health = screen
             .lines()
             .find(|l| l.starts_with("\" flag ") && l.contains("metrics"))
@@ -100,7 +91,7 @@ async fn the_help_overlay_fits_and_scrolls_at_every_size() {
     let mut d = Driver::demo(Scenario::Healthy, T0, 10).await;
     d.state.mode = rollwatch::app::Mode::Help;
     for (w, h) in SIZES {
-        let screen = render(&d, w, h);
+        let screen = render(&d.state, w, h);
         assert!(screen.contains("Keys"), "{w}x{h}:\n{screen}");
         // Where it fits, every binding is on screen whole (long ones wrap, none is cut).
         let flat: String = screen
@@ -126,6 +117,6 @@ async fn the_help_overlay_fits_and_scrolls_at_every_size() {
     }
     // Scrolling shows the last binding.
     d.state.help_scroll = 100;
-    let screen = render(&d, 60, 18);
+    let screen = render(&d.state, 60, 18);
     assert!(screen.contains("q  Ctrl-C"), "{screen}");
 }

@@ -19,8 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support::fault_server::{Class, Fault, FaultServer, runtime};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use rollwatch::app::Msg;
+use crate::support::state::key;
 use rollwatch::app::driver::Driver;
 use rollwatch::app::run::Setup;
 use rollwatch::audit::AuditLog;
@@ -37,11 +36,6 @@ use rollwatch::metrics::units::ValueUnit;
 use rollwatch::net::Auth;
 use rollwatch::secret::Secret;
 use rollwatch::ui::theme;
-
-/// A key as the event loop delivers it to `update`: mapped to its action at the edge.
-fn press(k: KeyEvent) -> Msg {
-    Msg::Action(rollwatch::app::keymap::action(&k).expect("a bound key"))
-}
 
 const TOKEN: &str = "rw-secret-PLANTED-1234";
 const TOKEN_VAR: &str = "RW_PLANTED_TOKEN";
@@ -206,10 +200,6 @@ fn the_cli_never_prints_the_token_in_status_set_rollback_or_the_audit_log() {
     assert!(log.lines().count() >= 6, "every write audited:\n{log}");
     assert!(log.contains("\"unknown\""), "{log}");
     assert_clean("the audit log", &log);
-}
-
-fn key(c: char) -> Msg {
-    press(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
 
 /// The library: `Display` and `Debug` of every error, `Debug` of configs, adapters and the

@@ -4,32 +4,19 @@
 
 use std::sync::Arc;
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-
 use rollwatch::alerts::AlertStatus;
 use rollwatch::app::driver::Driver;
 use rollwatch::clock::{Clock, ManualClock};
 use rollwatch::sim::Scenario;
-use rollwatch::ui::{self, theme};
+use rollwatch::ui::{self};
 
-/// A key as the event loop delivers it to `update`: mapped to its action at the edge.
-fn press(k: crossterm::event::KeyEvent) -> rollwatch::app::Msg {
-    rollwatch::app::Msg::Action(rollwatch::app::keymap::action(&k).expect("a bound key"))
-}
+use crate::support::state::{press, render};
 
 /// 2026-01-01T12:00:00Z
 const T0: i64 = 1_767_268_800_000;
 
 async fn driven(scenario: Scenario, seconds: i64) -> Driver {
     Driver::demo(scenario, T0, seconds).await
-}
-
-fn render(d: &Driver, w: u16, h: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    let themes = theme::builtin();
-    term.draw(|f| ui::draw(f, &d.state, &themes[0])).unwrap();
-    term.backend().to_string()
 }
 
 #[tokio::test]
@@ -41,20 +28,20 @@ async fn healthy_120x40() {
             .iter()
             .all(|a| a.status == AlertStatus::Inactive)
     );
-    insta::assert_snapshot!(render(&d, 120, 40));
+    insta::assert_snapshot!(render(&d.state, 120, 40));
 }
 
 #[tokio::test]
 async fn healthy_80x24() {
     let d = driven(Scenario::Healthy, 30).await;
-    insta::assert_snapshot!(render(&d, 80, 24));
+    insta::assert_snapshot!(render(&d.state, 80, 24));
 }
 
 #[tokio::test]
 async fn firing_120x40() {
     let d = driven(Scenario::Regression, 90).await;
     assert_eq!(d.state.rollouts[0].alerts[0].status, AlertStatus::Firing);
-    let screen = render(&d, 120, 40);
+    let screen = render(&d.state, 120, 40);
     assert!(
         screen.contains("✖ FIRING"),
         "breach marked with a symbol and a word"
@@ -65,7 +52,7 @@ async fn firing_120x40() {
 #[tokio::test]
 async fn firing_80x24() {
     let d = driven(Scenario::Regression, 90).await;
-    insta::assert_snapshot!(render(&d, 80, 24));
+    insta::assert_snapshot!(render(&d.state, 80, 24));
 }
 
 #[tokio::test]
@@ -80,7 +67,7 @@ async fn any_size_renders_without_panicking() {
         (500, 10),
         (1000, 300),
     ] {
-        let s = render(&d, w, h);
+        let s = render(&d.state, w, h);
         if w < ui::MIN_W || h < ui::MIN_H {
             assert!(s.contains("too small") || w < 30, "{w}x{h}");
         }
@@ -90,7 +77,7 @@ async fn any_size_renders_without_panicking() {
 #[tokio::test]
 async fn firing_200x60_shows_intervals() {
     let d = driven(Scenario::Regression, 90).await;
-    let screen = render(&d, 200, 60);
+    let screen = render(&d.state, 200, 60);
     assert!(screen.contains("new-legacy (always valid)"));
     insta::assert_snapshot!(screen);
 }
@@ -98,11 +85,11 @@ async fn firing_200x60_shows_intervals() {
 #[tokio::test]
 async fn header_marks_read_only_and_insecure_tls() {
     let mut d = driven(Scenario::Healthy, 3).await;
-    let plain = render(&d, 120, 40);
+    let plain = render(&d.state, 120, 40);
     assert!(!plain.contains("INSECURE TLS") && !plain.contains("READ-ONLY"));
     d.state.rollouts[0].insecure_tls = true;
     d.state.read_only = true;
-    let marked = render(&d, 120, 40);
+    let marked = render(&d.state, 120, 40);
     let header = marked.lines().nth(1).unwrap();
     assert!(
         header.contains("INSECURE TLS") && header.contains("READ-ONLY"),
@@ -141,7 +128,7 @@ async fn ascii_mode_draws_only_ascii() {
     let mut d = driven(Scenario::Regression, 90).await;
     d.state.ascii = true;
     for size in [(120, 40), (80, 24), (200, 60)] {
-        let screen = render(&d, size.0, size.1);
+        let screen = render(&d.state, size.0, size.1);
         let bad: String = screen.chars().filter(|c| !c.is_ascii()).collect();
         assert!(bad.is_empty(), "{size:?}: non-ASCII {bad:?}\n{screen}");
     }
@@ -149,13 +136,13 @@ async fn ascii_mode_draws_only_ascii() {
     let _ = d
         .send(press(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::NONE)))
         .await;
-    let screen = render(&d, 120, 40);
+    let screen = render(&d.state, 120, 40);
     assert!(
         screen.contains("ROLL BACK") && screen.is_ascii(),
         "{screen}"
     );
     d.state.mode = rollwatch::app::Mode::Help;
-    let screen = render(&d, 120, 40);
+    let screen = render(&d.state, 120, 40);
     assert!(screen.contains("Keys") && screen.is_ascii(), "{screen}");
 }
 
@@ -168,7 +155,7 @@ async fn detail_error_rate_firing_120x40() {
     let key = |c| press(KeyEvent::new(c, KeyModifiers::NONE));
     let _ = d.send(key(KeyCode::Enter)).await;
     assert_eq!(d.state.mode, rollwatch::app::Mode::Detail(0));
-    let screen = render(&d, 120, 40);
+    let screen = render(&d.state, 120, 40);
     assert!(
         screen.contains("Error rate over the last 5m00s"),
         "{screen}"
@@ -196,7 +183,7 @@ async fn detail_error_rate_firing_120x40() {
     insta::assert_snapshot!(screen);
     // `2` switches to the hour, `Esc` returns to the dashboard with the row still selected.
     let _ = d.send(key(KeyCode::Char('2'))).await;
-    assert!(render(&d, 120, 40).contains("over the last 1h"));
+    assert!(render(&d.state, 120, 40).contains("over the last 1h"));
     let _ = d.send(key(KeyCode::Esc)).await;
     assert_eq!(d.state.mode, rollwatch::app::Mode::Normal);
 }

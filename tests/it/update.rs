@@ -12,35 +12,13 @@ use rollwatch::metrics::{CohortValues, MetricsError, Poll};
 use rollwatch::model::FlagSnapshot;
 use rollwatch::sim::demo;
 
-/// A key as the event loop delivers it to `update`: mapped to its action at the edge.
-fn press(k: KeyEvent) -> Msg {
-    Msg::Action(rollwatch::app::keymap::action(&k).expect("a bound key"))
-}
+use crate::support::state::{checkout_poll, code, flag_read_at, key, press, render};
 
 const T0: i64 = 1_700_000_000_000;
 
-fn key(c: char) -> Msg {
-    press(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
-}
-
-fn code(c: KeyCode) -> Msg {
-    press(KeyEvent::new(c, KeyModifiers::NONE))
-}
-
 /// The demo's checkout rollout, flag read at `percent`, without metrics yet.
 fn unpolled_at(percent: u8) -> State {
-    let (def, _) = demo::checkout();
-    let r = RolloutState::new(def, "memory".into(), "sim".into(), T0);
-    let mut s = State::new(vec![r], 1000, T0);
-    let _ = update(
-        &mut s,
-        Msg::FlagRead {
-            rollout: 0,
-            at_ms: T0,
-            result: Ok(FlagSnapshot::new(percent, true)),
-        },
-    );
-    s
+    flag_read_at(demo::checkout().0, "memory", "sim", T0, percent)
 }
 
 /// The demo's checkout rollout, flag read at `percent`, healthy metrics read: every rule OK.
@@ -50,32 +28,9 @@ fn state_at(percent: u8) -> State {
     s
 }
 
-fn poll(values: &[(f64, f64)]) -> Poll {
-    Poll {
-        metrics: values
-            .iter()
-            .map(|&(l, n)| {
-                Ok(CohortValues {
-                    counts: None,
-                    bounds: None,
-                    legacy: Some(l),
-                    new: Some(n),
-                })
-            })
-            .collect(),
-        warnings: vec![],
-    }
-}
-
 /// Healthy values for the checkout metrics: error %, p95 ms, memory bytes, queries, tokens.
 fn healthy() -> Poll {
-    poll(&[
-        (0.08, 0.06),
-        (380.0, 240.0),
-        (2e8, 1.9e8),
-        (200.0, 9.0),
-        (1200.0, 840.0),
-    ])
+    checkout_poll(0.06)
 }
 
 fn metrics_at(s: &mut State, at: i64, p: Poll) {
@@ -508,11 +463,7 @@ fn the_header_says_error_when_every_metric_failed() {
     };
     metrics_at(&mut s, T0 + 1000, failing);
     let _ = update(&mut s, Msg::Tick(T0 + 1200));
-    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
-    let themes = rollwatch::ui::theme::builtin();
-    term.draw(|f| rollwatch::ui::draw(f, &s, &themes[0]))
-        .unwrap();
-    let screen = term.backend().to_string();
+    let screen = render(&s, 120, 40);
     let header = screen
         .lines()
         .find(|l| l.starts_with("\" flag ") && l.contains("metrics"))
@@ -945,20 +896,13 @@ fn a_click_selects_a_metric_and_a_second_click_opens_it() {
 /// elsewhere, under an overlay or in the detail view.
 #[test]
 fn the_hit_test_finds_metric_rows_where_they_are_drawn() {
-    use ratatui::Terminal;
-    use ratatui::backend::TestBackend;
     use ratatui::layout::Rect;
-    use rollwatch::ui::{self, Target, theme};
+    use rollwatch::ui::{self, Target};
     let mut s = state_at(25);
     let n = s.current().def.metrics.len();
     for (w, h) in [(120, 40), (80, 24), (200, 60), (60, 18)] {
         let area = Rect::new(0, 0, w, h);
-        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-        term.draw(|f| ui::draw(f, &s, &theme::builtin()[0]))
-            .unwrap();
-        let screen: Vec<String> = term
-            .backend()
-            .to_string()
+        let screen: Vec<String> = render(&s, w, h)
             .lines()
             .map(|l| l.trim_matches('"').to_owned())
             .collect();

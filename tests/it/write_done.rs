@@ -2,30 +2,18 @@
 //! contradicts is said in red as NOT APPLIED with both values; a landed write is remembered
 //! so the backend's record of it shows as "this session", not NEW.
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use rollwatch::app::{LogLevel, Msg, RolloutState, State, update};
+use rollwatch::app::{LogLevel, Msg, State, update};
 use rollwatch::flags::FlagEvent;
 use rollwatch::flags::write::{WriteKind, WriteOutcome, WriteRequest, WriteResult};
 use rollwatch::model::FlagSnapshot;
 use rollwatch::sim::demo;
-use rollwatch::ui::{self, theme};
+
+use crate::support::state::{flag_read_at, render};
 
 const T0: i64 = 1_767_268_800_000;
 
 fn state_at(percent: u8) -> State {
-    let (def, _) = demo::checkout();
-    let r = RolloutState::new(def, "unleash".into(), "prometheus".into(), T0);
-    let mut s = State::new(vec![r], 1000, T0);
-    let _ = update(
-        &mut s,
-        Msg::FlagRead {
-            rollout: 0,
-            at_ms: T0,
-            result: Ok(FlagSnapshot::new(percent, true)),
-        },
-    );
-    s
+    flag_read_at(demo::checkout().0, "unleash", "prometheus", T0, percent)
 }
 
 fn done(s: &mut State, kind: WriteKind, outcome: WriteOutcome, after: FlagSnapshot, at: i64) {
@@ -77,10 +65,7 @@ fn a_kill_switch_the_re_read_contradicts_is_not_applied_in_red() {
 
 fn events_pane(s: &State) -> String {
     // Wide and not too tall: the event log gets the rows (charts start at 40 rows).
-    let mut term = Terminal::new(TestBackend::new(150, 36)).unwrap();
-    let themes = theme::builtin();
-    term.draw(|f| ui::draw(f, s, &themes[0])).unwrap();
-    term.backend().to_string()
+    render(s, 150, 36)
 }
 
 #[test]

@@ -3,5 +3,6 @@ pub mod fault_config;
 pub mod fault_server;
 pub mod prom_engine;
 pub mod prom_fake;
+pub mod state;
 pub mod tmux;
 pub mod wait;
