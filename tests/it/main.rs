@@ -1,8 +1,8 @@
 //! rollwatch's integration tests: one crate, so one link of the test binary instead of one per
 //! file. Each file here is a module named after what it tests; the helpers they share (a
-//! Prometheus, the fault server, tmux, config builders, waits with deadlines) live in
-//! `support/`. Test data stays where it was: `tests/data`, `tests/fixtures`,
-//! `tests/alert-parity`; insta's snapshots are in `tests/it/snapshots`.
+//! Prometheus and the simulator, the fault server and its configs, tmux, state fixtures, the
+//! wait with a deadline) live in `support/`. Test data stays where it was: `tests/data`,
+//! `tests/fixtures`, `tests/alert-parity`; insta's snapshots are in `tests/it/snapshots`.
 //!
 //! All modules run in one process: no test may change the process's environment or current
 //! directory (give them to the child process instead).

@@ -43,8 +43,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
 /// How long the dashboard in tmux may take to show what a test waits for.
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Two rollouts covering all four adapters (a rule on the first); `auth` is the line naming the token
-/// (`token_env = ...` or `token_file = ...`), `extra` another line for every backend.
+/// Two rollouts covering all four adapters (a rule on the first); `auth` is the line naming
+/// the token (`token_env = ...` or `token_file = ...`), `extra` another line for every backend.
 fn config_text(url: &str, auth: &str, extra: &str) -> String {
     let rollout = |name, flag, source| {
         FaultRollout::new(name, url, flag, source)
