@@ -2,7 +2,8 @@
 //! file. Each file here is a module named after what it tests; the helpers they share (a
 //! Prometheus and the simulator, the fault server and its configs, tmux, state fixtures, the
 //! wait with a deadline) live in `support/`. Test data stays where it was: `tests/data`,
-//! `tests/fixtures`, `tests/alert-parity`; insta's snapshots are in `tests/it/snapshots`.
+//! `tests/fixtures`, `tests/alert-parity`; insta's snapshots are in `tests/it/snapshots`,
+//! proptest's saved failures in `tests/proptest-regressions/<module>.txt`.
 //!
 //! All modules run in one process: no test may change the process's environment or current
 //! directory (give them to the child process instead).
