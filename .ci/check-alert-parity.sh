@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Alert-rule parity with Prometheus: promtool must pass every case in tests/alert-parity/
 # (the expectations are promtool's), and must also pass the full timelines that the Rust
-# harness (tests/alert_parity.rs) derives from rollwatch's evaluator for every evaluation.
+# harness (tests/it/alert_parity.rs) derives from rollwatch's evaluator for every evaluation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,7 @@ promtool test rules "${cases[@]}"
 
 full=$(mktemp -d)
 trap 'rm -rf "$full"' EXIT
-ROLLWATCH_PARITY_EXPORT="$full" cargo test --locked --quiet --test alert_parity every_case_agrees_with_promtool
+ROLLWATCH_PARITY_EXPORT="$full" cargo test --locked --quiet --test it alert_parity::every_case_agrees_with_promtool
 full_cases=("$full"/*.yml)
 if [ ${#full_cases[@]} -ne ${#cases[@]} ]; then
   echo "check-alert-parity: ${#cases[@]} cases but ${#full_cases[@]} full timelines" >&2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prometheus and promtool for the integration tests (tests/prometheus.rs). Idempotent: does
+# Prometheus and promtool for the integration tests (tests/it/prometheus.rs). Idempotent: does
 # nothing when both are installed. The tests start their own Prometheus on free loopback
 # ports, so the Debian service that the package may start (on :9090) is stopped again.
 set -euo pipefail

@@ -1,2 +1,0 @@
-//! Shared helpers of the integration tests.
-pub mod tmux;
