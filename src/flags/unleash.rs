@@ -311,11 +311,22 @@ impl UnleashFlag {
             {"op": "test", "path": "/parameters/rollout", "value": expected.percent.to_string()},
             {"op": "replace", "path": "/parameters/rollout", "value": percent.min(100).to_string()},
         ]);
+        self.patch_strategy(&fresh.strategy_id, &patch).await
+    }
+
+    /// Sends a JSON Patch whose first operation is a `test` to the strategy `strategy_id` of
+    /// the configured environment. A failed `test` (Unleash answers `TEST_OPERATION_FAILED`:
+    /// the value moved, nothing changed) is a conflict with the value read afresh.
+    pub(crate) async fn patch_strategy(
+        &self,
+        strategy_id: &str,
+        patch: &serde_json::Value,
+    ) -> Result<(), FlagError> {
         let url = self.feature_url(&[
             "environments",
             &self.config.environment,
             "strategies",
-            &fresh.strategy_id,
+            strategy_id,
         ]);
         let req = self
             .endpoint
@@ -329,7 +340,6 @@ impl UnleashFlag {
             return Ok(());
         }
         if String::from_utf8_lossy(&ans.body).contains("TEST_OPERATION_FAILED") {
-            // Unleash's answer to a failed JSON Patch `test`: the rollout moved; nothing changed.
             return Err(FlagError::Conflict {
                 current: self.fetch(false).await.ok().map(|p| p.snapshot),
             });

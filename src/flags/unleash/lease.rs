@@ -7,8 +7,6 @@
 //! The version ([`super::parse`]) leaves the title out, so renewals never make an operator's
 //! write conflict, and the change history leaves out updates that touched only the lease.
 
-use reqwest::Method;
-use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 
 use super::UnleashFlag;
@@ -79,29 +77,7 @@ impl UnleashFlag {
             {"op": "test", "path": "/title", "value": fresh.title},
             {"op": "add", "path": "/title", "value": retitled(&fresh.title, new)},
         ]);
-        let url = self.feature_url(&[
-            "environments",
-            &self.config.environment,
-            "strategies",
-            &fresh.strategy_id,
-        ]);
-        let req = self
-            .endpoint
-            .request(Method::PATCH, url)
-            .header(CONTENT_TYPE, "application/json")
-            .body(patch.to_string());
-        let ans = self.send(req).await;
-        *self.cache() = None;
-        let ans = ans?;
-        if ans.status.is_success() {
-            return Ok(());
-        }
-        if String::from_utf8_lossy(&ans.body).contains("TEST_OPERATION_FAILED") {
-            return Err(FlagError::Conflict {
-                current: self.fetch(false).await.ok().map(|p| p.snapshot),
-            });
-        }
-        Err(self.status_error(&ans, true))
+        self.patch_strategy(&fresh.strategy_id, &patch).await
     }
 }
 
