@@ -230,16 +230,40 @@ fn thousands(n: u64) -> String {
     out
 }
 
-/// Draws the verdict line of the shown rollout.
+/// Draws the verdict line of the shown rollout. Who steers it (`GUARDED by …`, `ARMED`) is
+/// kept whole: the verdict takes its short form to leave room for it.
 pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     let r = s.current();
     let (text, level) = verdict(s, r);
+    let tag = if let Some(l) = s.steered_by(s.selected) {
+        format!(
+            " GUARDED by {} since {}",
+            l.holder,
+            crate::app::guard::hhmm(l.since_ms)
+        )
+    } else if r.armed && !s.automation_paused {
+        " ARMED".to_owned()
+    } else {
+        String::new()
+    };
     // Narrow terminals get the short form: the state, the rule and the key, never cut.
-    let text = if text.chars().count() + 2 > usize::from(area.width) {
+    let room = usize::from(area.width).saturating_sub(tag.chars().count());
+    let mut text = if text.chars().count() + 2 > room {
         short(&text)
     } else {
         text
     };
+    // Still too long: drop trailing details (`, 35/250 requests`) one by one.
+    while text.chars().count() + 2 > room {
+        if let Some(cut) = text.rfind(", ") {
+            text.truncate(cut);
+        } else {
+            // Then the end of the text: the state word comes first and stays.
+            let keep = room.saturating_sub(3).max(8);
+            text = text.chars().take(keep).collect::<String>() + "…";
+            break;
+        }
+    }
     let style = match level {
         Level::Critical => t.breach,
         Level::Warn => t.warn,
@@ -247,17 +271,8 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         Level::Good => t.ok,
     };
     let mut spans = vec![Span::styled(format!(" {text} "), style)];
-    if let Some(l) = s.steered_by(s.selected) {
-        spans.push(Span::styled(
-            format!(
-                " GUARDED by {} since {}",
-                l.holder,
-                crate::app::guard::hhmm(l.since_ms)
-            ),
-            t.warn,
-        ));
-    } else if r.armed && !s.automation_paused {
-        spans.push(Span::styled(" ARMED", t.warn));
+    if !tag.is_empty() {
+        spans.push(Span::styled(tag, t.warn));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }

@@ -244,3 +244,38 @@ fn history_the_source_kept_since_the_step_began_counts_after_a_restart() {
     assert!(r.bake.covered_ms >= 300_000, "{:?}", r.bake);
     assert_eq!(rollwatch::app::propose::bake_left_ms(r), None);
 }
+
+#[test]
+fn at_80_columns_the_verdict_keeps_who_steers_whole_and_drops_details_first() {
+    // A guard holds the lease and the step is baking with its request count: at 80 columns
+    // the verdict line keeps `GUARDED by … since …` whole.
+    let mut s = armed(2_000);
+    drive(&mut s, 120, 100, |_| 0.06);
+    let mut snap = s.rollouts[0].flag.clone().unwrap();
+    snap.lease = Some(Box::new(rollwatch::model::Lease {
+        holder: "guard@bastion-eu-1".into(),
+        token: "other".into(),
+        since_ms: T0 - 60_000,
+        expires_ms: T0 + 6_000_000,
+    }));
+    s.rollouts[0].flag = Some(snap);
+    let screen = crate::support::state::render(&s, 80, 24);
+    let line = screen.lines().next().unwrap().trim_matches('"');
+    assert!(line.starts_with(" BAKING"), "{line}");
+    assert!(
+        line.trim_end()
+            .ends_with("GUARDED by guard@bastion-eu-1 since 22:12"),
+        "{line}"
+    );
+    // With nothing left to drop, the text is cut, never the tag.
+    s.rollouts[0].alerts[0].status = rollwatch::alerts::AlertStatus::Unknown;
+    s.rollouts[0].alerts[0].reason = Some("no series for the new cohort".into());
+    let screen = crate::support::state::render(&s, 80, 24);
+    let line = screen.lines().next().unwrap().trim_matches('"');
+    assert!(line.starts_with(" UNKNOWN"), "{line}");
+    assert!(
+        line.trim_end()
+            .ends_with("GUARDED by guard@bastion-eu-1 since 22:12"),
+        "{line}"
+    );
+}
