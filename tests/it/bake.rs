@@ -279,3 +279,85 @@ fn at_80_columns_the_verdict_keeps_who_steers_whole_and_drops_details_first() {
         "{line}"
     );
 }
+
+/// The error-rate poll with counts since the step began: `new_share` of `total` requests on the
+/// new path.
+fn poll_with_counts(total: u64, new_share: f64) -> Poll {
+    let mut p = poll(0.06);
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let new = (total as f64 * new_share) as u64;
+    if let Ok(v) = &mut p.metrics[0] {
+        v.counts = Some(rollwatch::model::Counts {
+            legacy: ((total - new) / 1000, total - new),
+            new: (new / 1000, new),
+        });
+    }
+    p
+}
+
+#[test]
+fn a_poll_asked_before_a_step_does_not_judge_the_new_split_with_the_old_counts() {
+    use rollwatch::alerts::AlertStatus;
+    let mut s = armed(2_000);
+    drive(&mut s, 30, 100, |_| 0.06);
+    let split = s.rollouts[0]
+        .def
+        .rules
+        .iter()
+        .position(|r| r.name == rollwatch::app::verdicts::SPLIT_RULE)
+        .unwrap();
+    // A poll is asked at 25 %; the flag moves to 50 % while it is under way; its counts (a
+    // quarter of the requests on the new path) are the 25 % step's.
+    // (The last tick's poll answers first.)
+    let _ = update(
+        &mut s,
+        Msg::MetricsPolled {
+            rollout: 0,
+            at_ms: T0 + 30_100,
+            result: Ok(poll(0.06)),
+        },
+    );
+    let t = T0 + 40_000;
+    let cmds = update(&mut s, Msg::Tick(t));
+    assert!(cmds.iter().any(|c| matches!(c, Command::PollMetrics(..))));
+    let _ = update(
+        &mut s,
+        Msg::FlagRead {
+            rollout: 0,
+            at_ms: t + 100,
+            result: Ok(FlagSnapshot::new(50, true)),
+        },
+    );
+    let _ = update(
+        &mut s,
+        Msg::MetricsPolled {
+            rollout: 0,
+            at_ms: t + 300,
+            result: Ok(poll_with_counts(400_000, 0.25)),
+        },
+    );
+    let _ = update(&mut s, Msg::Tick(t + 400));
+    assert_ne!(
+        s.rollouts[0].alerts[split].status,
+        AlertStatus::Firing,
+        "{:?}",
+        s.rollouts[0].alerts[split]
+    );
+    // The same counts from a poll asked at 50 % are a real mismatch, and fire.
+    let t = t + 2_500;
+    let _ = update(&mut s, Msg::Tick(t));
+    let _ = update(
+        &mut s,
+        Msg::MetricsPolled {
+            rollout: 0,
+            at_ms: t + 100,
+            result: Ok(poll_with_counts(400_000, 0.25)),
+        },
+    );
+    let _ = update(&mut s, Msg::Tick(t + 200));
+    assert_eq!(s.rollouts[0].alerts[split].status, AlertStatus::Firing);
+}

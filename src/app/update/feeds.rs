@@ -154,11 +154,19 @@ pub(super) fn on_metrics(
             };
             let complete =
                 poll.metrics.len() == r.metrics.len() && poll.metrics.iter().all(Result::is_ok);
+            // Counts "since the step began" from a poll asked before the present step began
+            // (the flag moved while it was under way) belong to the previous step: compared
+            // with the new split they would fire the traffic-split rule for nothing.
+            let old_step = r.step_since_ms.is_some_and(|since| asked < since);
             let recovered = r.metrics_feed.succeeded(at, refresh);
             let mut newly_failed = Vec::new();
             for (k, (m, res)) in r.metrics.iter_mut().zip(poll.metrics).enumerate() {
                 match res {
-                    Ok(v) => {
+                    Ok(mut v) => {
+                        if old_step {
+                            v.counts = None;
+                            v.bounds = None;
+                        }
                         m.history[0].push(at, v.legacy);
                         m.history[1].push(at, v.new);
                         m.last = v;
