@@ -76,6 +76,10 @@ pub(super) fn automate(state: &mut State, i: usize, cmds: &mut Vec<Command>) {
     {
         return;
     }
+    // A partial group write stops the automation until the operator resolves it.
+    if r.partial.is_some() {
+        return;
+    }
     let Some(flag) = r.flag.clone() else { return };
 
     // Auto-rollback: once per firing episode of a rollback rule.
@@ -102,18 +106,25 @@ pub(super) fn automate(state: &mut State, i: usize, cmds: &mut Vec<Command>) {
                 kind: WriteKind::Rollback(to),
                 reason: format!("auto-rollback: rule {name}"),
             };
+            let cmd = super::also::write_command(r, i, request);
             let r = &mut state.rollouts[i];
             r.auto_rolled_back = Some((j, since));
-            r.write_in_flight = true;
-            state.log(
-                i,
-                LogLevel::Error,
-                format!("AUTO-ROLLBACK to {to}%: rule {name} is firing; writing…"),
-            );
-            cmds.push(Command::Write {
-                rollout: i,
-                request,
-            });
+            match cmd {
+                Ok(cmd) => {
+                    r.write_in_flight = true;
+                    state.log(
+                        i,
+                        LogLevel::Error,
+                        format!("AUTO-ROLLBACK to {to}%: rule {name} is firing; writing…"),
+                    );
+                    cmds.push(cmd);
+                }
+                Err(e) => state.log(
+                    i,
+                    LogLevel::Error,
+                    format!("AUTO-ROLLBACK not written: {e}"),
+                ),
+            }
             return;
         }
     }
@@ -127,6 +138,10 @@ pub(super) fn automate(state: &mut State, i: usize, cmds: &mut Vec<Command>) {
             kind: WriteKind::SetPercent(next),
             reason: "auto-advance: baked on fresh data, all healthy".into(),
         };
+        // Every also-flag is read and in step here (else a blocker holds the step).
+        let Ok(cmd) = super::also::write_command(r, i, request) else {
+            return;
+        };
         state.rollouts[i].write_in_flight = true;
         state.log(
             i,
@@ -136,9 +151,6 @@ pub(super) fn automate(state: &mut State, i: usize, cmds: &mut Vec<Command>) {
                 flag.percent
             ),
         );
-        cmds.push(Command::Write {
-            rollout: i,
-            request,
-        });
+        cmds.push(cmd);
     }
 }
