@@ -76,10 +76,6 @@ pub(super) fn automate(state: &mut State, i: usize, cmds: &mut Vec<Command>) {
     {
         return;
     }
-    // A partial group write stops the automation until the operator resolves it.
-    if r.partial.is_some() {
-        return;
-    }
     let Some(flag) = r.flag.clone() else { return };
 
     // Auto-rollback: once per firing episode of a rollback rule.
@@ -129,7 +125,8 @@ pub(super) fn automate(state: &mut State, i: usize, cmds: &mut Vec<Command>) {
         }
     }
 
-    // Auto-advance: armed, and the next step is due.
+    // Auto-advance: armed, and the next step is due (never while a partial group write
+    // stands or a flag is out of step: both are blockers). Auto-rollback above still acts.
     if let (true, Some(next)) = (r.armed, ready) {
         let request = WriteRequest {
             rollout: r.def.name.clone(),
