@@ -230,7 +230,7 @@ fn a_partial_write_is_shown_stops_automation_and_u_puts_back_the_flags_that_move
     let (verdict, _) = rollwatch::ui::verdict::verdict(&s, &s.rollouts[0]);
     assert!(
         verdict.starts_with("PARTIAL WRITE — cache-level conflict")
-            && verdict.ends_with("1 flags moved: undo [u]"),
+            && verdict.ends_with("1 flag moved: undo [u]"),
         "{verdict}"
     );
     // Nothing steps on while the partial write stands: `+` and auto-advance wait for it.
@@ -398,4 +398,52 @@ async fn a_group_stops_at_a_conflict_and_audits_each_flag_with_the_group_id() {
         named,
         [None, None, Some("cache-level"), Some("cache-level")]
     );
+}
+
+const CONFIG: &str = r#"
+[[rollout]]
+name = "checkout"
+steps = [5, 50]
+[rollout.flag]
+kind = "memory"
+ALSO
+[rollout.metrics]
+kind = "simulator"
+[[rollout.metric]]
+id = "errors"
+kind = "ratio"
+sim = "error_rate"
+"#;
+
+fn parse(also: &str) -> Result<rollwatch::config::Config, String> {
+    let text = CONFIG.replace("ALSO", also);
+    rollwatch::config::parse(std::path::Path::new("t.toml"), &text).map_err(|e| e.to_string())
+}
+
+#[test]
+fn also_tables_are_flag_tables_of_any_kind_with_an_optional_name() {
+    let cfg = parse(
+        "[[rollout.also]]\nname = \"cache-level\"\nkind = \"memory\"\n\
+         [[rollout.also]]\nkind = \"http\"\nurl = \"http://127.0.0.1:9/flag\"\n\
+         percent_pointer = \"/percent\"\nmethod = \"PUT\"\n\
+         body_template = '{\"percent\": {{percent}}}'\n",
+    )
+    .unwrap();
+    let also = &cfg.rollouts[0].also;
+    assert_eq!(also.len(), 2);
+    assert_eq!(also[0].name.as_deref(), Some("cache-level"));
+    assert_eq!((also[0].flag.kind, also[1].flag.kind), ("memory", "http"));
+
+    let e = parse("[[rollout.also]]\nkind = \"carrier-pigeon\"\n").unwrap_err();
+    assert!(e.contains("also `kind`"), "{e}");
+    let e = parse("[[rollout.also]]\nkind = \"memory\"\npercnt = 5\n").unwrap_err();
+    assert!(
+        e.contains("percnt"),
+        "the adapter refuses its unknown key: {e}"
+    );
+    let e = parse(
+        "[[rollout.also]]\nname = \"a\"\nkind = \"memory\"\n[[rollout.also]]\nname = \"a\"\nkind = \"memory\"\n",
+    )
+    .unwrap_err();
+    assert!(e.contains("duplicate name"), "{e}");
 }

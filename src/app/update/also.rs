@@ -135,7 +135,7 @@ pub(super) fn on_group_write_done(
             let verb = if undo { "undone" } else { "done" };
             (
                 LogLevel::Info,
-                format!("{verb}: {what} on {n} flags ({})", summary(res)),
+                format!("{verb}: {what} on {} ({})", flags(n), summary(res)),
             )
         }
         (false, 0) if !res.keep_going && res.done.len() == 1 => {
@@ -170,7 +170,7 @@ fn partial(before: Option<Partial>, res: &GroupResult, undo: bool, landed: usize
         let mut undo_left = before.map(|p| p.undo).unwrap_or_default();
         undo_left.retain(|w| !res.landed().any(|d| d.flag == w.flag));
         return Partial {
-            summary: format!("undo incomplete: {first}; {landed} flags put back"),
+            summary: format!("undo incomplete: {first}; {} put back", flags(landed)),
             undo: undo_left,
         };
     }
@@ -180,7 +180,16 @@ fn partial(before: Option<Partial>, res: &GroupResult, undo: bool, landed: usize
         crate::app::also::undo_writes(res)
     };
     Partial {
-        summary: format!("{first}; {landed} flags moved"),
+        summary: format!("{first}; {} moved", flags(landed)),
         undo,
+    }
+}
+
+/// `1 flag`, `2 flags`.
+fn flags(n: usize) -> String {
+    if n == 1 {
+        "1 flag".into()
+    } else {
+        format!("{n} flags")
     }
 }
