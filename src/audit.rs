@@ -47,6 +47,12 @@ pub struct AuditRecord {
     /// Outcome details in words (current value on conflict, error message).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub detail: Option<String>,
+    /// The `[[rollout.also]]` flag written (its name); absent for the rollout's own flag.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub flag: Option<String>,
+    /// The id shared by the writes of one group (the flags of a rollout moved together).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub group: Option<String>,
 }
 
 /// Where audit records go. `None` path disables the log (tests of pure logic only). Record
@@ -193,9 +199,16 @@ impl AuditLog {
     /// Intents that have no outcome record (the process died mid-write), for `rollout`.
     #[must_use]
     pub fn dangling_intents(&self, rollout: &str) -> Vec<AuditRecord> {
+        self.dangling_intents_of(rollout, None)
+    }
+
+    /// [`Self::dangling_intents`] of one flag of `rollout`: its own (`None`) or the
+    /// `[[rollout.also]]` flag named.
+    #[must_use]
+    pub fn dangling_intents_of(&self, rollout: &str, flag: Option<&str>) -> Vec<AuditRecord> {
         let all = self.read_all();
         all.iter()
-            .filter(|r| r.phase == "intent" && r.rollout == rollout)
+            .filter(|r| r.phase == "intent" && r.rollout == rollout && r.flag.as_deref() == flag)
             .filter(|i| {
                 !all.iter()
                     .any(|o| o.phase == "outcome" && o.write_id == i.write_id)
@@ -210,11 +223,9 @@ impl AuditLog {
     /// "since the step began" are not counts since the process started.
     #[must_use]
     pub fn last_landed_step(&self, rollout: &str) -> Option<(i64, u8)> {
-        let last = self
-            .read_all()
-            .into_iter()
-            .rev()
-            .find(|r| r.rollout == rollout && r.outcome.as_deref() == Some("ok"))?;
+        let last = self.read_all().into_iter().rev().find(|r| {
+            r.rollout == rollout && r.flag.is_none() && r.outcome.as_deref() == Some("ok")
+        })?;
         let percent = match last.action.as_str() {
             "disable" => 0,
             "enable" => last.expected_percent,
@@ -231,11 +242,9 @@ impl AuditLog {
     /// back rollout ROLLED BACK rather than SHADOW.
     #[must_use]
     pub fn last_rollback_ms(&self, rollout: &str) -> Option<i64> {
-        let last = self
-            .read_all()
-            .into_iter()
-            .rev()
-            .find(|r| r.rollout == rollout && r.outcome.as_deref() == Some("ok"))?;
+        let last = self.read_all().into_iter().rev().find(|r| {
+            r.rollout == rollout && r.flag.is_none() && r.outcome.as_deref() == Some("ok")
+        })?;
         let to_zero = match last.action.as_str() {
             "disable" => last.expected_enabled && last.expected_percent > 0,
             "rollback" | "set" => last.new_value == 0 && last.expected_percent > 0,
@@ -307,6 +316,8 @@ mod tests {
             reason: "operator".into(),
             outcome: (phase == "outcome").then(|| "ok".into()),
             detail: None,
+            flag: None,
+            group: None,
         }
     }
 

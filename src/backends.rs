@@ -18,10 +18,21 @@ use crate::model::Rollout;
 pub struct Backends {
     /// Where the flag lives.
     pub flag: Arc<dyn FlagBackend>,
+    /// The flags that move with it (`[[rollout.also]]`), in order: each one's label and backend.
+    pub also: Vec<AlsoBackend>,
     /// Where the metrics come from.
     pub metrics: Arc<dyn MetricsSource>,
     /// A backend was configured with `insecure_skip_verify = true` (shown in the header).
     pub insecure_tls: bool,
+}
+
+/// A flag that moves with the rollout's flag.
+#[derive(Clone)]
+pub struct AlsoBackend {
+    /// Its label (`name`, else the backend's description).
+    pub name: String,
+    /// Where it lives.
+    pub flag: Arc<dyn FlagBackend>,
 }
 
 /// Builds every rollout's backends, reading their secrets (through
@@ -49,11 +60,26 @@ pub fn wire(cfg: &Config, clock: &Arc<dyn Clock>) -> Result<Vec<(Rollout, Backen
                 index,
             })
             .map_err(ctx)?;
-        let insecure_tls = rc.flag.spec.insecure_tls() || rc.source.spec.insecure_tls();
+        let mut also = Vec::new();
+        for a in &rc.also {
+            let built = a
+                .flag
+                .spec
+                .build(name)
+                .map_err(|e| ctx(format!("also: {e}")))?;
+            also.push(AlsoBackend {
+                name: a.name.clone().unwrap_or_else(|| built.backend.describe()),
+                flag: built.backend,
+            });
+        }
+        let insecure_tls = rc.flag.spec.insecure_tls()
+            || rc.source.spec.insecure_tls()
+            || rc.also.iter().any(|a| a.flag.spec.insecure_tls());
         out.push((
             rc.rollout.clone(),
             Backends {
                 flag: flag.backend,
+                also,
                 metrics,
                 insecure_tls,
             },

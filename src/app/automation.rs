@@ -102,23 +102,31 @@ pub(super) fn automate(state: &mut State, i: usize, cmds: &mut Vec<Command>) {
                 kind: WriteKind::Rollback(to),
                 reason: format!("auto-rollback: rule {name}"),
             };
+            let cmd = super::also::write_command(r, i, request);
             let r = &mut state.rollouts[i];
             r.auto_rolled_back = Some((j, since));
-            r.write_in_flight = true;
-            state.log(
-                i,
-                LogLevel::Error,
-                format!("AUTO-ROLLBACK to {to}%: rule {name} is firing; writing…"),
-            );
-            cmds.push(Command::Write {
-                rollout: i,
-                request,
-            });
+            match cmd {
+                Ok(cmd) => {
+                    r.write_in_flight = true;
+                    state.log(
+                        i,
+                        LogLevel::Error,
+                        format!("AUTO-ROLLBACK to {to}%: rule {name} is firing; writing…"),
+                    );
+                    cmds.push(cmd);
+                }
+                Err(e) => state.log(
+                    i,
+                    LogLevel::Error,
+                    format!("AUTO-ROLLBACK not written: {e}"),
+                ),
+            }
             return;
         }
     }
 
-    // Auto-advance: armed, and the next step is due.
+    // Auto-advance: armed, and the next step is due (never while a partial group write
+    // stands or a flag is out of step: both are blockers). Auto-rollback above still acts.
     if let (true, Some(next)) = (r.armed, ready) {
         let request = WriteRequest {
             rollout: r.def.name.clone(),
@@ -126,6 +134,10 @@ pub(super) fn automate(state: &mut State, i: usize, cmds: &mut Vec<Command>) {
             expected: flag.clone(),
             kind: WriteKind::SetPercent(next),
             reason: "auto-advance: baked on fresh data, all healthy".into(),
+        };
+        // Every also-flag is read and in step here (else a blocker holds the step).
+        let Ok(cmd) = super::also::write_command(r, i, request) else {
+            return;
         };
         state.rollouts[i].write_in_flight = true;
         state.log(
@@ -136,9 +148,6 @@ pub(super) fn automate(state: &mut State, i: usize, cmds: &mut Vec<Command>) {
                 flag.percent
             ),
         );
-        cmds.push(Command::Write {
-            rollout: i,
-            request,
-        });
+        cmds.push(cmd);
     }
 }

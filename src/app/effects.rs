@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use super::msg::{Command, Msg};
 use crate::audit::AuditLog;
 use crate::clock::Clock;
+use crate::flags::write::group::guarded_group;
 use crate::flags::write::guarded_write;
 use crate::flags::{FlagBackend, FlagError, FlagEvent};
 use crate::metrics::{Backfill, MetricsError};
@@ -90,7 +91,18 @@ impl FlagBackend for FlagDeadline {
 /// Closes every dangling intent of `rollout` with an `unknown` outcome and the flag as read
 /// now, so the log says what holds after a crash mid-write. Returns one note per intent.
 pub async fn reconcile(flag: &dyn FlagBackend, audit: &AuditLog, rollout: &str) -> Vec<String> {
-    let dangling = audit.dangling_intents(rollout);
+    reconcile_flag(flag, audit, rollout, None).await
+}
+
+/// [`reconcile`] of one flag of `rollout`: its own (`None`) or the `[[rollout.also]]` flag
+/// named.
+pub async fn reconcile_flag(
+    flag: &dyn FlagBackend,
+    audit: &AuditLog,
+    rollout: &str,
+    also: Option<&str>,
+) -> Vec<String> {
+    let dangling = audit.dangling_intents_of(rollout, also);
     if dangling.is_empty() {
         return Vec::new();
     }
@@ -102,7 +114,13 @@ pub async fn reconcile(flag: &dyn FlagBackend, audit: &AuditLog, rollout: &str) 
     dangling
         .into_iter()
         .map(|mut rec| {
-            let asked = format!("{} {}% → {}", rec.action, rec.expected_percent, rec.new_value);
+            let asked = format!(
+                "{}{} {}% → {}",
+                rec.flag.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(),
+                rec.action,
+                rec.expected_percent,
+                rec.new_value
+            );
             rec.phase = "outcome".into();
             rec.time = audit.now_rfc3339();
             rec.outcome = Some("unknown".into());
@@ -141,6 +159,14 @@ impl Effects {
             .into_iter()
             .map(|b| Backends {
                 flag: Arc::new(FlagDeadline::new(b.flag, deadline)),
+                also: b
+                    .also
+                    .into_iter()
+                    .map(|a| crate::backends::AlsoBackend {
+                        name: a.name,
+                        flag: Arc::new(FlagDeadline::new(a.flag, deadline)),
+                    })
+                    .collect(),
                 metrics: b.metrics,
                 insecure_tls: b.insecure_tls,
             })
@@ -174,6 +200,46 @@ impl Effects {
         true
     }
 
+    /// Reads rollout `i`'s also-flags, each backend once, at the same time.
+    fn read_also(&self, i: usize) -> BoxFuture<'static, Option<Msg>> {
+        let b = self.backends.get(i).cloned();
+        let clock = self.clock.clone();
+        Box::pin(async move {
+            let b = b?;
+            let reads = b.also.iter().map(|a| a.flag.read());
+            let results = futures::future::join_all(reads).await;
+            Some(Msg::AlsoRead {
+                rollout: i,
+                at_ms: clock.now_ms(),
+                results,
+            })
+        })
+    }
+
+    /// Writes several flags of a rollout through the guarded path, one after another.
+    fn write_group(
+        &self,
+        rollout: usize,
+        writes: Vec<crate::flags::write::group::FlagWrite>,
+        keep_going: bool,
+    ) -> BoxFuture<'static, Option<Msg>> {
+        let b = self.backends.get(rollout).cloned();
+        let clock = self.clock.clone();
+        let audit = self.audit.clone();
+        let ro = self.read_only;
+        Box::pin(async move {
+            let b = b?;
+            let mut flags = vec![b.flag.clone()];
+            flags.extend(b.also.iter().map(|a| a.flag.clone()));
+            let result = guarded_group(&flags, &audit, writes, keep_going, ro).await;
+            Some(Msg::GroupWriteDone {
+                rollout,
+                at_ms: clock.now_ms(),
+                result: Box::new(result),
+            })
+        })
+    }
+
     /// The work of a command as a future yielding its message (tests await it directly).
     #[must_use]
     pub fn perform(&self, cmd: Command) -> BoxFuture<'static, Option<Msg>> {
@@ -193,6 +259,12 @@ impl Effects {
                     })
                 })
             }
+            Command::ReadAlso(i) => self.read_also(i),
+            Command::WriteGroup {
+                rollout,
+                writes,
+                keep_going,
+            } => self.write_group(rollout, writes, keep_going),
             Command::ReadFlagEvents(i) => {
                 let b = backend(i);
                 Box::pin(async move {
@@ -240,7 +312,12 @@ impl Effects {
                 let name = self.names.get(i).cloned().unwrap_or_default();
                 Box::pin(async move {
                     let b = b?;
-                    let notes = reconcile(b.flag.as_ref(), &audit, &name).await;
+                    let mut notes = reconcile(b.flag.as_ref(), &audit, &name).await;
+                    for a in &b.also {
+                        notes.extend(
+                            reconcile_flag(a.flag.as_ref(), &audit, &name, Some(&a.name)).await,
+                        );
+                    }
                     (!notes.is_empty()).then_some(Msg::Reconciled { rollout: i, notes })
                 })
             }

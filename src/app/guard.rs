@@ -35,6 +35,9 @@ pub enum Blocker {
         /// `STALE 47s` or `ERROR: …`.
         state: String,
     },
+    /// The flags that move together are not in step (an also-flag at another percentage,
+    /// unread or failing), or a partial group write is not resolved.
+    Flags(String),
 }
 
 impl Blocker {
@@ -69,6 +72,7 @@ impl fmt::Display for Blocker {
                 write!(f, "rule `{rule}` is UNKNOWN ({reason})")
             }
             Blocker::Backend { backend, state } => write!(f, "{backend} data {state}"),
+            Blocker::Flags(why) => write!(f, "{why}"),
         }
     }
 }
@@ -103,10 +107,23 @@ pub fn forward_blockers(r: &RolloutState, now_ms: i64, stale_after_ms: i64) -> V
         };
         out.push(Blocker::Backend { backend, state });
     }
+    if let Some(p) = &r.partial {
+        out.push(Blocker::Flags(format!("PARTIAL WRITE: {}", p.summary)));
+    }
+    for a in &r.also {
+        let state = match (&a.feed.error, a.feed.stale_age(now_ms, stale_after_ms)) {
+            (Some(e), _) => format!("ERROR: {e}"),
+            (None, Some(age)) => format!("STALE {}s", age / 1000),
+            (None, None) => continue,
+        };
+        out.push(Blocker::Flags(format!("`{}` data {state}", a.name)));
+    }
+    out.extend(super::also::out_of_step(r).into_iter().map(Blocker::Flags));
     out.sort_by_key(|b| match b {
         Blocker::Firing { .. } => 0,
         Blocker::Unknown { .. } => 1,
         Blocker::Backend { .. } => 2,
+        Blocker::Flags(_) => 3,
     });
     out
 }

@@ -281,9 +281,20 @@ impl Frontend for Guard {
     }
 
     fn before(&mut self, m: &Msg, s: &State) {
-        if let Msg::WriteDone {
-            rollout, result, ..
-        } = m
+        let own = match m {
+            Msg::WriteDone {
+                rollout, result, ..
+            } => Some((rollout, result.as_ref())),
+            Msg::GroupWriteDone {
+                rollout, result, ..
+            } => result
+                .done
+                .iter()
+                .find(|d| d.flag == 0)
+                .map(|d| (rollout, &d.result)),
+            _ => None,
+        };
+        if let Some((rollout, result)) = own
             && result.outcome == WriteOutcome::Ok
             && matches!(result.request.kind, WriteKind::Rollback(_))
             && let Some(r) = s.rollouts.get(*rollout)

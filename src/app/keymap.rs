@@ -19,6 +19,8 @@ pub enum Action {
     Rollback,
     /// Switch the flag (environment) off or on (`K`: never a bare navigation letter).
     KillSwitch,
+    /// `u`: undo the flags that landed of a partial write (a dialog listing them new → old).
+    Undo,
     /// Confirm the dialog: only an explicit `y`.
     Yes,
     /// Cancel the dialog.
@@ -85,6 +87,7 @@ impl Action {
             Action::StepBack => "-",
             Action::Rollback => "r",
             Action::KillSwitch => "K",
+            Action::Undo => "u",
             Action::Yes => "y",
             Action::No => "n/Esc",
             Action::Enter => "Enter",
@@ -122,6 +125,10 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("-  [", "previous step (confirm)"),
     ("r", "roll back to 0 % (confirm)"),
     ("K", "kill switch: flag off / on (confirm)"),
+    (
+        "u",
+        "after a PARTIAL write: put back the flags that moved (confirm)",
+    ),
     (
         "a",
         "arm / disarm auto-advance after the bake time (confirm)",
@@ -182,6 +189,7 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
         KeyCode::Char('-' | '[') => Action::StepBack,
         KeyCode::Char('r') => Action::Rollback,
         KeyCode::Char('K') => Action::KillSwitch,
+        KeyCode::Char('u') => Action::Undo,
         KeyCode::Char('a') => Action::Arm,
         KeyCode::Char('p') => Action::Pause,
         KeyCode::Char('y') => Action::Yes,

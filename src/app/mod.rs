@@ -4,6 +4,7 @@
 //! messages on one bounded channel. The event loop in [`run`] maps keys and clicks to
 //! actions; [`term`] owns the terminal.
 
+pub mod also;
 mod automation;
 pub mod bake;
 pub mod driver;

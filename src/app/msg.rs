@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::keymap::Action;
 use crate::flags::FlagError;
 use crate::flags::FlagEvent;
+use crate::flags::write::group::{FlagWrite, GroupResult};
 use crate::flags::write::{WriteRequest, WriteResult};
 use crate::metrics::{Backfill, MetricsError, Poll, PollCtx};
 use crate::model::FlagSnapshot;
@@ -38,6 +39,15 @@ pub enum Msg {
         at_ms: i64,
         /// What it said.
         result: Result<FlagSnapshot, FlagError>,
+    },
+    /// The `[[rollout.also]]` flags were read (one answer per flag, in order).
+    AlsoRead {
+        /// Rollout index.
+        rollout: usize,
+        /// When the answers arrived (clock ms).
+        at_ms: i64,
+        /// What each said.
+        results: Vec<Result<FlagSnapshot, FlagError>>,
     },
     /// The backend's history of flag changes.
     FlagEvents {
@@ -72,6 +82,15 @@ pub enum Msg {
         at_ms: i64,
         /// Outcome and the flag re-read afterwards.
         result: Box<WriteResult>,
+    },
+    /// A group of writes (a rollout's flags moved together) finished.
+    GroupWriteDone {
+        /// Rollout index.
+        rollout: usize,
+        /// When it finished.
+        at_ms: i64,
+        /// Each flag's outcome, and the writes not attempted.
+        result: Box<GroupResult>,
     },
     /// Dangling write intents from an earlier run were reconciled against a fresh read.
     Reconciled {
@@ -122,6 +141,8 @@ mod field {
 pub enum Command {
     /// Read the rollout's flag.
     ReadFlag(usize),
+    /// Read the rollout's `[[rollout.also]]` flags (one request per backend).
+    ReadAlso(usize),
     /// Read the flag's change history from the backend.
     ReadFlagEvents(usize),
     /// Poll the rollout's metrics (rollout index; the step start for counts).
@@ -143,6 +164,16 @@ pub enum Command {
         rollout: usize,
         /// The confirmed request.
         request: WriteRequest,
+    },
+    /// Perform confirmed writes of several flags of a rollout, one after another through the
+    /// guarded path; stops at the first that does not land unless `keep_going`.
+    WriteGroup {
+        /// Rollout index.
+        rollout: usize,
+        /// The writes, in order.
+        writes: Vec<FlagWrite>,
+        /// Write every flag whatever the others did (a move back to safety).
+        keep_going: bool,
     },
     /// Close dangling intents in the audit log (a crash mid-write) with an `unknown`
     /// outcome and the flag as re-read now.
@@ -169,9 +200,11 @@ mod tests {
             Msg::WriteDone { .. } => 8,
             Msg::Reconciled { .. } => 9,
             Msg::Shutdown(_) => 10,
+            Msg::AlsoRead { .. } => 11,
+            Msg::GroupWriteDone { .. } => 12,
         }
     }
-    const VARIANTS: usize = 11;
+    const VARIANTS: usize = 13;
 
     fn action_variant(a: Action) -> usize {
         match a {
@@ -206,9 +239,10 @@ mod tests {
             Action::PageDown => 28,
             Action::PageUp => 29,
             Action::SelectRollout(_) => 30,
+            Action::Undo => 31,
         }
     }
-    const ACTIONS: usize = 31;
+    const ACTIONS: usize = 32;
 
     /// Every action, as the edge produces them: from every key the keymap binds, and the
     /// click on a metric row.
@@ -275,8 +309,34 @@ mod tests {
             r#"{"type":"flag_events","rollout":0,"at_ms":5,"result":{"Err":"unauthorized"}}"#,
             r#"{"type":"metrics_polled","rollout":2,"at_ms":5,"result":{"Err":{"timeout":2000}}}"#,
             r#"{"type":"backfilled","rollout":0,"result":{"Err":{"no_data":"empty"}}}"#,
+            r#"{"type":"also_read","rollout":0,"at_ms":5,"results":[{"Err":"unauthorized"}]}"#,
         ] {
             out.push(serde_json::from_str(failed).expect(failed));
+        }
+        let landed = out.iter().find_map(|m| match m {
+            Msg::WriteDone { result, .. } => Some(result.as_ref().clone()),
+            _ => None,
+        });
+        if let Some(result) = landed {
+            let request = result.request.clone();
+            out.push(Msg::GroupWriteDone {
+                rollout: 0,
+                at_ms: 9,
+                result: Box::new(GroupResult {
+                    group: "g-1".into(),
+                    keep_going: false,
+                    done: vec![crate::flags::write::group::FlagWriteResult {
+                        flag: 0,
+                        name: "a".into(),
+                        result,
+                    }],
+                    skipped: vec![FlagWrite {
+                        flag: 1,
+                        name: "b".into(),
+                        request,
+                    }],
+                }),
+            });
         }
         out
     }

@@ -121,22 +121,10 @@ fn warnings(s: &State, r: &RolloutState, forward: bool) -> Vec<String> {
 /// Turns a write key into a confirm dialog (or a message saying why not).
 pub fn propose(state: &mut State, a: Action) {
     let i = state.selected;
+    if refused(state, i) {
+        return;
+    }
     let r = &state.rollouts[i];
-    if state.read_only {
-        state.say(
-            LogLevel::Warn,
-            "read-only: writes are disabled (--read-only)",
-        );
-        return;
-    }
-    if r.write_in_flight {
-        let text = format!(
-            "a write to {} is in flight: wait for its result",
-            r.def.name
-        );
-        state.say(LogLevel::Warn, text);
-        return;
-    }
     let Some(flag) = r.flag.clone() else {
         state.say(
             LogLevel::Warn,
@@ -206,11 +194,97 @@ pub fn propose(state: &mut State, a: Action) {
         kind,
         reason: "operator".into(),
     };
+    let group = match group_of(r, &request) {
+        Ok(g) => g,
+        Err(e) => {
+            state.say(LogLevel::Warn, e);
+            return;
+        }
+    };
     state.mode = Mode::Confirm(PendingWrite {
         rollout: i,
         effect: effect(kind, &flag, &r.def.environment),
         request,
         warnings,
+        group,
+        keep_going: super::also::keep_going(kind),
+    });
+    state.dirty = true;
+}
+
+/// Whether no write may be proposed now (read-only, a write in flight), said on the status
+/// line.
+fn refused(state: &mut State, i: usize) -> bool {
+    let r = &state.rollouts[i];
+    let why = if state.read_only {
+        "read-only: writes are disabled (--read-only)".to_owned()
+    } else if r.write_in_flight {
+        format!(
+            "a write to {} is in flight: wait for its result",
+            r.def.name
+        )
+    } else {
+        return false;
+    };
+    state.say(LogLevel::Warn, why);
+    true
+}
+
+/// Every flag's write when the rollout has also-flags (empty otherwise).
+fn group_of(
+    r: &RolloutState,
+    request: &WriteRequest,
+) -> Result<Vec<crate::flags::write::group::FlagWrite>, String> {
+    if r.also.is_empty() {
+        return Ok(Vec::new());
+    }
+    super::also::group_writes(r, request)
+        .map_err(|e| format!("cannot move the flags together: {e}"))
+}
+
+/// `u`: a dialog that puts back the flags a partial group write moved (each new → old, a
+/// compare-and-set against the value that landed); never writes by itself.
+pub fn undo(state: &mut State) {
+    let i = state.selected;
+    if refused(state, i) {
+        return;
+    }
+    let r = &state.rollouts[i];
+    let Some(p) = &r.partial else {
+        state.say(LogLevel::Info, "nothing to undo: no partial write");
+        return;
+    };
+    let Some(first) = p.undo.first() else {
+        let text = format!("nothing to undo ({}); r rolls every flag back", p.summary);
+        state.say(LogLevel::Warn, text);
+        return;
+    };
+    let mut warnings = Vec::new();
+    for w in &p.undo {
+        let now = if w.flag == 0 {
+            r.flag.as_ref()
+        } else {
+            r.also.get(w.flag - 1).and_then(|a| a.flag.as_ref())
+        };
+        if let Some(now) = now.filter(|n| n.percent != w.request.expected.percent) {
+            warnings.push(format!(
+                "`{}` now reads {}%, not the {}% that landed: its undo will meet a conflict",
+                w.name, now.percent, w.request.expected.percent
+            ));
+        }
+    }
+    let names: Vec<&str> = p.undo.iter().map(|w| w.name.as_str()).collect();
+    state.mode = Mode::Confirm(PendingWrite {
+        rollout: i,
+        request: first.request.clone(),
+        effect: format!(
+            "UNDO the partial write: put back {} in {} to where they were",
+            names.join(", "),
+            r.def.environment
+        ),
+        warnings,
+        group: p.undo.clone(),
+        keep_going: true,
     });
     state.dirty = true;
 }

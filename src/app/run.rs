@@ -17,7 +17,7 @@ use super::effects::{Backends, Effects};
 use super::keymap::{Action, action, filter_action};
 use super::msg::Msg;
 use super::session::{Frontend, LogFile, Session};
-use super::state::{RolloutState, State};
+use super::state::{AlsoState, RolloutState, State};
 use super::term::{Edge, FRAME_GAP, Input, Screen};
 use crate::audit::AuditLog;
 use crate::clock::Clock;
@@ -64,7 +64,13 @@ pub fn initial_state(setup: &Setup, now_ms: i64) -> State {
             let mut rs =
                 RolloutState::new(r.clone(), b.flag.describe(), b.metrics.describe(), now_ms);
             rs.insecure_tls = b.insecure_tls;
-            rs.kill_switch = b.flag.can_set_enabled();
+            rs.kill_switch =
+                b.flag.can_set_enabled() && b.also.iter().all(|a| a.flag.can_set_enabled());
+            rs.also = b
+                .also
+                .iter()
+                .map(|a| AlsoState::new(a.name.clone(), a.flag.describe()))
+                .collect();
             // Seen again on the first read only while the flag is still at 0 %.
             rs.rolled_back_at_ms = setup.audit.last_rollback_ms(&r.name);
             rs.audited_step = setup.audit.last_landed_step(&r.name);

@@ -1,7 +1,9 @@
 //! The one state the screen shows. Only `update` changes it.
 
+mod also;
 mod rollout;
 
+pub use also::{AlsoState, Partial};
 pub use rollout::{MetricState, RolloutState};
 
 use std::collections::VecDeque;
@@ -92,6 +94,7 @@ impl Feed {
 }
 
 /// What the screen is showing on top of the dashboard.
+#[allow(clippy::large_enum_variant)] // one per state, cloned per key at most: boxing buys nothing
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
     /// The dashboard.
@@ -154,6 +157,11 @@ pub struct PendingWrite {
     /// Warnings shown in the dialog, each naming its facts (bake time left, stale or failing
     /// backends, pending/firing/unknown rules with value, severity and action).
     pub warnings: Vec<String>,
+    /// When several flags move (the rollout has `[[rollout.also]]` flags, or an undo): every
+    /// flag's write, listed old → new; `y` writes them in this order. Empty: `request` alone.
+    pub group: Vec<crate::flags::write::group::FlagWrite>,
+    /// The group writes every flag whatever the others did (rollback, kill switch off).
+    pub keep_going: bool,
 }
 
 /// Severity of a log line.

@@ -41,6 +41,10 @@ pub struct FileRollout {
     pub bake: Vec<Spanned<String>>,
     /// The flag backend (`kind` and the adapter's keys; the adapter parses the table).
     pub flag: Spanned<toml::Table>,
+    /// `[[rollout.also]]`: flags that move with `flag` through the same step plan (each a flag
+    /// backend table with an optional `name`).
+    #[serde(default)]
+    pub also: Vec<Spanned<toml::Table>>,
     /// The metrics source (`kind` and the adapter's keys; the adapter parses the table).
     pub metrics: Spanned<toml::Table>,
     /// `[[rollout.metric]]` entries (their generic keys are [`FileMetric`], the rest belong to

@@ -39,9 +39,21 @@ pub struct RolloutConfig {
     pub rollout: Rollout,
     /// Its flag backend, as its adapter parsed it.
     pub flag: Flag,
+    /// The flags that move with it (`[[rollout.also]]`), in the order of the file.
+    pub also: Vec<AlsoFlag>,
     /// Its metrics source (with the source's settings of every metric), as its adapter
     /// parsed it.
     pub source: Source,
+}
+
+/// A flag that moves with the rollout's flag (`[[rollout.also]]`): every step sets it to the
+/// step's percentage too.
+#[derive(Debug, Clone)]
+pub struct AlsoFlag {
+    /// Its label on screen and in dialogs (`name`; default: the backend's description).
+    pub name: Option<String>,
+    /// Its backend, as its adapter parsed it.
+    pub flag: Flag,
 }
 
 /// The whole config, validated.

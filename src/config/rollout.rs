@@ -10,7 +10,7 @@ use toml::de::DeTable;
 
 use super::file::{FileMetric, FileRollout, FileRule};
 use super::locate::{ConfigError, Locator, Table, fields_of};
-use super::{RolloutConfig, child, duration, entries, rule_expr};
+use super::{AlsoFlag, RolloutConfig, child, duration, entries, rule_expr};
 use crate::alerts::{Action, Rule, Severity};
 use crate::flags::registry::{self as flags, Flag};
 use crate::metrics::registry::{self as metrics, MetricTable, Source};
@@ -27,6 +27,7 @@ pub(super) fn rollout(
     refresh: Duration,
 ) -> Result<RolloutConfig, ConfigError> {
     let flag = flag(lx, r, t)?;
+    let also = also(lx, r, t)?;
     if r.steps.get_ref().is_empty() {
         return Err(lx.at(
             &r.steps,
@@ -110,6 +111,7 @@ pub(super) fn rollout(
             },
         },
         flag,
+        also,
         source,
     })
 }
@@ -183,6 +185,39 @@ fn flag(lx: &Locator<'_>, r: &FileRollout, t: &Spanned<DeTable<'_>>) -> Result<F
     let kind = kind_of(lx, &r.flag, "flag", &names)?;
     let table = adapter_table(lx, t, "flag")?;
     flags::parse(&kind, &table).unwrap_or_else(|| Err(lx.at(&r.flag, "unknown flag kind")))
+}
+
+/// The `[[rollout.also]]` flags: each a flag table of any kind with an optional `name`,
+/// parsed by the same registry as `[rollout.flag]`; names are unique.
+fn also(
+    lx: &Locator<'_>,
+    r: &FileRollout,
+    t: &Spanned<DeTable<'_>>,
+) -> Result<Vec<AlsoFlag>, ConfigError> {
+    let names: Vec<&str> = flags::KINDS.iter().map(|k| k.name).collect();
+    let mut out: Vec<AlsoFlag> = Vec::new();
+    for (file, table) in r.also.iter().zip(entries(t.get_ref(), "also")) {
+        let kind = kind_of(lx, file, "also", &names)?;
+        let name = match file.get_ref().get("name") {
+            None => None,
+            Some(toml::Value::String(n)) if !n.trim().is_empty() => Some(n.trim().to_owned()),
+            Some(_) => {
+                return Err(lx.in_table(
+                    file.span(),
+                    "also `name`: expected a non-empty string".into(),
+                ));
+            }
+        };
+        if name.is_some() && out.iter().any(|a| a.name == name) {
+            return Err(lx.in_table(file.span(), "also `name`: duplicate name".into()));
+        }
+        let table = Table::new(lx, table).filter(|k| k != "kind" && k != "name");
+        let flag =
+            flags::parse(&kind, &table).unwrap_or_else(|| Err(lx.at(file, "unknown flag kind")))?;
+        flag.check().map_err(|m| lx.in_table(file.span(), m))?;
+        out.push(AlsoFlag { name, flag });
+    }
+    Ok(out)
 }
 
 fn source(

@@ -119,6 +119,13 @@ pub const ROLLBACK_FRESH_ATTEMPTS: u32 = 3;
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// A fresh id (the audit clock's time, the process, a sequence number): a write's or a
+/// group's.
+#[must_use]
+pub fn fresh_id(audit: &AuditLog) -> String {
+    write_id(audit)
+}
+
 /// A write id: the audit clock's time, the process and a sequence number.
 fn write_id(audit: &AuditLog) -> String {
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
@@ -131,10 +138,20 @@ fn write_id(audit: &AuditLog) -> String {
     )
 }
 
+/// What a write's audit records say about its place in a group: the `[[rollout.also]]` flag
+/// it writes (none for the rollout's own flag) and the group's shared id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tag {
+    /// The also-flag's name.
+    pub flag: Option<String>,
+    /// The group id.
+    pub group: Option<String>,
+}
+
 fn record(
     audit: &AuditLog,
     req: &WriteRequest,
-    backend: &str,
+    (backend, tag): (&str, &Tag),
     expected: &FlagSnapshot,
     id: &str,
     outcome: Option<(&WriteOutcome, Option<String>)>,
@@ -164,6 +181,8 @@ fn record(
         reason: req.reason.clone(),
         outcome: label,
         detail,
+        flag: tag.flag.clone(),
+        group: tag.group.clone(),
     }
 }
 
@@ -211,10 +230,11 @@ pub fn refused_before_writing(
         _ => None,
     };
     // Best effort: nothing is written either way, so a failing audit log cannot hide a write.
+    let tag = Tag::default();
     let _ = audit.append(&record(
         audit,
         &request,
-        backend,
+        (backend, &tag),
         &request.expected,
         &id,
         None,
@@ -222,7 +242,7 @@ pub fn refused_before_writing(
     let _ = audit.append(&record(
         audit,
         &request,
-        backend,
+        (backend, &tag),
         &request.expected,
         &id,
         Some((&outcome, detail)),
@@ -272,6 +292,17 @@ pub async fn guarded_write(
     request: WriteRequest,
     read_only: bool,
 ) -> WriteResult {
+    guarded_write_tagged(backend, audit, request, read_only, &Tag::default()).await
+}
+
+/// [`guarded_write`] with its audit records tagged (a flag of a group).
+pub async fn guarded_write_tagged(
+    backend: &dyn FlagBackend,
+    audit: &AuditLog,
+    request: WriteRequest,
+    read_only: bool,
+    tag: &Tag,
+) -> WriteResult {
     let desc = backend.describe();
     let mut expected = request.expected.clone();
     let mut attempts = 0;
@@ -279,7 +310,7 @@ pub async fn guarded_write(
         attempts += 1;
         let id = write_id(audit);
         let audit_err = audit
-            .append_off_thread(record(audit, &request, &desc, &expected, &id, None))
+            .append_off_thread(record(audit, &request, (&desc, tag), &expected, &id, None))
             .await
             .err();
         let res = if read_only {
@@ -329,7 +360,7 @@ pub async fn guarded_write(
             .append_off_thread(record(
                 audit,
                 &request,
-                &desc,
+                (&desc, tag),
                 &expected,
                 &id,
                 Some((&outcome, detail)),
@@ -366,6 +397,8 @@ pub async fn guarded_write(
         }
     }
 }
+
+pub mod group;
 
 #[cfg(test)]
 mod tests;

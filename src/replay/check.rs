@@ -215,6 +215,17 @@ fn ascending<V>(series: &[(i64, V)]) -> Result<(), String> {
     Ok(())
 }
 
+/// Rollout `i` of the header, or why it does not exist.
+fn rollout_of(h: &Header, i: usize) -> Result<&RecordedRollout, String> {
+    h.rollouts.get(i).ok_or_else(|| {
+        format!(
+            "rollout {i} does not exist: the header has {} (0..={})",
+            h.rollouts.len(),
+            h.rollouts.len() - 1
+        )
+    })
+}
+
 /// One message line at clock time `t`, after the previous line's time `prev_t` (the header's
 /// `started_ms` for the first): times never go back, rollouts exist, and every value is one a
 /// backend (or the keymap) could have produced. `msg` is `None` for a format-1 key bound to
@@ -228,15 +239,7 @@ pub(super) fn line(h: &Header, prev_t: i64, t: i64, msg: Option<&Msg>) -> Result
         ));
     }
     let Some(msg) = msg else { return Ok(()) };
-    let rollout = |i: usize| -> Result<&RecordedRollout, String> {
-        h.rollouts.get(i).ok_or_else(|| {
-            format!(
-                "rollout {i} does not exist: the header has {} (0..={})",
-                h.rollouts.len(),
-                h.rollouts.len() - 1
-            )
-        })
-    };
+    let rollout = |i: usize| rollout_of(h, i);
     match msg {
         Msg::Action(KeyAction::Range(n)) if !(1..=4).contains(n) => {
             Err(format!("range {n}: expected 1..=4 (the keys 1 to 4)"))
@@ -318,6 +321,8 @@ pub(super) fn line(h: &Header, prev_t: i64, t: i64, msg: Option<&Msg>) -> Result
                 crate::flags::write::WriteKind::SetEnabled(_) => Ok(()),
             }
         }
-        Msg::Reconciled { rollout: i, .. } => rollout(*i).map(|_| ()),
+        Msg::Reconciled { rollout: i, .. }
+        | Msg::AlsoRead { rollout: i, .. }
+        | Msg::GroupWriteDone { rollout: i, .. } => rollout(*i).map(|_| ()),
     }
 }

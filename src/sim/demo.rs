@@ -320,6 +320,7 @@ pub fn build(
             rollout,
             Backends {
                 flag: Arc::new(flag),
+                also: Vec::new(),
                 metrics: Arc::new(source),
                 insecure_tls: false,
             },

@@ -50,6 +50,21 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
     if r.insecure_tls {
         l1.push(Span::styled(" INSECURE TLS ", t.critical));
     }
+    if !r.also.is_empty() {
+        l1.push(Span::styled(format!("{} also: ", g.sep), t.dim));
+        for (k, a) in r.also.iter().enumerate() {
+            let (mark, style) = if crate::app::also::in_step(r, a) {
+                (g.ok, t.ok)
+            } else {
+                (g.fire, t.warn)
+            };
+            let comma = if k + 1 < r.also.len() { ", " } else { " " };
+            l1.push(Span::styled(
+                format!("{} {mark}{comma}", crate::app::also::describe(a)),
+                style,
+            ));
+        }
+    }
     if s.automation_paused && (r.armed || r.def.automation.auto_rollback) {
         l1.push(Span::styled(" AUTOMATION PAUSED ", t.warn));
     } else {

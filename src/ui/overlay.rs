@@ -185,6 +185,25 @@ pub fn confirm(f: &mut Frame<'_>, area: Rect, s: &State, p: &PendingWrite, t: &T
             t,
         ),
     ];
+    for (k, w) in p.group.iter().enumerate() {
+        let label = if k == 0 {
+            " Flags:       "
+        } else {
+            "              "
+        };
+        lines.push(field(
+            label,
+            format!(
+                "{} {} {} {}",
+                w.name,
+                flag_value(&w.request.expected, w.request.kind, false),
+                g.arrow,
+                flag_value(&w.request.expected, w.request.kind, true)
+            ),
+            t.title,
+            t,
+        ));
+    }
     if !req.expected.details.is_empty() {
         let kept: Vec<String> = req
             .expected
@@ -215,6 +234,16 @@ pub fn confirm(f: &mut Frame<'_>, area: Rect, s: &State, p: &PendingWrite, t: &T
     lines.push(Line::raw(""));
     lines.push(confirm_keys(t));
     dialog(f, area, s, t, " Confirm flag change ", lines);
+}
+
+/// A flag's value before (`new` false) or after a write of `kind`: `25%`, `on`.
+fn flag_value(before: &crate::model::FlagSnapshot, kind: WriteKind, new: bool) -> String {
+    match kind {
+        WriteKind::SetPercent(n) | WriteKind::Rollback(n) if new => format!("{n}%"),
+        WriteKind::SetEnabled(on) if new => (if on { "on" } else { "off" }).into(),
+        WriteKind::SetEnabled(_) => (if before.enabled { "on" } else { "off" }).into(),
+        _ => format!("{}%", before.percent),
+    }
 }
 
 /// The dialog that arms auto-advance: it is a write-to-be, so it is confirmed like one.

@@ -34,6 +34,20 @@ pub fn verdict(s: &State, r: &RolloutState) -> (String, Level) {
     let g = glyphs(s.ascii);
     let dash = if s.ascii { "-" } else { "—" };
     let rules = || r.def.rules.iter().zip(&r.alerts);
+    if let Some(p) = &r.partial {
+        let undo = if p.undo.is_empty() {
+            String::new()
+        } else {
+            ": undo [u]".into()
+        };
+        return (
+            format!(
+                "PARTIAL WRITE {dash} {}{undo}",
+                asciify(&p.summary, s.ascii)
+            ),
+            Level::Critical,
+        );
+    }
     let worst_firing = rules()
         .filter(|(_, a)| a.status == AlertStatus::Firing)
         .max_by_key(|(rule, _)| {

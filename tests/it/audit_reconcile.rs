@@ -22,6 +22,8 @@ fn intent(id: &str) -> AuditRecord {
         reason: "operator".into(),
         outcome: None,
         detail: None,
+        flag: None,
+        group: None,
     }
 }
 

@@ -287,6 +287,8 @@ fn the_pty_vanishing(form: Form, tag: &str, logged: &[&str]) {
         reason: "operator".into(),
         outcome: None,
         detail: None,
+        flag: None,
+        group: None,
     };
     std::fs::write(&audit, serde_json::to_string(&intent).unwrap() + "\n").unwrap();
     let me = std::env::current_exe().unwrap();

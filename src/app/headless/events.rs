@@ -103,6 +103,11 @@ impl Events {
                 }
             }
             Msg::WriteDone { at_ms, result, .. } => self.write_done(*at_ms, result),
+            Msg::GroupWriteDone { at_ms, result, .. } => {
+                for d in &result.done {
+                    self.write_done(*at_ms, &d.result);
+                }
+            }
             Msg::Shutdown(reason) => {
                 self.emit(s.now_ms, "", "shutdown", json!({ "reason": reason }));
             }
@@ -140,8 +145,13 @@ impl Events {
 
     /// After `update`: write intents, then what changed in the state.
     pub fn after(&mut self, cmds: &[Command], s: &State) {
-        for c in cmds {
-            if let Command::Write { request, .. } = c {
+        let requests = cmds.iter().flat_map(|c| match c {
+            Command::Write { request, .. } => vec![request],
+            Command::WriteGroup { writes, .. } => writes.iter().map(|w| &w.request).collect(),
+            _ => Vec::new(),
+        });
+        for request in requests {
+            {
                 self.emit(
                     s.now_ms,
                     &request.rollout,

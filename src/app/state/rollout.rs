@@ -62,6 +62,13 @@ pub struct RolloutState {
     pub flag: Option<FlagSnapshot>,
     /// The flag backend's feed: last answer, failure, schedule.
     pub flag_feed: Feed,
+    /// The flags that move with it (`[[rollout.also]]`), in order.
+    pub also: Vec<super::AlsoState>,
+    /// A read of the also-flags is under way.
+    pub also_in_flight: bool,
+    /// The last group write did not move every flag: shown until undone or a later group
+    /// write lands on every flag; automation stands back meanwhile.
+    pub partial: Option<super::Partial>,
     /// The start-up backfill is done (or failed): live polling may start.
     pub backfilled: bool,
     /// One entry per metric of `def`.
@@ -144,6 +151,9 @@ impl RolloutState {
             metrics_source,
             flag: None,
             flag_feed: Feed::default(),
+            also: Vec::new(),
+            also_in_flight: false,
+            partial: None,
             backfilled: false,
             metrics_feed: Feed::default(),
             step_since_ms: None,

@@ -18,6 +18,11 @@ pub(super) fn tick(state: &mut State, now: i64, cmds: &mut Vec<Command>) {
         let r = &mut state.rollouts[i];
         if r.flag_feed.start_if_due(now) {
             cmds.push(Command::ReadFlag(i));
+            // The also-flags are read with the flag, one request per backend at most.
+            if !r.also.is_empty() && !r.also_in_flight {
+                r.also_in_flight = true;
+                cmds.push(Command::ReadAlso(i));
+            }
         }
         if r.metrics_feed.start_if_due(now) {
             if r.backfilled {

@@ -78,9 +78,17 @@ pub(super) fn on_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
                     LogLevel::Info,
                     format!("confirmed: {}; writing…", describe_change(&p.request)),
                 );
-                cmds.push(Command::Write {
-                    rollout: p.rollout,
-                    request: p.request,
+                cmds.push(if p.group.is_empty() {
+                    Command::Write {
+                        rollout: p.rollout,
+                        request: p.request,
+                    }
+                } else {
+                    Command::WriteGroup {
+                        rollout: p.rollout,
+                        writes: p.group,
+                        keep_going: p.keep_going,
+                    }
                 });
             }
             Action::No => {
@@ -288,6 +296,7 @@ fn on_normal_action(state: &mut State, a: Action, cmds: &mut Vec<Command>) {
         | Action::StepBack
         | Action::Rollback
         | Action::KillSwitch => crate::app::propose::propose(state, a),
+        Action::Undo => crate::app::propose::undo(state),
         Action::Down => select_metric(state, 1),
         Action::Up => select_metric(state, -1),
         Action::Top | Action::PageUp => select_metric(state, -1_000_000),

@@ -4,6 +4,7 @@
 //! backfill), [`rules`] (observations and evaluation), [`keys`] (actions and dialogs),
 //! [`writes`] (outcomes).
 
+mod also;
 mod feeds;
 mod fleet;
 mod keys;
@@ -15,6 +16,7 @@ pub use writes::describe_change;
 
 use super::msg::{Command, Msg};
 use super::state::{LogLevel, State};
+use also::{on_also_read, on_group_write_done};
 use feeds::{on_backfill, on_flag_events, on_flag_read, on_metrics, tick};
 use keys::on_action;
 use writes::on_write_done;
@@ -49,6 +51,16 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             at_ms,
             result,
         } => on_flag_read(state, rollout, at_ms, result, &mut cmds),
+        Msg::AlsoRead {
+            rollout,
+            at_ms,
+            results,
+        } => on_also_read(state, rollout, at_ms, results),
+        Msg::GroupWriteDone {
+            rollout,
+            at_ms,
+            result,
+        } => on_group_write_done(state, rollout, at_ms, &result, &mut cmds),
         Msg::FlagEvents {
             rollout, result, ..
         } => on_flag_events(state, rollout, result),

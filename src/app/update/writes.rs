@@ -17,6 +17,26 @@ pub(super) fn on_write_done(
         return;
     };
     r.write_in_flight = false;
+    landed_on_flag(state, i, at, res, cmds);
+    let (level, text) = outcome_text(res);
+    let name = state.rollouts[i].def.name.clone();
+    if level == LogLevel::Error {
+        state.notify(format!("{name}: {text}"));
+    }
+    state.log(i, level, text.clone());
+    state.say(level, format!("{name}: {text}"));
+}
+
+/// The state after a write of rollout `i`'s own flag: the re-read becomes the flag, a landed
+/// write is remembered (so the change history names it).
+pub(super) fn landed_on_flag(
+    state: &mut State,
+    i: usize,
+    at: i64,
+    res: &crate::flags::write::WriteResult,
+    cmds: &mut Vec<Command>,
+) {
+    let r = &mut state.rollouts[i];
     if let Some(own) = crate::flags::own::OwnWrite::landed(res, at) {
         crate::flags::own::remember(&mut r.own_writes, own);
     }
@@ -25,12 +45,16 @@ pub(super) fn on_write_done(
         r.flag_feed.error = None;
         read_events(state, i, cmds);
     }
+}
+
+/// A write's outcome in words for the log and the status line, with its level.
+pub(super) fn outcome_text(res: &crate::flags::write::WriteResult) -> (LogLevel, String) {
     let what = describe_change(&res.request);
     let now_value = res
         .after
         .as_ref()
         .map_or_else(|| "unreadable".to_owned(), describe_flag);
-    let (level, text) = match &res.outcome {
+    match &res.outcome {
         WriteOutcome::Ok => (
             LogLevel::Info,
             format!("done: {what} (re-read: {now_value})"),
@@ -54,13 +78,7 @@ pub(super) fn on_write_done(
                  not {asked}; not retried"
             ),
         ),
-    };
-    let name = state.rollouts[i].def.name.clone();
-    if level == LogLevel::Error {
-        state.notify(format!("{name}: {text}"));
     }
-    state.log(i, level, text.clone());
-    state.say(level, format!("{name}: {text}"));
 }
 
 /// `old → new` in words for the log (the log line names the rollout).
