@@ -36,6 +36,7 @@ mod hostile_config;
 mod http_flag;
 mod json_source;
 mod layers;
+mod multi_flag;
 mod prometheus;
 mod record_replay;
 mod screens;

@@ -1,13 +1,8 @@
-#![allow(clippy::unwrap_used)]
 //! Flags that move together (`[[rollout.also]]`): one dialog lists every flag old → new, `y`
 //! writes them as one group, a flag out of step blocks `+`, and a group that moved some flags
 //! but not all is shown as PARTIAL, stops the automation and offers `u`, whose dialog puts the
 //! landed flags back. The update-level tests drive `update` with the messages the effects
 //! send; the end-to-end test runs the binary in tmux against two real HTTP flag servers.
-
-#[path = "support/fault_server.rs"]
-mod fault_server;
-mod support;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
