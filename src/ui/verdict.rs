@@ -227,6 +227,8 @@ fn short(text: &str) -> String {
         .replace(" firing :", ":")
         .replace(" firing:", ":")
         .replace(" recommended", "")
+        .replace(" ;", ";")
+        .replace(" ,", ",")
         .replace("  ", " ");
     out.trim().to_owned()
 }

@@ -24,6 +24,7 @@ mod e2e_automation;
 mod e2e_demo;
 mod e2e_fleet;
 mod e2e_mouse;
+mod e2e_multi_flag;
 mod e2e_redraw;
 mod e2e_safety;
 mod e2e_signals;
