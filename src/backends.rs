@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, RolloutConfig};
 use crate::flags::FlagBackend;
 use crate::metrics::MetricsSource;
+use crate::metrics::fleet::Member;
 use crate::metrics::registry::BuildCtx;
+use crate::metrics::registry::Source;
 use crate::model::Rollout;
 
 /// The two backends of one rollout.
@@ -60,6 +62,52 @@ pub fn wire(cfg: &Config, clock: &Arc<dyn Clock>) -> Result<Vec<(Rollout, Backen
         ));
     }
     Ok(out)
+}
+
+/// Discovers every fleet's flags and appends a rollout per flag to `cfg.rollouts` (its
+/// template named after the flag, its flag backend from the selection, its metrics from the
+/// fleet's shared source). A `[[rollout]]` written with the same name overrides the
+/// discovered one (and an earlier fleet's flag a later fleet's). Returns one note per fleet.
+///
+/// # Errors
+/// A fleet whose backend could not be asked, naming it.
+pub async fn discover(cfg: &mut Config) -> Result<Vec<String>, String> {
+    let mut notes = Vec::new();
+    for fleet in &cfg.fleets {
+        let names = fleet
+            .discovery
+            .spec
+            .discover()
+            .await
+            .map_err(|e| format!("fleet `{}`: discovering its flags: {e}", fleet.name))?;
+        let mut added = 0usize;
+        for name in &names {
+            if cfg.rollouts.iter().any(|r| r.rollout.name == *name) {
+                continue;
+            }
+            let mut rollout = fleet.template.clone();
+            rollout.name.clone_from(name);
+            cfg.rollouts.push(RolloutConfig {
+                rollout,
+                flag: fleet.discovery.spec.flag(name),
+                source: Source {
+                    kind: fleet.source.kind,
+                    spec: Arc::new(Member {
+                        shared: fleet.source.clone(),
+                        flag: name.clone(),
+                    }),
+                },
+            });
+            added += 1;
+        }
+        notes.push(format!(
+            "fleet `{}`: {} flag{} found, {added} added",
+            fleet.name,
+            names.len(),
+            if names.len() == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(notes)
 }
 
 /// The total deadline of each request: min(poll interval, 5 s) (R1), as

@@ -194,6 +194,17 @@ fn config_path(arg: &ConfigArg) -> color_eyre::Result<PathBuf> {
 fn load(arg: &ConfigArg, ui: &UiOpts) -> color_eyre::Result<Config> {
     let path = config_path(arg)?;
     let mut cfg = config::load(&path).map_err(|e| eyre!("{e}"))?;
+    if !cfg.fleets.is_empty() {
+        runtime()?
+            .block_on(rollwatch::backends::discover(&mut cfg))
+            .map_err(|e| eyre!(e))?;
+        if cfg.rollouts.is_empty() {
+            return Err(eyre!(
+                "{}: no rollouts: the fleets found no flags",
+                path.display()
+            ));
+        }
+    }
     cfg.read_only |= ui.read_only;
     if ui.theme.is_some() {
         cfg.theme.clone_from(&ui.theme);
@@ -252,18 +263,23 @@ fn simulate(args: &SimulateArgs) -> color_eyre::Result<()> {
         .build()
         .wrap_err("starting the async runtime")?;
     rt.block_on(async {
-        let server = SimServer::bind(args.listen, opts)
-            .await
-            .wrap_err_with(|| format!("binding {}", args.listen))?;
+        let server = match args.flags {
+            None => SimServer::bind(args.listen, opts).await,
+            Some(n) => {
+                let flags = rollwatch::sim::fleet::fleet(usize::from(n), args.seed);
+                SimServer::bind_fleet(args.listen, flags, 0, Arc::new(SystemClock)).await
+            }
+        }
+        .wrap_err_with(|| format!("binding {}", args.listen))?;
         let addr = server.local_addr()?;
+        let flags = match args.flags {
+            None => format!("flag: /api/flags/{}", args.flag),
+            Some(n) => format!("{n} flags: /api/flags"),
+        };
         answer(format_args!(
-            "rollwatch simulate: listening on http://{addr} (metrics: /metrics, flag: /api/flags/{})\n",
-            args.flag
+            "rollwatch simulate: listening on http://{addr} (metrics: /metrics, {flags})\n"
         ));
-        server
-            .serve(shutdown_signal())
-            .await
-            .wrap_err("serving")
+        server.serve(shutdown_signal()).await.wrap_err("serving")
     })
 }
 
@@ -286,8 +302,13 @@ fn main() -> ExitCode {
 fn check_config(file: &std::path::Path) -> i32 {
     match config::load(file) {
         Ok(cfg) => {
+            let fleets = match cfg.fleets.len() {
+                0 => String::new(),
+                1 => ", 1 fleet".to_owned(),
+                n => format!(", {n} fleets"),
+            };
             answer(format_args!(
-                "{}: ok ({} rollout{})\n",
+                "{}: ok ({} rollout{}{fleets})\n",
                 file.display(),
                 cfg.rollouts.len(),
                 if cfg.rollouts.len() == 1 { "" } else { "s" }
