@@ -2,7 +2,8 @@
 //!
 //! Three rings: raw samples as polled, 10-second means and 1-minute means. A failed or empty
 //! poll is stored as a gap (`None`), never as zero, and a bucket with only gaps stays a gap.
-//! Memory is fixed at construction: 24 hours of one series cost about 44 KiB.
+//! Memory is fixed at construction: 24 hours of one series cost about 22 KiB (8 bytes a
+//! sample: a time offset from the ring's base and an `f32`, NaN for a gap).
 
 use std::collections::VecDeque;
 
@@ -15,28 +16,90 @@ pub struct Sample {
     pub value: Option<f32>,
 }
 
-/// A fixed-capacity ring of samples.
+/// A sample as a ring stores it: milliseconds after the ring's base time and the value, NaN
+/// for a gap (stored values are finite), 8 bytes instead of [`Sample`]'s 16, so a fleet of
+/// 200 rollouts × 5 metrics × 2 cohorts holds 24 h in about 44 MiB instead of 88.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Packed {
+    dt_ms: u32,
+    value: f32,
+}
+
+/// A fixed-capacity ring of samples, ascending in time.
 #[derive(Debug, Clone)]
 struct Ring {
     cap: usize,
-    buf: VecDeque<Sample>,
+    base_ms: i64,
+    buf: VecDeque<Packed>,
 }
 
 impl Ring {
     fn new(cap: usize) -> Self {
         Self {
             cap,
+            base_ms: 0,
             buf: VecDeque::with_capacity(cap),
         }
     }
+
+    fn unpack(&self, p: Packed) -> Sample {
+        Sample {
+            at_ms: self.base_ms + i64::from(p.dt_ms),
+            value: (!p.value.is_nan()).then_some(p.value),
+        }
+    }
+
+    fn dt(&self, at_ms: i64) -> Option<u32> {
+        u32::try_from(at_ms - self.base_ms).ok()
+    }
+
     fn push(&mut self, s: Sample) {
         if self.buf.len() == self.cap {
             self.buf.pop_front();
         }
-        self.buf.push_back(s);
+        if self.buf.is_empty() {
+            self.base_ms = s.at_ms;
+        }
+        if self.dt(s.at_ms).is_none() {
+            // 49 days past the base: rebase, keeping the samples less than 49 days older.
+            let near = |x: &Sample| u32::try_from(s.at_ms - x.at_ms).is_ok();
+            let kept: Vec<Sample> = self.iter().filter(near).collect();
+            self.base_ms = kept.first().map_or(s.at_ms, |f| f.at_ms);
+            self.buf.clear();
+            for x in kept {
+                self.put(x);
+            }
+        }
+        self.put(s);
     }
+
+    fn put(&mut self, s: Sample) {
+        if let Some(dt_ms) = self.dt(s.at_ms) {
+            self.buf.push_back(Packed {
+                dt_ms,
+                value: s.value.unwrap_or(f32::NAN),
+            });
+        }
+    }
+
+    fn front(&self) -> Option<Sample> {
+        self.buf.front().map(|p| self.unpack(*p))
+    }
+
+    fn back(&self) -> Option<Sample> {
+        self.buf.back().map(|p| self.unpack(*p))
+    }
+
+    fn get(&self, i: usize) -> Option<Sample> {
+        self.buf.get(i).map(|p| self.unpack(*p))
+    }
+
+    fn iter(&self) -> impl DoubleEndedIterator<Item = Sample> + ExactSizeIterator + '_ {
+        self.buf.iter().map(|p| self.unpack(*p))
+    }
+
     fn span_ms(&self) -> i64 {
-        match (self.buf.front(), self.buf.back()) {
+        match (self.front(), self.back()) {
             (Some(a), Some(b)) => b.at_ms - a.at_ms,
             _ => 0,
         }
@@ -128,7 +191,7 @@ impl History {
     /// Appends a sample. Samples not newer than the last one are ignored, so a backfill that
     /// overlaps live data cannot reorder the series. Non-finite values are stored as gaps.
     pub fn push(&mut self, at_ms: i64, value: Option<f64>) {
-        if self.raw.buf.back().is_some_and(|l| at_ms <= l.at_ms) {
+        if self.raw.back().is_some_and(|l| at_ms <= l.at_ms) {
             return;
         }
         #[allow(clippy::cast_possible_truncation)]
@@ -143,13 +206,13 @@ impl History {
     /// The newest sample, gap or not.
     #[must_use]
     pub fn last(&self) -> Option<Sample> {
-        self.raw.buf.back().copied()
+        self.raw.back()
     }
 
     /// Raw samples, oldest first.
     #[must_use]
-    pub fn raw(&self) -> impl DoubleEndedIterator<Item = &Sample> + ExactSizeIterator {
-        self.raw.buf.iter()
+    pub fn raw(&self) -> impl DoubleEndedIterator<Item = Sample> + ExactSizeIterator + '_ {
+        self.raw.iter()
     }
 
     /// Number of raw samples held.
@@ -189,12 +252,11 @@ impl History {
                 })
             });
         let skip = pick.buf.len().saturating_sub(width);
-        let span = match (pick.buf.get(skip), pick.buf.back()) {
+        let span = match (pick.get(skip), pick.back()) {
             (Some(a), Some(b)) => b.at_ms - a.at_ms,
             _ => 0,
         };
         let values = pick
-            .buf
             .iter()
             .skip(skip)
             .map(|s| s.value.map(f64::from))
@@ -208,28 +270,24 @@ impl History {
     #[must_use]
     pub fn since(&self, from_ms: i64) -> Vec<Sample> {
         let rings = [&self.raw, &self.tiers[0].ring, &self.tiers[1].ring];
-        let reaches = |r: &Ring| r.buf.front().is_some_and(|s| s.at_ms <= from_ms);
+        let reaches = |r: &Ring| r.front().is_some_and(|s| s.at_ms <= from_ms);
         let pick = rings
             .iter()
             .copied()
             .find(|r| reaches(r))
             .unwrap_or_else(|| {
                 rings.iter().copied().fold(rings[0], |best, r| {
-                    let start = |x: &Ring| x.buf.front().map_or(i64::MAX, |s| s.at_ms);
+                    let start = |x: &Ring| x.front().map_or(i64::MAX, |s| s.at_ms);
                     if start(r) < start(best) { r } else { best }
                 })
             });
-        pick.buf
-            .iter()
-            .filter(|s| s.at_ms >= from_ms)
-            .copied()
-            .collect()
+        pick.iter().filter(|s| s.at_ms >= from_ms).collect()
     }
 
     /// Heap bytes held by the sample rings (for the memory budget).
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
-        let per = std::mem::size_of::<Sample>();
+        let per = std::mem::size_of::<Packed>();
         (self.raw.buf.capacity()
             + self
                 .tiers
@@ -291,12 +349,7 @@ mod tests {
         // bucket 2: 7
         h.push(20_000, Some(7.0));
         h.push(30_000, Some(8.0)); // closes bucket 2
-        let mid: Vec<_> = h.tiers[0]
-            .ring
-            .buf
-            .iter()
-            .map(|s| (s.at_ms, s.value))
-            .collect();
+        let mid: Vec<_> = h.tiers[0].ring.iter().map(|s| (s.at_ms, s.value)).collect();
         assert_eq!(
             mid,
             vec![(0, Some(2.0)), (10_000, None), (20_000, Some(7.0))]
@@ -331,5 +384,23 @@ mod tests {
             1439,
             "24 h of minutes minus the open bucket"
         );
+    }
+
+    #[test]
+    fn samples_weeks_apart_keep_their_times_and_gaps() {
+        let day = 86_400_000;
+        let mut h = History::with_capacity(4, 4, 4);
+        h.push(1_000, Some(1.0));
+        h.push(1_000 + 40 * day, None);
+        h.push(1_000 + 60 * day, Some(3.0));
+        h.push(1_000 + 200 * day, Some(4.0));
+        let got: Vec<(i64, Option<f32>)> = h.raw().map(|s| (s.at_ms, s.value)).collect();
+        assert_eq!(got, [(1_000 + 200 * day, Some(4.0))]);
+        let mut h = History::with_capacity(4, 4, 4);
+        h.push(-5, Some(1.0));
+        h.push(40 * day, None);
+        h.push(60 * day, Some(3.0));
+        let got: Vec<(i64, Option<f32>)> = h.raw().map(|s| (s.at_ms, s.value)).collect();
+        assert_eq!(got, [(40 * day, None), (60 * day, Some(3.0))]);
     }
 }
