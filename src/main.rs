@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 use color_eyre::eyre::{WrapErr, eyre};
 
-use rollwatch::app::run::{Setup, run_recorded};
+use rollwatch::app::run::{Setup, run_discovering};
 use rollwatch::app::term::install_hooks;
 use rollwatch::audit::AuditLog;
 use rollwatch::cli::{
@@ -69,14 +69,38 @@ fn audit(ui: &UiOpts, cfg: Option<&Config>) -> AuditLog {
     )
 }
 
-fn dashboard(setup: Setup, record: &RecordArg, meta: RecordMeta) -> color_eyre::Result<()> {
+/// The fleets' discovery while watching: every 30 polls (a minute at a 2 s refresh).
+type Discovery = Option<(rollwatch::app::discovery::Shared, i64)>;
+
+/// The rediscovery of `cfg`'s fleets, when it has any (the written rollouts read again).
+fn rediscovery(arg: &ConfigArg, cfg: &Config) -> color_eyre::Result<Discovery> {
+    if cfg.fleets.is_empty() {
+        return Ok(None);
+    }
+    let written = config::load(&config_path(arg)?)
+        .map_err(|e| eyre!("{e}"))?
+        .rollouts
+        .into_iter()
+        .map(|r| r.rollout.name)
+        .collect();
+    let d = rollwatch::backends::Rediscovery::new(cfg, written, Arc::new(SystemClock));
+    let every = i64::try_from(cfg.refresh.as_millis()).unwrap_or(i64::MAX / 64) * 30;
+    Ok(Some((Arc::new(d), every)))
+}
+
+fn dashboard(
+    setup: Setup,
+    record: &RecordArg,
+    meta: RecordMeta,
+    discovery: Discovery,
+) -> color_eyre::Result<()> {
     // Created before the terminal is taken, so a bad path is a plain error message.
     let mut rec = match &record.record {
         Some(path) => Some(Recorder::create(path, meta).map_err(|e| eyre!("--record: {e}"))?),
         None => None,
     };
     let rt = runtime()?;
-    let stopped = rt.block_on(run_recorded(setup, rec.as_mut()))?;
+    let stopped = rt.block_on(run_discovering(setup, rec.as_mut(), discovery))?;
     rt.shutdown_timeout(Duration::from_millis(200));
     if let Some(reason) = stopped {
         say(format_args!("stopped: {reason}"));
@@ -168,7 +192,7 @@ fn demo(args: &DemoArgs, ui: &UiOpts) -> color_eyre::Result<()> {
         deadline: Duration::from_secs(2),
         log_file: Some(rollwatch::paths::state_dir().join("rollwatch.log")),
     };
-    dashboard(setup, &args.record, meta)
+    dashboard(setup, &args.record, meta, None)
 }
 
 fn watch_meta(path: Option<&PathBuf>) -> RecordMeta {
@@ -329,11 +353,15 @@ fn run_main() -> color_eyre::Result<ExitCode> {
         Some(Commands::Demo(args)) => demo(args, ui).map(|()| 0)?,
         Some(Commands::Simulate(args)) => simulate(args).map(|()| 0)?,
         None => {
-            let cfg = load(&ConfigArg { config: None }, ui)?;
+            let arg = ConfigArg { config: None };
+            let cfg = load(&arg, ui)?;
+            let discovery = rediscovery(&arg, &cfg)?;
+            let meta = watch_meta(None);
             dashboard(
                 setup_from(&cfg, ui)?,
                 &RecordArg::default(),
-                watch_meta(None),
+                meta,
+                discovery,
             )
             .map(|()| 0)?
         }
@@ -343,7 +371,8 @@ fn run_main() -> color_eyre::Result<ExitCode> {
                 cfg.refresh = config::duration::parse(r).map_err(|e| eyre!("--refresh: {e}"))?;
             }
             let meta = watch_meta(w.config.config.as_ref());
-            dashboard(setup_from(&cfg, ui)?, &w.record, meta).map(|()| 0)?
+            let discovery = rediscovery(&w.config, &cfg)?;
+            dashboard(setup_from(&cfg, ui)?, &w.record, meta, discovery).map(|()| 0)?
         }
         Some(Commands::Replay(args)) => replay(args, ui).map(|()| 0)?,
         Some(Commands::Completions { shell }) => {

@@ -5,6 +5,7 @@
 //! actions; [`term`] owns the terminal.
 
 mod automation;
+pub mod discovery;
 pub mod driver;
 pub mod effects;
 pub mod guard;

@@ -235,13 +235,37 @@ pub async fn run(setup: Setup) -> color_eyre::Result<Option<String>> {
 /// Debug builds only: on the key named by `ROLLWATCH_DEBUG_PANIC_KEY` (tests of the restore).
 pub async fn run_recorded(
     setup: Setup,
+    rec: Option<&mut Recorder>,
+) -> color_eyre::Result<Option<String>> {
+    run_discovering(setup, rec, None).await
+}
+
+/// [`run_recorded`], discovering the fleets' flags again every `every_ms` (clock ms) with
+/// `discovery`, when given.
+///
+/// # Errors
+/// When the terminal cannot be set up.
+///
+/// # Panics
+/// Debug builds only: on the key named by `ROLLWATCH_DEBUG_PANIC_KEY` (tests of the restore).
+pub async fn run_discovering(
+    setup: Setup,
     mut rec: Option<&mut Recorder>,
+    discovery: Option<(super::discovery::Shared, i64)>,
 ) -> color_eyre::Result<Option<String>> {
     if setup.themes.is_empty() {
         return Err(color_eyre::eyre::eyre!("no theme loaded"));
     }
     let clock = setup.clock.clone();
-    let state = initial_state(&setup, clock.now_ms());
+    let mut state = initial_state(&setup, clock.now_ms());
+    let discovery = discovery.map(|(d, every_ms)| {
+        state.discovery = Some(super::discovery::DiscoveryFeed {
+            every_ms,
+            next_at_ms: state.now_ms + every_ms,
+            in_flight: false,
+        });
+        d
+    });
     if let Some(r) = rec.as_deref_mut() {
         r.begin(&state);
     }
@@ -250,7 +274,10 @@ pub async fn run_recorded(
     let mut screen = Screen::open()?;
     let mut session = Session {
         state,
-        effects: effects(&setup, tx),
+        effects: match discovery {
+            Some(d) => effects(&setup, tx).with_discovery(d),
+            None => effects(&setup, tx),
+        },
         clock: clock.clone(),
         rec,
         log: LogFile {

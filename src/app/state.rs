@@ -154,8 +154,11 @@ pub struct LogEvent {
 #[allow(clippy::struct_excessive_bools)] // independent switches of the screen, not a state machine
 #[derive(Debug, Clone)]
 pub struct State {
-    /// Watched rollouts.
+    /// Watched rollouts. Only ever appended to (fleets discovered while watching), so a
+    /// rollout's index never changes.
     pub rollouts: Vec<RolloutState>,
+    /// Discovery of the fleets' flags while watching, when the config has fleets.
+    pub discovery: Option<crate::app::discovery::DiscoveryFeed>,
     /// The one shown in full.
     pub selected: usize,
     /// Poll interval (clock ms).
@@ -211,6 +214,7 @@ impl State {
     pub fn new(rollouts: Vec<RolloutState>, refresh_ms: i64, now_ms: i64) -> Self {
         Self {
             rollouts,
+            discovery: None,
             selected: 0,
             refresh_ms: refresh_ms.max(100),
             read_only: false,
