@@ -89,6 +89,7 @@ fn rediscovery(arg: &ConfigArg, cfg: &Config) -> color_eyre::Result<Discovery> {
 }
 
 fn dashboard(
+    rt: tokio::runtime::Runtime,
     setup: Setup,
     record: &RecordArg,
     meta: RecordMeta,
@@ -99,7 +100,6 @@ fn dashboard(
         Some(path) => Some(Recorder::create(path, meta).map_err(|e| eyre!("--record: {e}"))?),
         None => None,
     };
-    let rt = runtime()?;
     let stopped = rt.block_on(run_discovering(setup, rec.as_mut(), discovery))?;
     rt.shutdown_timeout(Duration::from_millis(200));
     if let Some(reason) = stopped {
@@ -192,7 +192,7 @@ fn demo(args: &DemoArgs, ui: &UiOpts) -> color_eyre::Result<()> {
         deadline: Duration::from_secs(2),
         log_file: Some(rollwatch::paths::state_dir().join("rollwatch.log")),
     };
-    dashboard(setup, &args.record, meta, None)
+    dashboard(runtime()?, setup, &args.record, meta, None)
 }
 
 fn watch_meta(path: Option<&PathBuf>) -> RecordMeta {
@@ -215,12 +215,14 @@ fn config_path(arg: &ConfigArg) -> color_eyre::Result<PathBuf> {
     })
 }
 
-fn load(arg: &ConfigArg, ui: &UiOpts) -> color_eyre::Result<Config> {
+/// The config, its fleets discovered, and the runtime they were discovered on: the one the
+/// command then runs on (connections pooled by the discovery stay usable).
+fn load(arg: &ConfigArg, ui: &UiOpts) -> color_eyre::Result<(Config, tokio::runtime::Runtime)> {
     let path = config_path(arg)?;
     let mut cfg = config::load(&path).map_err(|e| eyre!("{e}"))?;
+    let rt = runtime()?;
     if !cfg.fleets.is_empty() {
-        runtime()?
-            .block_on(rollwatch::backends::discover(&mut cfg))
+        rt.block_on(rollwatch::backends::discover(&mut cfg))
             .map_err(|e| eyre!(e))?;
         if cfg.rollouts.is_empty() {
             return Err(eyre!(
@@ -233,7 +235,7 @@ fn load(arg: &ConfigArg, ui: &UiOpts) -> color_eyre::Result<Config> {
     if ui.theme.is_some() {
         cfg.theme.clone_from(&ui.theme);
     }
-    Ok(cfg)
+    Ok((cfg, rt))
 }
 
 fn setup_from(cfg: &Config, ui: &UiOpts) -> color_eyre::Result<Setup> {
@@ -354,10 +356,11 @@ fn run_main() -> color_eyre::Result<ExitCode> {
         Some(Commands::Simulate(args)) => simulate(args).map(|()| 0)?,
         None => {
             let arg = ConfigArg { config: None };
-            let cfg = load(&arg, ui)?;
+            let (cfg, rt) = load(&arg, ui)?;
             let discovery = rediscovery(&arg, &cfg)?;
             let meta = watch_meta(None);
             dashboard(
+                rt,
                 setup_from(&cfg, ui)?,
                 &RecordArg::default(),
                 meta,
@@ -366,13 +369,13 @@ fn run_main() -> color_eyre::Result<ExitCode> {
             .map(|()| 0)?
         }
         Some(Commands::Watch(w)) => {
-            let mut cfg = load(&w.config, ui)?;
+            let (mut cfg, rt) = load(&w.config, ui)?;
             if let Some(r) = &w.refresh {
                 cfg.refresh = config::duration::parse(r).map_err(|e| eyre!("--refresh: {e}"))?;
             }
             let meta = watch_meta(w.config.config.as_ref());
             let discovery = rediscovery(&w.config, &cfg)?;
-            dashboard(setup_from(&cfg, ui)?, &w.record, meta, discovery).map(|()| 0)?
+            dashboard(rt, setup_from(&cfg, ui)?, &w.record, meta, discovery).map(|()| 0)?
         }
         Some(Commands::Replay(args)) => replay(args, ui).map(|()| 0)?,
         Some(Commands::Completions { shell }) => {
@@ -393,9 +396,9 @@ fn run_main() -> color_eyre::Result<ExitCode> {
         }
         Some(Commands::CheckConfig { file }) => check_config(file),
         Some(Commands::Status(s)) => {
-            let cfg = load(&s.config, ui)?;
+            let (cfg, rt) = load(&s.config, ui)?;
             let setup = setup_from(&cfg, ui)?;
-            let st = runtime()?.block_on(commands::poll_once(&setup));
+            let st = rt.block_on(commands::poll_once(&setup));
             let out = commands::collect(&st);
             if s.json {
                 answer(format_args!("{}\n", serde_json::to_string_pretty(&out)?));
@@ -405,12 +408,12 @@ fn run_main() -> color_eyre::Result<ExitCode> {
             out.exit_code
         }
         Some(Commands::Set(a)) => {
-            let cfg = load(&a.config, ui)?;
+            let (cfg, rt) = load(&a.config, ui)?;
             if a.percent > 100 {
                 return Err(eyre!("percent {}: expected 0..=100", a.percent));
             }
             let setup = setup_from(&cfg, ui)?;
-            let (msg, code) = runtime()?
+            let (msg, code) = rt
                 .block_on(commands::write(
                     &setup,
                     a.rollout.as_deref(),
@@ -423,9 +426,9 @@ fn run_main() -> color_eyre::Result<ExitCode> {
             code
         }
         Some(Commands::Rollback(a)) => {
-            let cfg = load(&a.config, ui)?;
+            let (cfg, rt) = load(&a.config, ui)?;
             let setup = setup_from(&cfg, ui)?;
-            let (msg, code) = runtime()?
+            let (msg, code) = rt
                 .block_on(commands::write(
                     &setup,
                     a.rollout.as_deref(),
