@@ -480,7 +480,9 @@ class Fleet:
         with open(yml, "w") as f:
             f.write(text)
         self.prom = subprocess.Popen(["prometheus", f"--config.file={yml}", f"--web.listen-address=127.0.0.1:{self.port}",
-                                      f"--storage.tsdb.path={os.path.join(self.dir, 'data')}"],
+                                      f"--storage.tsdb.path={os.path.join(self.dir, 'data')}",
+                                      # 200 separate rollouts hold more connections than the default 512
+                                      "--web.max-connections=4096"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.pid = self.prom.pid
         wait_port(self.port)

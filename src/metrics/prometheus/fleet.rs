@@ -69,17 +69,16 @@ impl PrometheusFleet {
         }
     }
 
-    /// Splits a vector or matrix answer by the flag label.
-    fn split(&self, data: &Value) -> Split {
-        let result = data
-            .get("result")
-            .and_then(Value::as_array)
-            .ok_or_else(|| MetricsError::Parse("`result` is not a list".into()))?;
+    /// Splits a vector or matrix answer by the flag label (its series moved, not copied).
+    fn split(&self, mut data: Value) -> Split {
+        let Some(Value::Array(result)) = data.get_mut("result").map(Value::take) else {
+            return Err(MetricsError::Parse("`result` is not a list".into()));
+        };
         let mut by_flag: HashMap<String, Vec<Value>> = HashMap::new();
         let mut unlabelled = 0usize;
         for s in result {
             match s.pointer(&format!("/metric/{}", self.flag_label)) {
-                Some(Value::String(f)) => by_flag.entry(f.clone()).or_default().push(s.clone()),
+                Some(Value::String(f)) => by_flag.entry(f.clone()).or_default().push(s),
                 _ => unlabelled += 1,
             }
         }
@@ -110,7 +109,7 @@ impl PrometheusFleet {
                 warnings,
             ));
         }
-        Ok((self.split(&data), warnings))
+        Ok((self.split(data), warnings))
     }
 
     /// The fleet's poll, fresh or from less than half a refresh ago.
@@ -122,6 +121,10 @@ impl PrometheusFleet {
             && (a.at_ms..a.at_ms.saturating_add(half)).contains(&now)
         {
             return a.result.clone();
+        }
+        // A fleet's history is only asked for at start: not kept past the first live poll.
+        if let Ok(mut f) = self.filled.try_lock() {
+            *f = None;
         }
         let results = join_all(self.source.queries.iter().map(|q| self.instant(q, now))).await;
         let result = if let Some(e) = whole_failure(&results) {
@@ -151,6 +154,28 @@ impl PrometheusFleet {
         result
     }
 
+    /// One metric's history for the whole fleet, split by flag.
+    async fn range(
+        &self,
+        q: &PrometheusQuery,
+        start_ms: i64,
+        end_ms: i64,
+        step: i64,
+    ) -> Blamed<Split> {
+        let params = [
+            ("query", q.query.clone()),
+            ("start", secs(start_ms)),
+            ("end", secs(end_ms)),
+            ("step", secs(step)),
+        ];
+        let (data, _) = self
+            .source
+            .get("/api/v1/query_range", &params)
+            .await
+            .map_err(blame_server)?;
+        Ok(self.split(data))
+    }
+
     /// The fleet's history over a range, fetched once for every rollout asking for it.
     async fn filled(
         &self,
@@ -166,21 +191,11 @@ impl PrometheusFleet {
             return f.result.clone();
         }
         let step = clamp_step(start_ms, end_ms, step_ms);
-        let results = join_all(self.source.queries.iter().map(|q| async move {
-            let params = [
-                ("query", q.query.clone()),
-                ("start", secs(start_ms)),
-                ("end", secs(end_ms)),
-                ("step", secs(step)),
-            ];
-            let (data, _) = self
-                .source
-                .get("/api/v1/query_range", &params)
-                .await
-                .map_err(blame_server)?;
-            Ok::<_, (MetricsError, bool)>(self.split(&data))
-        }))
-        .await;
+        // One metric at a time: a range answer for a whole fleet is large.
+        let mut results = Vec::with_capacity(self.source.queries.len());
+        for q in &self.source.queries {
+            results.push(self.range(q, start_ms, end_ms, step).await);
+        }
         let result = match whole_failure(&results) {
             Some(e) => Err(e),
             None => Ok(Arc::new(
