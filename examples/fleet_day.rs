@@ -1,5 +1,5 @@
 //! 24 hours of a fleet's history through rollwatch's own `update`, fast: `cargo run --release
-//! --example fleet_day [N]` (N rollouts, default 200) builds the rollouts of
+//! --example fleet_day [N [HOURS]]` (N rollouts, default 200; HOURS default 24) builds the rollouts of
 //! `examples/fleet.toml`'s template (5 metrics), feeds a poll answer every 2 s of simulated
 //! time for 24 h (43,200 polls per rollout, every rule evaluated) and prints the process's
 //! peak resident memory. No network and no screen: it measures what the state holds after a
@@ -35,6 +35,10 @@ fn main() {
         eprintln!("{path}: no [[fleet]]");
         std::process::exit(2);
     };
+    let hours: i64 = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(24);
     let refresh = 2_000_i64;
     let start = 1_767_225_600_000_i64;
     let rollouts = (0..n)
@@ -47,7 +51,7 @@ fn main() {
     let mut state = State::new(rollouts, refresh, start);
     let before = kib("VmRSS:");
     let t0 = Instant::now();
-    let polls = 24 * 3600 * 1000 / refresh;
+    let polls = hours * 3600 * 1000 / refresh;
     for k in 0..polls {
         let now = start + k * refresh;
         let _ = update(&mut state, Msg::Tick(now));
@@ -79,7 +83,7 @@ fn main() {
         }
     }
     println!(
-        "{n} rollouts x {} metrics, {polls} polls each (24 h at 2 s) through update in {:.0} s: \
+        "{n} rollouts x {} metrics, {polls} polls each ({hours} h at 2 s) through update in {:.0} s: \
          VmRSS {:.1} MiB (before the day {:.1} MiB), VmHWM {:.1} MiB",
         template.metrics.len(),
         t0.elapsed().as_secs_f64(),
