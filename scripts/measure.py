@@ -10,8 +10,14 @@ Modes:
   history  the demo at a high --speed until 24 h of simulated history are held; RSS.
   latency  rollwatch watching black-hole backends (accept, never answer); keypress to
            screen change, p50/p99 over --keys presses.
+  fleet    `rollwatch simulate --flags N` (--flags, default 200) scraped every 2 s by a real
+           Prometheus, watched at 120x40 with a 2 s refresh, 5 metrics per rollout: once with
+           examples/fleet.toml (discovered, one grouped query per metric) and once with the
+           same fleet written out as N separate [[rollout]]s (generated); Prometheus queries
+           per second (prometheus_http_requests_total on its /metrics), Prometheus and rollwatch
+           CPU % of one core, rollwatch RSS, first frame (discovery included).
 
-Usage: scripts/measure.py [frugal|history|latency|all] [--window 30] [--keys 60]
+Usage: scripts/measure.py [frugal|history|latency|fleet|all] [--window 30] [--keys 60] [--flags 200]
 """
 import argparse
 import os
@@ -336,9 +342,204 @@ query = "x"
         os.unlink(cfg)
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def prom_value(port, query):
+    import json
+    import urllib.parse
+    import urllib.request
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    with urllib.request.urlopen(url, timeout=60) as r:  # an overloaded Prometheus is slow
+        res = json.load(r)["data"]["result"]
+    return float(res[0]["value"][1]) if res else 0.0
+
+
+def prom_queries(port):
+    """Instant and range queries Prometheus has answered: its own counter on its /metrics."""
+    import urllib.request
+    for attempt in range(5):  # an overloaded Prometheus may not answer within a minute
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as r:
+                text = r.read().decode()
+            break
+        except OSError:
+            if attempt == 4:
+                raise
+    n = 0.0
+    for line in text.splitlines():
+        if line.startswith("prometheus_http_requests_total{") and \
+                re.search(r'handler="/api/v1/query(_range)?"', line):
+            n += float(line.rsplit(" ", 1)[1])
+    return n
+
+
+FLEET_METRICS = [  # (id, kind, extra keys, PromQL with FLAG_SEL inside every selector)
+    ("error_rate", "ratio", "scale = 100",
+     'sum by (BY)(rate(http_requests_total{SELcode=~"5.."}[1m])) / sum by (BY)(rate(http_requests_total{SEL}[1m]))'),
+    ("p95", "latency", "scale = 1000",
+     "histogram_quantile(0.95, sum by (le, BY)(rate(http_request_duration_seconds_bucket{SEL}[1m])))"),
+    ("memory", "bytes", "", "max by (BY)(process_resident_memory_bytes{SEL})"),
+    ("queries", "per_request", "", "sum by (BY)(rate(db_queries_total{SEL}[1m])) / sum by (BY)(rate(http_requests_total{SEL}[1m]))"),
+    ("tokens", "per_request", "", "sum by (BY)(rate(llm_tokens_total{SEL}[1m])) / sum by (BY)(rate(http_requests_total{SEL}[1m]))"),
+]
+
+
+def separate_config(n, sim_port, prom_port):
+    """The fleet written out as n [[rollout]]s, each querying its own flag: today's design."""
+    out = ['refresh = "2s"']
+    for i in range(n):
+        name = f"flag-{i:03d}"
+        out.append(f"""
+[[rollout]]
+name = "{name}"
+steps = [1, 5, 10, 25, 50, 100]
+[rollout.flag]
+kind = "http"
+url = "http://127.0.0.1:{sim_port}/api/flags/{name}"
+percent_pointer = "/percent"
+enabled_pointer = "/enabled"
+version_pointer = "/version"
+body_template = '{{"percent": {{{{percent}}}}, "enabled": {{{{enabled}}}}}}'
+[rollout.metrics]
+kind = "prometheus"
+url = "http://127.0.0.1:{prom_port}"
+cohort_label = "feature_flag_result_variant"
+legacy = ["off"]
+new = ["on"]""")
+        for (mid, kind, extra, q) in FLEET_METRICS:
+            sel = f'feature_flag_key="{name}"'
+            query = q.replace("BY", "feature_flag_result_variant").replace("{SEL}", "{" + sel + "}") \
+                .replace("{SEL", "{" + sel + ",")
+            out.append(f"""[[rollout.metric]]
+id = "{mid}"
+kind = "{kind}"
+{extra}
+query = '{query}'""")
+    return "\n".join(out) + "\n"
+
+
+def fleet_run(tag, label, cfg, prom, window, settle):
+    s = Session(tag, 120, 40, f"env LANG=C.UTF-8 {BIN} watch --config {cfg} --audit-log /dev/null", label)
+    try:
+        first = s.first_frame_ms(timeout=30)
+        time.sleep(settle)  # discovery, backfill, the first polls
+        pid = s.pid
+        n0 = prom_queries(prom.port)
+        t0, rw0, p0 = time.monotonic(), cpu_ticks(pid), cpu_ticks(prom.pid)
+        peak = 0
+        end = t0 + window
+        while time.monotonic() < end:
+            time.sleep(1)
+            peak = max(peak, status(pid, "VmRSS"))
+        t1, rw1, p1 = time.monotonic(), cpu_ticks(pid), cpu_ticks(prom.pid)
+        n1 = prom_queries(prom.port)
+        el = t1 - t0
+        print(f"  {label}: {n1 - n0:.0f} queries in {el:.1f} s", flush=True)
+        return {
+            "name": label,
+            "qps": (n1 - n0) / el,
+            "prom_cpu": 100.0 * (p1 - p0) / CLK / el,
+            "rw_cpu": 100.0 * (rw1 - rw0) / CLK / el,
+            "rss": peak / 1024,
+            "hwm": status(pid, "VmHWM") / 1024,
+            "first": first,
+        }
+    finally:
+        s.close()
+
+
+class Fleet:
+    """`rollwatch simulate --flags n` and a real Prometheus scraping it every 2 s."""
+
+    def __init__(self, n):
+        self.dir = tempfile.mkdtemp(prefix="rw-fleet-")
+        self.sim_port, self.port = free_port(), free_port()
+        self.sim = subprocess.Popen([BIN, "simulate", "--flags", str(n), "--listen", f"127.0.0.1:{self.sim_port}"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.sim_port)
+        yml = os.path.join(self.dir, "prometheus.yml")
+        with open(os.path.join(ROOT, "examples", "fleet-prometheus.yml")) as f:
+            text = f.read().replace("127.0.0.1:9464", f"127.0.0.1:{self.sim_port}")
+        with open(yml, "w") as f:
+            f.write(text)
+        self.prom = subprocess.Popen(["prometheus", f"--config.file={yml}", f"--web.listen-address=127.0.0.1:{self.port}",
+                                      f"--storage.tsdb.path={os.path.join(self.dir, 'data')}",
+                                      # 200 separate rollouts hold more connections than the default 512
+                                      "--web.max-connections=4096"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pid = self.prom.pid
+        wait_port(self.port)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if prom_value(self.port, "count(count by (feature_flag_key)(http_requests_total))") == n:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise SystemExit("Prometheus did not scrape the fleet")
+
+    def close(self):
+        for p in (self.prom, self.sim):
+            p.terminate()
+            p.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def show(r):
+    print(f"  {r['name']}: {r['qps']:.1f} Prometheus queries/s, Prometheus {r['prom_cpu']:.2f} % CPU, "
+          f"rollwatch {r['rw_cpu']:.2f} % CPU, RSS {r['rss']:.1f} MiB, first frame {fmt(r['first'], '.0f')} ms",
+          flush=True)
+
+
+def fleet(args):
+    n = args.flags
+    f = Fleet(n)
+    try:
+        time.sleep(65)  # a minute of data first, so every rate() has its window
+        with open(os.path.join(ROOT, "examples", "fleet.toml")) as fh:
+            text = fh.read().replace("127.0.0.1:9464", f"127.0.0.1:{f.sim_port}") \
+                .replace("127.0.0.1:9090", f"127.0.0.1:{f.port}")
+        fleet_cfg = os.path.join(f.dir, "fleet.toml")
+        sep_cfg = os.path.join(f.dir, "separate.toml")
+        with open(fleet_cfg, "w") as fh:
+            fh.write(text)
+        with open(sep_cfg, "w") as fh:
+            fh.write(separate_config(n, f.sim_port, f.port))
+        rows = [fleet_run("fleet", f"fleet ({n} discovered)", fleet_cfg, f, args.window, 10)]
+        show(rows[-1])
+        # Today's design backfills with 5 range queries per rollout at start: let that pass.
+        rows.append(fleet_run("separate", f"{n} separate [[rollout]]s", sep_cfg, f, args.window, 30))
+        show(rows[-1])
+    finally:
+        f.close()
+    print(f"\n{n} rollouts x 5 metrics, 2 s refresh, 120x40, {args.window} s window")
+    print(f"{'config':28} {'Prom queries/s':>15} {'Prom CPU %':>11} {'rollwatch CPU %':>16} {'RSS MiB':>8} {'peak MiB':>9} {'first frame ms':>15}")
+    for r in rows:
+        print(f"{r['name']:28} {r['qps']:15.1f} {r['prom_cpu']:11.2f} {r['rw_cpu']:16.2f} {r['rss']:8.1f} {r['hwm']:9.1f} {fmt(r['first'], '15.0f')}")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", nargs="?", default="frugal", choices=["frugal", "history", "latency", "all"])
+    ap.add_argument("mode", nargs="?", default="frugal", choices=["frugal", "history", "latency", "fleet", "all"])
+    ap.add_argument("--flags", type=int, default=200)
     ap.add_argument("--window", type=int, default=30)
     ap.add_argument("--keys", type=int, default=60)
     args = ap.parse_args()
@@ -352,6 +553,8 @@ def main():
         history(args)
     if args.mode in ("latency", "all"):
         latency(args)
+    if args.mode in ("fleet", "all"):
+        fleet(args)
 
 
 if __name__ == "__main__":

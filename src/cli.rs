@@ -262,6 +262,12 @@ pub struct SimulateArgs {
     /// Requests per second over both paths (default: the checkout profile's 120).
     #[arg(long)]
     pub rps: Option<f64>,
+    /// Serve a fleet of N flags named flag-000 … instead of one (each with its own split,
+    /// scenario and service, a few regressing; from --seed), their series labelled
+    /// `feature_flag_key` and `feature_flag_result_variant` (off/on); `GET /api/flags` lists
+    /// them. --scenario, --percent, --flag and --rps then do not apply.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub flags: Option<u16>,
 }
 
 /// Writes the man page (roff), generated from these definitions: the top-level page with

@@ -69,20 +69,40 @@ fn audit(ui: &UiOpts, cfg: Option<&Config>) -> AuditLog {
     )
 }
 
+/// The fleets' discovery while watching: every 30 polls (a minute at a 2 s refresh).
+type Discovery = Option<(rollwatch::app::discovery::Shared, i64)>;
+
+/// The rediscovery of `cfg`'s fleets, when it has any (the written rollouts read again).
+fn rediscovery(arg: &ConfigArg, cfg: &Config) -> color_eyre::Result<Discovery> {
+    if cfg.fleets.is_empty() {
+        return Ok(None);
+    }
+    let written = config::load(&config_path(arg)?)
+        .map_err(|e| eyre!("{e}"))?
+        .rollouts
+        .into_iter()
+        .map(|r| r.rollout.name)
+        .collect();
+    let d = rollwatch::backends::Rediscovery::new(cfg, written, Arc::new(SystemClock));
+    let every = i64::try_from(cfg.refresh.as_millis()).unwrap_or(i64::MAX / 64) * 30;
+    Ok(Some((Arc::new(d), every)))
+}
+
 /// Runs the dashboard; `fleet`: open on the fleet table when there are several rollouts.
 fn dashboard(
+    rt: tokio::runtime::Runtime,
     setup: Setup,
     record: &RecordArg,
     meta: RecordMeta,
     fleet: bool,
+    discovery: Discovery,
 ) -> color_eyre::Result<()> {
     // Created before the terminal is taken, so a bad path is a plain error message.
     let mut rec = match &record.record {
         Some(path) => Some(Recorder::create(path, meta).map_err(|e| eyre!("--record: {e}"))?),
         None => None,
     };
-    let rt = runtime()?;
-    let stopped = rt.block_on(run_recorded_on(setup, rec.as_mut(), fleet))?;
+    let stopped = rt.block_on(run_recorded_on(setup, rec.as_mut(), fleet, discovery))?;
     rt.shutdown_timeout(Duration::from_millis(200));
     if let Some(reason) = stopped {
         say(format_args!("stopped: {reason}"));
@@ -175,7 +195,7 @@ fn demo(args: &DemoArgs, ui: &UiOpts) -> color_eyre::Result<()> {
         log_file: Some(rollwatch::paths::state_dir().join("rollwatch.log")),
     };
     // The demo opens on its scenario's rollout; `F` or `Esc` shows the other two.
-    dashboard(setup, &args.record, meta, false)
+    dashboard(runtime()?, setup, &args.record, meta, false, None)
 }
 
 fn watch_meta(path: Option<&PathBuf>) -> RecordMeta {
@@ -198,14 +218,27 @@ fn config_path(arg: &ConfigArg) -> color_eyre::Result<PathBuf> {
     })
 }
 
-fn load(arg: &ConfigArg, ui: &UiOpts) -> color_eyre::Result<Config> {
+/// The config, its fleets discovered, and the runtime they were discovered on: the one the
+/// command then runs on (connections pooled by the discovery stay usable).
+fn load(arg: &ConfigArg, ui: &UiOpts) -> color_eyre::Result<(Config, tokio::runtime::Runtime)> {
     let path = config_path(arg)?;
     let mut cfg = config::load(&path).map_err(|e| eyre!("{e}"))?;
+    let rt = runtime()?;
+    if !cfg.fleets.is_empty() {
+        rt.block_on(rollwatch::backends::discover(&mut cfg))
+            .map_err(|e| eyre!(e))?;
+        if cfg.rollouts.is_empty() {
+            return Err(eyre!(
+                "{}: no rollouts: the fleets found no flags",
+                path.display()
+            ));
+        }
+    }
     cfg.read_only |= ui.read_only;
     if ui.theme.is_some() {
         cfg.theme.clone_from(&ui.theme);
     }
-    Ok(cfg)
+    Ok((cfg, rt))
 }
 
 fn setup_from(cfg: &Config, ui: &UiOpts) -> color_eyre::Result<Setup> {
@@ -236,7 +269,7 @@ async fn shutdown_signal() {
 }
 
 fn guard(g: &GuardArgs, ui: &UiOpts) -> color_eyre::Result<i32> {
-    let mut cfg = load(&g.config, ui)?;
+    let (mut cfg, rt) = load(&g.config, ui)?;
     if let Some(r) = &g.refresh {
         cfg.refresh = config::duration::parse(r).map_err(|e| eyre!("--refresh: {e}"))?;
     }
@@ -252,7 +285,6 @@ fn guard(g: &GuardArgs, ui: &UiOpts) -> color_eyre::Result<i32> {
         speed: g.speed,
     };
     let log = audit(ui, Some(&cfg));
-    let rt = runtime()?;
     let code = rt
         .block_on(commands::guard(cfg, plan, log))
         .map_err(|e| eyre!(e))?;
@@ -284,18 +316,23 @@ fn simulate(args: &SimulateArgs) -> color_eyre::Result<()> {
         .build()
         .wrap_err("starting the async runtime")?;
     rt.block_on(async {
-        let server = SimServer::bind(args.listen, opts)
-            .await
-            .wrap_err_with(|| format!("binding {}", args.listen))?;
+        let server = match args.flags {
+            None => SimServer::bind(args.listen, opts).await,
+            Some(n) => {
+                let flags = rollwatch::sim::fleet::fleet(usize::from(n), args.seed);
+                SimServer::bind_fleet(args.listen, flags, 0, Arc::new(SystemClock)).await
+            }
+        }
+        .wrap_err_with(|| format!("binding {}", args.listen))?;
         let addr = server.local_addr()?;
+        let flags = match args.flags {
+            None => format!("flag: /api/flags/{}", args.flag),
+            Some(n) => format!("{n} flags: /api/flags"),
+        };
         answer(format_args!(
-            "rollwatch simulate: listening on http://{addr} (metrics: /metrics, flag: /api/flags/{})\n",
-            args.flag
+            "rollwatch simulate: listening on http://{addr} (metrics: /metrics, {flags})\n"
         ));
-        server
-            .serve(shutdown_signal())
-            .await
-            .wrap_err("serving")
+        server.serve(shutdown_signal()).await.wrap_err("serving")
     })
 }
 
@@ -318,8 +355,13 @@ fn main() -> ExitCode {
 fn check_config(file: &std::path::Path) -> i32 {
     match config::load(file) {
         Ok(cfg) => {
+            let fleets = match cfg.fleets.len() {
+                0 => String::new(),
+                1 => ", 1 fleet".to_owned(),
+                n => format!(", {n} fleets"),
+            };
             answer(format_args!(
-                "{}: ok ({} rollout{})\n",
+                "{}: ok ({} rollout{}{fleets})\n",
                 file.display(),
                 cfg.rollouts.len(),
                 if cfg.rollouts.len() == 1 { "" } else { "s" }
@@ -340,22 +382,28 @@ fn run_main() -> color_eyre::Result<ExitCode> {
         Some(Commands::Demo(args)) => demo(args, ui).map(|()| 0)?,
         Some(Commands::Simulate(args)) => simulate(args).map(|()| 0)?,
         None => {
-            let cfg = load(&ConfigArg { config: None }, ui)?;
+            let arg = ConfigArg { config: None };
+            let (cfg, rt) = load(&arg, ui)?;
+            let discovery = rediscovery(&arg, &cfg)?;
+            let meta = watch_meta(None);
             dashboard(
+                rt,
                 setup_from(&cfg, ui)?,
                 &RecordArg::default(),
-                watch_meta(None),
+                meta,
                 true,
+                discovery,
             )
             .map(|()| 0)?
         }
         Some(Commands::Watch(w)) => {
-            let mut cfg = load(&w.config, ui)?;
+            let (mut cfg, rt) = load(&w.config, ui)?;
             if let Some(r) = &w.refresh {
                 cfg.refresh = config::duration::parse(r).map_err(|e| eyre!("--refresh: {e}"))?;
             }
             let meta = watch_meta(w.config.config.as_ref());
-            dashboard(setup_from(&cfg, ui)?, &w.record, meta, true).map(|()| 0)?
+            let discovery = rediscovery(&w.config, &cfg)?;
+            dashboard(rt, setup_from(&cfg, ui)?, &w.record, meta, true, discovery).map(|()| 0)?
         }
         Some(Commands::Replay(args)) => replay(args, ui).map(|()| 0)?,
         Some(Commands::Guard(g)) => guard(g, ui)?,
@@ -377,9 +425,9 @@ fn run_main() -> color_eyre::Result<ExitCode> {
         }
         Some(Commands::CheckConfig { file }) => check_config(file),
         Some(Commands::Status(s)) => {
-            let cfg = load(&s.config, ui)?;
+            let (cfg, rt) = load(&s.config, ui)?;
             let setup = setup_from(&cfg, ui)?;
-            let st = runtime()?.block_on(commands::poll_once(&setup));
+            let st = rt.block_on(commands::poll_once(&setup));
             let out = commands::collect(&st);
             if s.json {
                 answer(format_args!("{}\n", serde_json::to_string_pretty(&out)?));
@@ -389,12 +437,12 @@ fn run_main() -> color_eyre::Result<ExitCode> {
             out.exit_code
         }
         Some(Commands::Set(a)) => {
-            let cfg = load(&a.config, ui)?;
+            let (cfg, rt) = load(&a.config, ui)?;
             if a.percent > 100 {
                 return Err(eyre!("percent {}: expected 0..=100", a.percent));
             }
             let setup = setup_from(&cfg, ui)?;
-            let (msg, code) = runtime()?
+            let (msg, code) = rt
                 .block_on(commands::write(
                     &setup,
                     a.rollout.as_deref(),
@@ -407,9 +455,9 @@ fn run_main() -> color_eyre::Result<ExitCode> {
             code
         }
         Some(Commands::Rollback(a)) => {
-            let cfg = load(&a.config, ui)?;
+            let (cfg, rt) = load(&a.config, ui)?;
             let setup = setup_from(&cfg, ui)?;
-            let (msg, code) = runtime()?
+            let (msg, code) = rt
                 .block_on(commands::write(
                     &setup,
                     a.rollout.as_deref(),

@@ -45,6 +45,23 @@ impl FlagDeadline {
     }
 }
 
+/// The backends with the flag's calls under `deadline`.
+fn limited(b: Backends, deadline: Duration) -> Backends {
+    Backends {
+        flag: Arc::new(FlagDeadline::new(b.flag, deadline)),
+        also: b
+            .also
+            .into_iter()
+            .map(|a| crate::backends::AlsoBackend {
+                name: a.name,
+                flag: Arc::new(FlagDeadline::new(a.flag, deadline)),
+            })
+            .collect(),
+        metrics: b.metrics,
+        insecure_tls: b.insecure_tls,
+    }
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -131,10 +148,13 @@ pub async fn reconcile_flag(
         .collect()
 }
 
+/// The rollouts' backends and names, in rollout order; discovery appends to them.
+type Rollouts = Arc<std::sync::RwLock<(Vec<Backends>, Vec<String>)>>;
+
 /// Runs commands.
 pub struct Effects {
-    backends: Vec<Backends>,
-    names: Vec<String>,
+    rollouts: Rollouts,
+    discovery: Option<super::discovery::Shared>,
     tx: mpsc::Sender<Msg>,
     clock: Arc<dyn Clock>,
     audit: AuditLog,
@@ -155,31 +175,57 @@ impl Effects {
         read_only: bool,
         deadline: Duration,
     ) -> Self {
-        let backends = backends
-            .into_iter()
-            .map(|b| Backends {
-                flag: Arc::new(FlagDeadline::new(b.flag, deadline)),
-                also: b
-                    .also
-                    .into_iter()
-                    .map(|a| crate::backends::AlsoBackend {
-                        name: a.name,
-                        flag: Arc::new(FlagDeadline::new(a.flag, deadline)),
-                    })
-                    .collect(),
-                metrics: b.metrics,
-                insecure_tls: b.insecure_tls,
-            })
-            .collect();
+        let backends = backends.into_iter().map(|b| limited(b, deadline)).collect();
         Self {
-            backends,
-            names,
+            rollouts: Arc::new(std::sync::RwLock::new((backends, names))),
+            discovery: None,
             tx,
             audit: audit.with_clock(clock.clone()),
             clock,
             read_only,
             deadline,
         }
+    }
+
+    /// With the fleets' discovery while watching ([`Command::Discover`]).
+    #[must_use]
+    pub fn with_discovery(mut self, discovery: super::discovery::Shared) -> Self {
+        self.discovery = Some(discovery);
+        self
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, (Vec<Backends>, Vec<String>)> {
+        self.rollouts
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Discovers the fleets' flags, appends the new rollouts' backends (before the message
+    /// that makes `update` append the rollouts, so every index has its backend).
+    fn discover(&self, known: Vec<String>) -> BoxFuture<'static, Option<Msg>> {
+        let discovery = self.discovery.clone();
+        let rollouts = self.rollouts.clone();
+        let (clock, d) = (self.clock.clone(), self.deadline);
+        Box::pin(async move {
+            let found = tokio::time::timeout(d * 2, discovery?.rediscover(known))
+                .await
+                .unwrap_or_else(|_| Err(format!("no answer within {} ms", millis(d * 2))));
+            let result = found.map(|(added, gone)| {
+                let found = super::discovery::found(&added);
+                let mut g = rollouts
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                for (r, b) in added {
+                    g.0.push(limited(b, d));
+                    g.1.push(r.name);
+                }
+                super::discovery::Discovered { added: found, gone }
+            });
+            Some(Msg::Discovered {
+                at_ms: clock.now_ms(),
+                result,
+            })
+        })
     }
 
     /// Starts a command on its own task; the result comes back on the channel.
@@ -202,7 +248,7 @@ impl Effects {
 
     /// Reads rollout `i`'s also-flags, each backend once, at the same time.
     fn read_also(&self, i: usize) -> BoxFuture<'static, Option<Msg>> {
-        let b = self.backends.get(i).cloned();
+        let b = self.read().0.get(i).cloned();
         let clock = self.clock.clone();
         Box::pin(async move {
             let b = b?;
@@ -223,7 +269,7 @@ impl Effects {
         writes: Vec<crate::flags::write::group::FlagWrite>,
         keep_going: bool,
     ) -> BoxFuture<'static, Option<Msg>> {
-        let b = self.backends.get(rollout).cloned();
+        let b = self.read().0.get(rollout).cloned();
         let clock = self.clock.clone();
         let audit = self.audit.clone();
         let ro = self.read_only;
@@ -245,9 +291,10 @@ impl Effects {
     pub fn perform(&self, cmd: Command) -> BoxFuture<'static, Option<Msg>> {
         let clock = self.clock.clone();
         let d = self.deadline;
-        let backend = |i: usize| self.backends.get(i).cloned();
+        let backend = |i: usize| self.read().0.get(i).cloned();
         match cmd {
             Command::Quit => Box::pin(async { None }),
+            Command::Discover { known } => self.discover(known),
             Command::ReadFlag(i) => {
                 let b = backend(i);
                 Box::pin(async move {
@@ -309,7 +356,7 @@ impl Effects {
             Command::Reconcile(i) => {
                 let b = backend(i);
                 let audit = self.audit.clone();
-                let name = self.names.get(i).cloned().unwrap_or_default();
+                let name = self.read().1.get(i).cloned().unwrap_or_default();
                 Box::pin(async move {
                     let b = b?;
                     let mut notes = reconcile(b.flag.as_ref(), &audit, &name).await;

@@ -7,6 +7,7 @@
 pub mod also;
 mod automation;
 pub mod bake;
+pub mod discovery;
 pub mod driver;
 pub mod effects;
 pub mod fleet;

@@ -102,6 +102,13 @@ pub enum Msg {
     /// Stop now (signal, terminal gone).
     #[serde(with = "field::reason")]
     Shutdown(String),
+    /// The fleets' flags were discovered again: rollouts to append, rollouts gone.
+    Discovered {
+        /// When the answer arrived.
+        at_ms: i64,
+        /// What was found, or why nothing could be.
+        result: Result<super::discovery::Discovered, String>,
+    },
 }
 
 /// The one-value variants of [`Msg`] as objects with one named field (`{"now_ms": 5}`), so
@@ -178,6 +185,11 @@ pub enum Command {
     /// Close dangling intents in the audit log (a crash mid-write) with an `unknown`
     /// outcome and the flag as re-read now.
     Reconcile(usize),
+    /// Discover the fleets' flags again; `known` are the rollouts watched now.
+    Discover {
+        /// The names of every rollout in the state, in order.
+        known: Vec<String>,
+    },
     /// Leave the event loop.
     Quit,
 }
@@ -202,9 +214,10 @@ mod tests {
             Msg::Shutdown(_) => 10,
             Msg::AlsoRead { .. } => 11,
             Msg::GroupWriteDone { .. } => 12,
+            Msg::Discovered { .. } => 13,
         }
     }
-    const VARIANTS: usize = 13;
+    const VARIANTS: usize = 14;
 
     fn action_variant(a: Action) -> usize {
         match a {
@@ -310,6 +323,8 @@ mod tests {
             r#"{"type":"metrics_polled","rollout":2,"at_ms":5,"result":{"Err":{"timeout":2000}}}"#,
             r#"{"type":"backfilled","rollout":0,"result":{"Err":{"no_data":"empty"}}}"#,
             r#"{"type":"also_read","rollout":0,"at_ms":5,"results":[{"Err":"unauthorized"}]}"#,
+            r#"{"type":"discovered","at_ms":5,"result":{"Ok":{"added":[],"gone":["flag-001"]}}}"#,
+            r#"{"type":"discovered","at_ms":5,"result":{"Err":"fleet `f`: HTTP 503"}}"#,
         ] {
             out.push(serde_json::from_str(failed).expect(failed));
         }

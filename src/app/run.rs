@@ -200,11 +200,13 @@ pub async fn run_recorded(
     setup: Setup,
     rec: Option<&mut Recorder>,
 ) -> color_eyre::Result<Option<String>> {
-    run_recorded_on(setup, rec, true).await
+    run_recorded_on(setup, rec, true, None).await
 }
 
-/// [`run_recorded`], opening on the fleet table when `fleet` and there are several rollouts,
-/// else on the first rollout's dashboard (the demo opens on its scenario's rollout).
+/// [`run_recorded`], opening on the fleet table when `fleet` and there are several rollouts
+/// (else on the first rollout's dashboard: the demo opens on its scenario's rollout), and
+/// discovering the fleets' flags again every `every_ms` (clock ms) with `discovery`, when
+/// given.
 ///
 /// # Errors
 /// When the terminal cannot be set up.
@@ -215,6 +217,7 @@ pub async fn run_recorded_on(
     setup: Setup,
     mut rec: Option<&mut Recorder>,
     fleet: bool,
+    discovery: Option<(super::discovery::Shared, i64)>,
 ) -> color_eyre::Result<Option<String>> {
     if setup.themes.is_empty() {
         return Err(color_eyre::eyre::eyre!("no theme loaded"));
@@ -224,6 +227,14 @@ pub async fn run_recorded_on(
     if fleet && state.rollouts.len() > 1 {
         super::fleet::open_at_start(&mut state);
     }
+    let discovery = discovery.map(|(d, every_ms)| {
+        state.discovery = Some(super::discovery::DiscoveryFeed {
+            every_ms,
+            next_at_ms: state.now_ms + every_ms,
+            in_flight: false,
+        });
+        d
+    });
     if let Some(r) = rec.as_deref_mut() {
         r.begin(&state);
     }
@@ -232,7 +243,10 @@ pub async fn run_recorded_on(
     let screen = Screen::open()?;
     let mut session = Session {
         state,
-        effects: effects(&setup, tx),
+        effects: match discovery {
+            Some(d) => effects(&setup, tx).with_discovery(d),
+            None => effects(&setup, tx),
+        },
         rx,
         clock,
         rec,

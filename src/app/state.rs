@@ -192,8 +192,11 @@ pub struct LogEvent {
 #[allow(clippy::struct_excessive_bools)] // independent switches of the screen, not a state machine
 #[derive(Debug, Clone)]
 pub struct State {
-    /// Watched rollouts.
+    /// Watched rollouts. Only ever appended to (fleets discovered while watching), so a
+    /// rollout's index never changes.
     pub rollouts: Vec<RolloutState>,
+    /// Discovery of the fleets' flags while watching, when the config has fleets.
+    pub discovery: Option<crate::app::discovery::DiscoveryFeed>,
     /// The one shown in full, and the highlighted row of the fleet table.
     pub selected: usize,
     /// The fleet table or one rollout's dashboard.
@@ -256,6 +259,7 @@ impl State {
     pub fn new(rollouts: Vec<RolloutState>, refresh_ms: i64, now_ms: i64) -> Self {
         Self {
             rollouts,
+            discovery: None,
             selected: 0,
             view: View::Rollout,
             fleet: FleetView::default(),

@@ -24,6 +24,68 @@ pub struct FileConfig {
     /// One or more `[[rollout]]` tables.
     #[serde(default)]
     pub rollout: Vec<Spanned<FileRollout>>,
+    /// `[[fleet]]` tables: rollouts discovered from a flag backend, one per flag.
+    #[serde(default)]
+    pub fleet: Vec<Spanned<FileFleet>>,
+}
+
+/// One `[[fleet]]`: a flag backend's selection (`[fleet.flags]`, the adapter's discovery
+/// keys) and the template every discovered flag's rollout is made from: the keys of a
+/// `[[rollout]]` without `name` and `flag`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileFleet {
+    /// The fleet's name in messages (default `fleet`).
+    pub name: Option<Spanned<String>>,
+    /// Environment shown in confirm dialogs (default: the backend's environment).
+    pub environment: Option<String>,
+    /// Step percentages of every discovered rollout.
+    pub steps: Spanned<Vec<Spanned<i64>>>,
+    /// Bake time per step.
+    #[serde(default)]
+    pub bake: Vec<Spanned<String>>,
+    /// Where the flags are found (`kind` and the adapter's discovery keys).
+    pub flags: Spanned<toml::Table>,
+    /// The shared metrics source (`kind` and the adapter's keys).
+    pub metrics: Spanned<toml::Table>,
+    /// The template's metrics.
+    #[serde(default)]
+    pub metric: Vec<Spanned<toml::Table>>,
+    /// The template's rules.
+    #[serde(default)]
+    pub rule: Vec<Spanned<FileRule>>,
+    /// Start with auto-advance armed on every discovered rollout.
+    #[serde(default)]
+    pub auto_advance: bool,
+    /// Roll back automatically when a rule with action `rollback` fires.
+    #[serde(default)]
+    pub auto_rollback: bool,
+    /// Requests the new path must serve at a step before it counts as baked.
+    pub min_new_requests: Option<u64>,
+}
+
+impl FileFleet {
+    /// The template as a `[[rollout]]` (named after the fleet, its `flag` the `[fleet.flags]`
+    /// table), so the rollout checks apply to it unchanged.
+    #[must_use]
+    pub fn template(self, span: std::ops::Range<usize>) -> FileRollout {
+        FileRollout {
+            name: self
+                .name
+                .unwrap_or_else(|| Spanned::new(span, "fleet".to_owned())),
+            environment: self.environment,
+            steps: self.steps,
+            bake: self.bake,
+            flag: self.flags,
+            also: Vec::new(),
+            metrics: self.metrics,
+            metric: self.metric,
+            rule: self.rule,
+            auto_advance: self.auto_advance,
+            auto_rollback: self.auto_rollback,
+            min_new_requests: self.min_new_requests,
+        }
+    }
 }
 
 /// One `[[rollout]]`.

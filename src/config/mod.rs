@@ -12,6 +12,7 @@
 
 pub mod duration;
 pub mod file;
+pub mod fleet;
 pub mod locate;
 mod rollout;
 pub mod rule_expr;
@@ -71,8 +72,11 @@ pub struct Config {
     pub notify: bool,
     /// Audit log path.
     pub audit_log: Option<PathBuf>,
-    /// The rollouts.
+    /// The rollouts written out (`[[rollout]]`); discovered ones are appended when the
+    /// dashboard starts.
     pub rollouts: Vec<RolloutConfig>,
+    /// The fleets (`[[fleet]]`): rollouts discovered from a flag backend.
+    pub fleets: Vec<fleet::FleetConfig>,
 }
 
 /// Finds the config: `./rollwatch.toml`, then `$XDG_CONFIG_HOME/rollwatch/config.toml`.
@@ -108,7 +112,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let lx = Locator::new(path.display().to_string(), text);
     let toml_err = |e: toml::de::Error| lx.err(e.span().unwrap_or(0..0), e.message().trim());
     let root = DeTable::parse(text).map_err(toml_err)?;
-    let f = FileConfig::deserialize(root.clone().into_deserializer()).map_err(toml_err)?;
+    let mut f = FileConfig::deserialize(root.clone().into_deserializer()).map_err(toml_err)?;
     let refresh = match &f.refresh {
         None => Duration::from_secs(5),
         Some(r) => {
@@ -119,8 +123,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             d
         }
     };
-    if f.rollout.is_empty() {
-        return Err(lx.err(0..0, "no rollouts: add at least one [[rollout]] table"));
+    if f.rollout.is_empty() && f.fleet.is_empty() {
+        return Err(lx.err(
+            0..0,
+            "no rollouts: add at least one [[rollout]] or [[fleet]] table",
+        ));
     }
     let tables = entries(root.get_ref(), "rollout");
     let mut rollouts = Vec::new();
@@ -133,6 +140,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         }
         rollouts.push(rollout::rollout(&lx, r.get_ref(), &t, refresh)?);
     }
+    let mut fleets = Vec::new();
+    for (fl, t) in std::mem::take(&mut f.fleet)
+        .into_iter()
+        .zip(entries(root.get_ref(), "fleet"))
+    {
+        fleets.push(fleet::fleet(&lx, fl, &t, refresh)?);
+    }
     Ok(Config {
         path: path.to_owned(),
         refresh,
@@ -141,6 +155,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         notify: f.notify.unwrap_or(true),
         audit_log: f.audit_log.map(PathBuf::from),
         rollouts,
+        fleets,
     })
 }
 

@@ -28,6 +28,93 @@ pub(super) fn rollout(
 ) -> Result<RolloutConfig, ConfigError> {
     let flag = flag(lx, r, t)?;
     let also = also(lx, r, t)?;
+    let (rollout, source) = plan(
+        lx,
+        r,
+        t,
+        |keyed| source(lx, r, t, keyed),
+        |s: &Source, i| s.spec.window_ms(i),
+        flag.spec.environment(),
+    )?;
+    flag.check().map_err(|m| lx.in_table(r.flag.span(), m))?;
+    source
+        .spec
+        .check(&flag, refresh)
+        .map_err(|m| lx.in_table(r.metrics.span(), m))?;
+    Ok(RolloutConfig {
+        rollout,
+        flag,
+        also,
+        source,
+    })
+}
+
+/// What every rollout has, checked: its steps, its metrics' generic keys and its rules; the
+/// metrics table goes to `parse_source` with the metrics' own keys. Neither the flag nor the
+/// source is checked here (a fleet checks its own).
+///
+/// # Errors
+/// The first problem, located.
+pub(super) fn plan<'a, S>(
+    lx: &'a Locator<'a>,
+    r: &FileRollout,
+    t: &Spanned<DeTable<'a>>,
+    parse_source: impl FnOnce(&[MetricTable<'_>]) -> Result<S, ConfigError>,
+    window: impl Fn(&S, usize) -> Option<i64>,
+    flag_environment: Option<&str>,
+) -> Result<(Rollout, S), ConfigError> {
+    let steps = steps(lx, r)?;
+    if r.metric.is_empty() {
+        return Err(lx.at(
+            &r.name,
+            "rollout has no [[rollout.metric]]: add at least one",
+        ));
+    }
+    let generic = fields_of::<FileMetric>();
+    let (files, mut metrics, tables) = metric_defs(lx, t, generic)?;
+    let keyed: Vec<MetricTable<'_>> = files
+        .iter()
+        .zip(&tables)
+        .zip(&metrics)
+        .map(|((fm, m), def)| MetricTable {
+            id: &fm.id,
+            kind: def.kind,
+            keys: m.filter(|k| !generic.contains(&k)),
+            generic,
+        })
+        .collect();
+    let source = parse_source(&keyed)?;
+    for (i, def) in metrics.iter_mut().enumerate() {
+        def.window_ms = window(&source, i);
+    }
+    let mut rules: Vec<Rule> = Vec::new();
+    for ru in &r.rule {
+        let rule = rule(lx, ru.get_ref(), &metrics)?;
+        if rules.iter().any(|x| x.name == rule.name) {
+            return Err(lx.at(&ru.get_ref().name, "duplicate rule name"));
+        }
+        rules.push(rule);
+    }
+    let environment = r
+        .environment
+        .clone()
+        .unwrap_or_else(|| flag_environment.unwrap_or("default").to_owned());
+    let rollout = Rollout {
+        name: r.name.get_ref().clone(),
+        environment,
+        steps,
+        metrics,
+        rules,
+        automation: crate::model::Automation {
+            auto_advance: r.auto_advance,
+            auto_rollback: r.auto_rollback,
+            min_new_requests: r.min_new_requests,
+        },
+    };
+    Ok((rollout, source))
+}
+
+fn steps(lx: &Locator<'_>, r: &FileRollout) -> Result<Vec<Step>, ConfigError> {
     if r.steps.get_ref().is_empty() {
         return Err(lx.at(
             &r.steps,
@@ -57,63 +144,7 @@ pub(super) fn rollout(
     for (st, b) in steps.iter_mut().zip(&r.bake) {
         st.bake = Some(duration::parse(b.get_ref()).map_err(|m| lx.at(b, format!("bake: {m}")))?);
     }
-    if r.metric.is_empty() {
-        return Err(lx.at(
-            &r.name,
-            "rollout has no [[rollout.metric]]: add at least one",
-        ));
-    }
-    let generic = fields_of::<FileMetric>();
-    let (files, mut metrics, tables) = metric_defs(lx, t, generic)?;
-    let keyed: Vec<MetricTable<'_>> = files
-        .iter()
-        .zip(&tables)
-        .zip(&metrics)
-        .map(|((fm, m), def)| MetricTable {
-            id: &fm.id,
-            kind: def.kind,
-            keys: m.filter(|k| !generic.contains(&k)),
-            generic,
-        })
-        .collect();
-    let source = source(lx, r, t, &keyed)?;
-    for (i, def) in metrics.iter_mut().enumerate() {
-        def.window_ms = source.spec.window_ms(i);
-    }
-    let mut rules: Vec<Rule> = Vec::new();
-    for ru in &r.rule {
-        let rule = rule(lx, ru.get_ref(), &metrics)?;
-        if rules.iter().any(|x| x.name == rule.name) {
-            return Err(lx.at(&ru.get_ref().name, "duplicate rule name"));
-        }
-        rules.push(rule);
-    }
-    flag.check().map_err(|m| lx.in_table(r.flag.span(), m))?;
-    source
-        .spec
-        .check(&flag, refresh)
-        .map_err(|m| lx.in_table(r.metrics.span(), m))?;
-    let environment = r
-        .environment
-        .clone()
-        .unwrap_or_else(|| flag.spec.environment().unwrap_or("default").to_owned());
-    Ok(RolloutConfig {
-        rollout: Rollout {
-            name: r.name.get_ref().clone(),
-            environment,
-            steps,
-            metrics,
-            rules,
-            automation: crate::model::Automation {
-                auto_advance: r.auto_advance,
-                auto_rollback: r.auto_rollback,
-                min_new_requests: r.min_new_requests,
-            },
-        },
-        flag,
-        also,
-        source,
-    })
+    Ok(steps)
 }
 
 /// Per metric: its generic keys, its definition and its whole table.
@@ -147,7 +178,7 @@ fn metric_defs<'a>(
 }
 
 /// The `kind` of a backend table, one of `allowed`.
-fn kind_of(
+pub(super) fn kind_of(
     lx: &Locator<'_>,
     t: &Spanned<toml::Table>,
     what: &str,
@@ -170,7 +201,7 @@ fn kind_of(
 }
 
 /// The backend table `key` of the rollout, without its `kind`.
-fn adapter_table<'a>(
+pub(super) fn adapter_table<'a>(
     lx: &'a Locator<'a>,
     t: &Spanned<DeTable<'a>>,
     key: &str,

@@ -14,6 +14,7 @@
 //! Transport, credentials, TLS and limits are [`crate::net`]'s, as for every adapter.
 
 mod config;
+pub mod discover;
 #[cfg(test)]
 mod tests;
 

@@ -15,6 +15,7 @@ use crate::model::{FlagSnapshot, Lease};
 pub const KIND: Kind = Kind {
     name: "memory",
     parse,
+    discover: None,
 };
 
 /// The `[rollout.flag]` table of `kind = "memory"`.

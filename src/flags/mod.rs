@@ -5,6 +5,7 @@
 //! backend's compare-and-set with the audit trail, the re-read and the rollback retries, so the
 //! guarantees hold for all backends without copies.
 
+pub mod discover;
 pub mod http;
 pub mod memory;
 pub mod own;

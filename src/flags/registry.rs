@@ -8,6 +8,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use super::FlagBackend;
+use super::discover::{Discovery, DiscoverySpec};
 use super::memory::MemoryFlag;
 use crate::config::locate::{ConfigError, Table};
 
@@ -82,12 +83,17 @@ impl Flag {
 /// Parses a `[rollout.flag]` table (without its `kind`) of the kind named.
 pub type Parse = fn(&Table<'_>, &str) -> Result<Arc<dyn FlagSpec>, ConfigError>;
 
+/// Parses a `[fleet.flags]` table (without its `kind`) of the kind named.
+pub type ParseDiscovery = fn(&Table<'_>, &str) -> Result<Arc<dyn DiscoverySpec>, ConfigError>;
+
 /// One flag-backend kind.
 pub struct Kind {
     /// The `kind` value.
     pub name: &'static str,
     /// Its parser.
     pub parse: Parse,
+    /// Its parser of a fleet's selection, when it can discover flags.
+    pub discover: Option<ParseDiscovery>,
 }
 
 /// Every flag-backend kind, in the order error messages list them.
@@ -105,6 +111,18 @@ pub const KINDS: &[Kind] = &[
 pub fn parse(kind: &str, table: &Table<'_>) -> Option<Result<Flag, ConfigError>> {
     let k = KINDS.iter().find(|k| k.name == kind)?;
     Some((k.parse)(table, k.name).map(|spec| Flag { kind: k.name, spec }))
+}
+
+/// Parses a `[fleet.flags]` table of kind `kind`; `None` for a kind not in [`KINDS`] or one
+/// that cannot discover flags.
+///
+/// # Errors
+/// The adapter's error, located.
+#[must_use]
+pub fn parse_discovery(kind: &str, table: &Table<'_>) -> Option<Result<Discovery, ConfigError>> {
+    let k = KINDS.iter().find(|k| k.name == kind)?;
+    let parse = k.discover?;
+    Some(parse(table, k.name).map(|spec| Discovery { kind: k.name, spec }))
 }
 
 /// Deserialises an adapter's table into its config struct, errors as `flag (kind): ...`.

@@ -25,6 +25,7 @@
 //! The token goes in `Authorization: <token>` (admin `*:*.…` and personal `user:…` tokens
 //! alike), marked sensitive, and is redacted from every error text.
 
+pub mod discover;
 mod lease;
 mod parse;
 #[cfg(test)]
@@ -100,6 +101,7 @@ impl UnleashConfig {
 pub const KIND: Kind = Kind {
     name: "unleash",
     parse: registry::deserialize::<UnleashConfig>,
+    discover: Some(discover::parse),
 };
 
 impl FlagSpec for UnleashConfig {

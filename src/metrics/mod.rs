@@ -4,6 +4,7 @@
 //! metric, in the same order. A metric that failed alone does not fail the poll; a source that
 //! cannot be reached at all fails the whole poll.
 
+pub mod fleet;
 pub mod json;
 pub mod prometheus;
 pub mod registry;

@@ -20,12 +20,15 @@
 
 mod config;
 pub mod counts;
+mod fleet;
+pub mod fleet_spec;
 mod parse;
 mod spec;
 #[cfg(test)]
 mod tests;
 
 pub use config::{MAX_POINTS, PrometheusConfig, PrometheusQuery};
+pub use fleet::PrometheusFleet;
 pub use parse::{Mapping, decode, parse_matrix, parse_vector, ratio_denominator};
 pub use spec::{KIND, PrometheusSpec};
 

@@ -89,6 +89,12 @@ pub struct MetricTable<'a> {
 pub type Parse =
     for<'a> fn(&Table<'a>, &[MetricTable<'a>]) -> Result<Arc<dyn SourceSpec>, ConfigError>;
 
+/// Parses a `[fleet.metrics]` table without its `kind`, with the template's metrics.
+pub type ParseFleet = for<'a> fn(
+    &Table<'a>,
+    &[MetricTable<'a>],
+) -> Result<Arc<dyn super::fleet::FleetSpec>, ConfigError>;
+
 /// One metrics-source kind.
 pub struct Kind {
     /// The `kind` value.
@@ -97,6 +103,8 @@ pub struct Kind {
     pub parse: Parse,
     /// The keys it reads in a `[[rollout.metric]]` (`fields_of::<ItsMetricKeys>`).
     pub metric_keys: fn() -> &'static [&'static str],
+    /// Its parser of a fleet's table, when it can poll a fleet with one query per metric.
+    pub fleet: Option<ParseFleet>,
 }
 
 /// Every metrics-source kind, in the order error messages list them.
@@ -118,6 +126,22 @@ pub fn parse<'a>(
 ) -> Option<Result<Source, ConfigError>> {
     let k = KINDS.iter().find(|k| k.name == kind)?;
     Some((k.parse)(table, metrics).map(|spec| Source { kind: k.name, spec }))
+}
+
+/// Parses a `[fleet.metrics]` table of kind `kind`; `None` for a kind not in [`KINDS`] or
+/// one that cannot poll a fleet.
+///
+/// # Errors
+/// The adapter's error, located.
+#[must_use]
+pub fn parse_fleet<'a>(
+    kind: &str,
+    table: &Table<'a>,
+    metrics: &[MetricTable<'a>],
+) -> Option<Result<Arc<super::fleet::Shared>, ConfigError>> {
+    let k = KINDS.iter().find(|k| k.name == kind)?;
+    let parse = k.fleet?;
+    Some(parse(table, metrics).map(|spec| super::fleet::Shared::new(k.name, spec)))
 }
 
 /// Deserialises an adapter's table into its config struct, errors as `metrics (kind): ...`.

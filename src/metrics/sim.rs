@@ -30,6 +30,7 @@ pub const KIND: Kind = Kind {
     name: "simulator",
     parse,
     metric_keys: fields_of::<MetricKeys>,
+    fleet: None,
 };
 
 /// Which simulator reading a metric shows.

@@ -177,7 +177,31 @@ impl Endpoint {
 }
 
 /// The one client builder: deadlines, no redirects, the TLS settings, a user agent.
+/// Clients built so far, by TLS settings and deadline: endpoints that would build the same
+/// client share one (a `reqwest::Client` is a handle on a connection pool), so a fleet's 200
+/// flags on one server cost one certificate store and one pool, not 200.
+static CLIENTS: std::sync::Mutex<Vec<(TlsFiles, Duration, reqwest::Client)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Most clients kept for sharing.
+const CLIENTS_KEPT: usize = 32;
+
 fn client(tls: &TlsFiles, total: Duration) -> Result<reqwest::Client, EndpointError> {
+    let mut kept = CLIENTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, _, c)) = kept.iter().find(|(t, d, _)| t == tls && *d == total) {
+        return Ok(c.clone());
+    }
+    let c = build_client(tls, total)?;
+    if kept.len() == CLIENTS_KEPT {
+        kept.remove(0);
+    }
+    kept.push((tls.clone(), total, c.clone()));
+    Ok(c)
+}
+
+fn build_client(tls: &TlsFiles, total: Duration) -> Result<reqwest::Client, EndpointError> {
     let builder = reqwest::Client::builder()
         .connect_timeout(policy::connect_deadline(total))
         .timeout(total)

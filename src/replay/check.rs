@@ -245,7 +245,7 @@ pub(super) fn line(h: &Header, prev_t: i64, t: i64, msg: Option<&Msg>) -> Result
             Err(format!("range {n}: expected 1..=4 (the keys 1 to 4)"))
         }
         Msg::Action(_) | Msg::Resize | Msg::Shutdown(_) => Ok(()),
-        Msg::Started(now_ms) | Msg::Tick(now_ms) => time("now_ms", *now_ms),
+        Msg::Started(t) | Msg::Tick(t) | Msg::Discovered { at_ms: t, .. } => time("time", *t),
         Msg::FlagRead {
             rollout: i,
             at_ms,

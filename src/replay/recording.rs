@@ -167,6 +167,8 @@ impl Recording {
         let mut entries = Vec::with_capacity(rest.len());
         let mut truncated = false;
         let mut last_t = header.started_ms;
+        // The rollouts that exist at each line: the header's and those discovered since.
+        let mut seen = header.clone();
         for (k, (n, l)) in rest.iter().enumerate() {
             let (t, msg) = match record::read_line(header.rollwatch_recording, l) {
                 Ok(line) => line,
@@ -186,8 +188,19 @@ impl Recording {
                 }
                 Err(LineError::Invalid(why)) => return Err(ReplayError::at(n + 1, why)),
             };
-            check::line(&header, last_t, t, msg.as_ref()).map_err(|m| ReplayError::at(n + 1, m))?;
+            check::line(&seen, last_t, t, msg.as_ref()).map_err(|m| ReplayError::at(n + 1, m))?;
             last_t = t;
+            if let Some(Msg::Discovered {
+                result: Ok(found), ..
+            }) = &msg
+            {
+                seen.rollouts
+                    .extend(found.added.iter().map(|f| record::RecordedRollout {
+                        def: f.rollout.clone(),
+                        flag_backend: f.flag.clone(),
+                        metrics_source: f.metrics.clone(),
+                    }));
+            }
             if let Some(msg) = msg {
                 entries.push(Entry { t, msg });
             }

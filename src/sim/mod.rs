@@ -5,6 +5,8 @@
 //! would, so the p95 is measured from the histogram, not invented.
 
 pub mod demo;
+pub mod exposition;
+pub mod fleet;
 pub use crate::rng;
 pub mod scenario;
 pub mod server;

@@ -2,8 +2,11 @@
 //! tested) against a real Prometheus and a flag API without a real service.
 //!
 //! - `GET /metrics`: Prometheus text exposition of the simulator's cumulative totals, every
-//!   series labelled `cohort="legacy"|"new"`.
+//!   series labelled `cohort="legacy"|"new"`; with `--flags N` ([`SimServer::bind_fleet`]),
+//!   N flags `flag-000`…, each series labelled `feature_flag_key` and
+//!   `feature_flag_result_variant` (`off` legacy, `on` new).
 //! - `GET /api/flags/{name}`: `{"name","percent","enabled","version"}` with `ETag: "N"`.
+//! - `GET /api/flags`: every served flag, an array of those documents (fleet discovery).
 //! - `PUT /api/flags/{name}`: `{"percent": P}` and/or `{"enabled": B}`; `If-Match: "N"` makes it
 //!   a compare-and-set (412 on a version mismatch). The flag drives the simulated split.
 //! - The same PUT with `{"lease": L, "expect_lease": E}` (strings or null) replaces the guard
@@ -13,7 +16,6 @@
 //! The simulator is advanced by the clock on every request, with the split that held until
 //! then, so a flag change takes effect from the moment it is made.
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -25,7 +27,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use super::{BUCKETS_MS, Profile, Reading, Scenario, Simulator};
+pub use super::exposition::exposition;
+use super::exposition::{Labelled, render};
+use super::fleet::FleetFlag;
+use super::{Profile, Reading, Scenario, Simulator};
 use crate::clock::{Clock, SystemClock};
 use crate::model::Cohort;
 use put::parse_put;
@@ -87,9 +92,30 @@ impl Flag {
     }
 }
 
-struct Inner {
+/// One served flag and the simulated service behind it.
+struct Served {
     sim: Simulator,
     flag: Flag,
+}
+
+struct Inner {
+    /// One flag (`rollwatch simulate`) or a fleet (`--flags N`).
+    served: Vec<Served>,
+    /// The fleet's series carry the flag and variant labels; a single flag's carry `cohort`.
+    fleet: bool,
+}
+
+impl Inner {
+    fn find(&mut self, name: &str) -> Option<&mut Flag> {
+        self.served
+            .iter_mut()
+            .map(|s| &mut s.flag)
+            .find(|f| f.name == name)
+    }
+
+    fn first(&self) -> &Served {
+        &self.served[0]
+    }
 }
 
 /// A handle on the running simulator (tests compare what Prometheus saw with it).
@@ -103,27 +129,61 @@ impl SimHandle {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         let mut g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let now = self.clock.now_ms();
-        let pct = g.flag.effective();
-        g.sim.advance(now, pct);
+        for s in &mut g.served {
+            let pct = s.flag.effective();
+            s.sim.advance(now, pct);
+        }
         g
     }
 
-    /// The window reading of a cohort, now.
+    /// The window reading of a cohort of the (first) flag, now.
     #[must_use]
     pub fn reading(&self, c: Cohort) -> Reading {
-        self.lock().sim.reading(c)
+        self.lock().first().sim.reading(c)
     }
 
-    /// The flag's effective percentage (0 when switched off).
+    /// The (first) flag's effective percentage (0 when switched off).
     #[must_use]
     pub fn percent(&self) -> u8 {
-        self.lock().flag.effective()
+        self.lock().first().flag.effective()
+    }
+
+    /// The window reading of a cohort of flag `name`, now; `None` for a flag not served.
+    #[must_use]
+    pub fn reading_of(&self, name: &str, c: Cohort) -> Option<Reading> {
+        let g = self.lock();
+        g.served
+            .iter()
+            .find(|s| s.flag.name == name)
+            .map(|s| s.sim.reading(c))
+    }
+
+    /// The cumulative totals of a cohort of flag `name`; `None` for a flag not served.
+    #[must_use]
+    pub fn totals_of(&self, name: &str, c: Cohort) -> Option<super::Totals> {
+        let g = self.lock();
+        g.served
+            .iter()
+            .find(|s| s.flag.name == name)
+            .map(|s| s.sim.totals(c))
     }
 
     /// The exposition `/metrics` would answer now.
     #[must_use]
     pub fn exposition(&self) -> String {
-        exposition(&self.lock().sim)
+        let g = self.lock();
+        let all: Vec<Labelled<'_>> = g
+            .served
+            .iter()
+            .map(|s| {
+                if g.fleet {
+                    Labelled::flag(&s.sim, &s.flag.name)
+                } else {
+                    Labelled::cohort(&s.sim)
+                }
+            })
+            .collect();
+        render(&all)
     }
 }
 
@@ -158,15 +218,65 @@ impl SimServer {
         let mut sim = Simulator::new(opts.seed, opts.scenario, opts.profile, start, start);
         sim.advance(now, percent);
         let inner = Inner {
-            sim,
-            flag: Flag {
-                name: opts.flag,
-                percent,
-                enabled: true,
-                version: 1,
-                lease: None,
-            },
+            served: vec![Served {
+                sim,
+                flag: Flag {
+                    name: opts.flag,
+                    percent,
+                    enabled: true,
+                    version: 1,
+                    lease: None,
+                },
+            }],
+            fleet: false,
         };
+        Self::with_inner(listener, inner, clock)
+    }
+
+    /// Binds `addr` serving a fleet of flags (`rollwatch simulate --flags N`), each with its
+    /// own simulated service, `warmup_s` seconds of history drawn at its initial percentage.
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    pub async fn bind_fleet(
+        addr: SocketAddr,
+        flags: Vec<FleetFlag>,
+        warmup_s: u32,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let now = clock.now_ms();
+        let start = now - i64::from(warmup_s) * 1000;
+        let served = flags
+            .into_iter()
+            .map(|f| {
+                let mut sim = Simulator::new(f.seed, f.scenario, f.profile, start, start);
+                sim.advance(now, f.percent);
+                Served {
+                    sim,
+                    flag: Flag {
+                        name: f.name,
+                        percent: f.percent,
+                        enabled: true,
+                        version: 1,
+                        lease: None,
+                    },
+                }
+            })
+            .collect();
+        let inner = Inner {
+            served,
+            fleet: true,
+        };
+        Self::with_inner(listener, inner, clock)
+    }
+
+    #[allow(clippy::unnecessary_wraps)] // keeps both constructors' tails alike
+    fn with_inner(
+        listener: tokio::net::TcpListener,
+        inner: Inner,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<Self> {
         Ok(Self {
             listener,
             handle: SimHandle {
@@ -208,6 +318,7 @@ impl SimServer {
 pub fn router(handle: SimHandle) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
+        .route("/api/flags", get(list_flags))
         .route("/api/flags/{name}", get(read_flag).put(write_flag))
         .with_state(handle)
 }
@@ -235,12 +346,19 @@ fn problem(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "error": message }))).into_response()
 }
 
-async fn read_flag(State(h): State<SimHandle>, Path(name): Path<String>) -> Response {
+/// Every served flag, as an array of the documents `/api/flags/{name}` answers.
+async fn list_flags(State(h): State<SimHandle>) -> Response {
     let g = h.lock();
-    if name != g.flag.name {
-        return problem(StatusCode::NOT_FOUND, &format!("no flag named `{name}`"));
+    let all: Vec<Value> = g.served.iter().map(|s| s.flag.json()).collect();
+    axum::Json(Value::Array(all)).into_response()
+}
+
+async fn read_flag(State(h): State<SimHandle>, Path(name): Path<String>) -> Response {
+    let mut g = h.lock();
+    match g.find(&name) {
+        Some(f) => flag_response(StatusCode::OK, f),
+        None => problem(StatusCode::NOT_FOUND, &format!("no flag named `{name}`")),
     }
-    flag_response(StatusCode::OK, &g.flag)
 }
 
 /// `If-Match` values: `*`, `"N"`, `W/"N"` or a bare `N`, comma-separated.
@@ -271,130 +389,36 @@ async fn write_flag(
 ) -> Response {
     // Locking advances the simulator to now with the old split.
     let mut g = h.lock();
-    if name != g.flag.name {
+    let Some(flag) = g.find(&name) else {
         return problem(StatusCode::NOT_FOUND, &format!("no flag named `{name}`"));
-    }
+    };
     let put = match parse_put(&body) {
         Ok(x) => x,
         Err(m) => return problem(StatusCode::BAD_REQUEST, &m),
     };
     if let Some((lease, expected)) = put.lease {
         // The lease has its own compare-and-set and leaves the version alone.
-        if g.flag.lease != expected {
-            return flag_response(StatusCode::CONFLICT, &g.flag);
+        if flag.lease != expected {
+            return flag_response(StatusCode::CONFLICT, flag);
         }
-        g.flag.lease = lease;
+        flag.lease = lease;
         if put.percent.is_none() && put.enabled.is_none() {
-            return flag_response(StatusCode::OK, &g.flag);
+            return flag_response(StatusCode::OK, flag);
         }
     }
-    match if_match_allows(&headers, g.flag.version) {
+    match if_match_allows(&headers, flag.version) {
         Ok(true) => {}
-        Ok(false) => return flag_response(StatusCode::PRECONDITION_FAILED, &g.flag),
+        Ok(false) => return flag_response(StatusCode::PRECONDITION_FAILED, flag),
         Err(()) => return problem(StatusCode::BAD_REQUEST, "malformed If-Match header"),
     }
     if let Some(p) = put.percent {
-        g.flag.percent = p;
+        flag.percent = p;
     }
     if let Some(e) = put.enabled {
-        g.flag.enabled = e;
+        flag.enabled = e;
     }
-    g.flag.version += 1;
-    flag_response(StatusCode::OK, &g.flag)
-}
-
-fn le(ms: f64) -> String {
-    format!("{}", ms / 1000.0)
-}
-
-/// A simple family: name, type, help, value of a cohort's totals.
-type Family = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&super::Totals) -> f64,
-);
-
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-/// Prometheus text exposition (format 0.0.4) of the simulator's totals.
-#[must_use]
-pub fn exposition(sim: &Simulator) -> String {
-    let mut out = String::with_capacity(8 * 1024);
-    let totals = Cohort::BOTH.map(|c| (c.as_str(), sim.totals(c)));
-    family(
-        &mut out,
-        "http_requests_total",
-        "counter",
-        "Requests served, by cohort and status code.",
-    );
-    for (c, t) in &totals {
-        let ok = t.sum.requests.saturating_sub(t.sum.errors);
-        let _ = writeln!(
-            out,
-            "http_requests_total{{cohort=\"{c}\",code=\"200\"}} {ok}"
-        );
-        let _ = writeln!(
-            out,
-            "http_requests_total{{cohort=\"{c}\",code=\"500\"}} {}",
-            t.sum.errors
-        );
-    }
-    family(
-        &mut out,
-        "http_request_duration_seconds",
-        "histogram",
-        "Request latency (the sum is estimated from bucket midpoints).",
-    );
-    for (c, t) in &totals {
-        let mut cum = 0u64;
-        let mut sum_ms = 0.0;
-        for (i, &n) in t.sum.buckets.iter().enumerate() {
-            cum += n;
-            let lower = if i == 0 { 0.0 } else { BUCKETS_MS[i - 1] };
-            let bound = BUCKETS_MS.get(i).copied();
-            #[allow(clippy::cast_precision_loss)]
-            let nf = n as f64;
-            sum_ms += nf * bound.map_or(lower, |u| f64::midpoint(lower, u));
-            let le = bound.map_or_else(|| "+Inf".to_owned(), le);
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_bucket{{cohort=\"{c}\",le=\"{le}\"}} {cum}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "http_request_duration_seconds_sum{{cohort=\"{c}\"}} {}\n\
-             http_request_duration_seconds_count{{cohort=\"{c}\"}} {cum}",
-            sum_ms / 1000.0
-        );
-    }
-    let gauges: [Family; 3] = [
-        (
-            "process_resident_memory_bytes",
-            "gauge",
-            "Resident memory of the cohort's processes.",
-            |t| t.memory_bytes.round(),
-        ),
-        (
-            "db_queries_total",
-            "counter",
-            "Database queries issued.",
-            |t| t.sum.queries.round(),
-        ),
-        ("llm_tokens_total", "counter", "LLM tokens used.", |t| {
-            t.sum.tokens.round()
-        }),
-    ];
-    for (name, kind, help, f) in gauges {
-        family(&mut out, name, kind, help);
-        for (c, t) in &totals {
-            let _ = writeln!(out, "{name}{{cohort=\"{c}\"}} {}", f(t));
-        }
-    }
-    out
+    flag.version += 1;
+    flag_response(StatusCode::OK, flag)
 }
 
 mod put;

@@ -123,6 +123,9 @@ pub struct RolloutState {
     /// The firing episode (rule index, `since_ms`) auto-rollback already acted on, so a
     /// failed or refused rollback is not repeated every tick.
     pub auto_rolled_back: Option<(usize, i64)>,
+    /// Discovered by a fleet whose backend no longer selects it (archived, its gradual
+    /// rollout removed): not polled; the view may hide it. Its index stays.
+    pub gone: bool,
 }
 
 impl RolloutState {
@@ -175,6 +178,7 @@ impl RolloutState {
             tuning: None,
             traffic_rps: None,
             auto_rolled_back: None,
+            gone: false,
         }
     }
 

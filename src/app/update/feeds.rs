@@ -14,8 +14,12 @@ pub(super) fn tick(state: &mut State, now: i64, cmds: &mut Vec<Command>) {
     }
     state.now_ms = now.max(state.now_ms);
     let refresh = state.refresh_ms;
+    crate::app::discovery::tick(state, now, cmds);
     for i in 0..state.rollouts.len() {
         let r = &mut state.rollouts[i];
+        if r.gone {
+            continue;
+        }
         if r.flag_feed.start_if_due(now) {
             cmds.push(Command::ReadFlag(i));
             // The also-flags are read with the flag, one request per backend at most.

@@ -80,6 +80,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
                 state.log(rollout, LogLevel::Warn, n);
             }
         }
+        Msg::Discovered { at_ms, result } => {
+            crate::app::discovery::on_discovered(state, at_ms, result);
+        }
         Msg::Shutdown(reason) => {
             state.say(LogLevel::Warn, format!("shutting down: {reason}"));
             state.quit = true;

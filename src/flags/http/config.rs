@@ -193,6 +193,7 @@ impl HttpFlagConfig {
 pub const KIND: Kind = Kind {
     name: "http",
     parse: registry::deserialize::<HttpFlagConfig>,
+    discover: Some(super::discover::parse),
 };
 
 impl FlagSpec for HttpFlagConfig {

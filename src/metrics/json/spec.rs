@@ -22,6 +22,7 @@ pub const KIND: Kind = Kind {
     name: "json",
     parse,
     metric_keys: fields_of::<MetricKeys>,
+    fleet: None,
 };
 
 /// The keys a JSON source reads in a `[[rollout.metric]]`.

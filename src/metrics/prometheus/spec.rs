@@ -23,6 +23,7 @@ pub const KIND: Kind = Kind {
     name: "prometheus",
     parse,
     metric_keys: fields_of::<MetricKeys>,
+    fleet: Some(super::fleet_spec::parse),
 };
 
 /// The keys a Prometheus source reads in a `[[rollout.metric]]`.
@@ -61,7 +62,10 @@ fn parse(t: &Table<'_>, metrics: &[MetricTable<'_>]) -> Result<Arc<dyn SourceSpe
     Ok(Arc::new(PrometheusSpec { config, queries }))
 }
 
-fn metric(lx: &Locator<'_>, m: &MetricTable<'_>) -> Result<PrometheusQuery, ConfigError> {
+pub(super) fn metric(
+    lx: &Locator<'_>,
+    m: &MetricTable<'_>,
+) -> Result<PrometheusQuery, ConfigError> {
     let k: MetricKeys = registry::metric_keys(m, "prometheus")?;
     let id = m.id.get_ref();
     let scale = match &k.scale {
