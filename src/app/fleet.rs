@@ -68,7 +68,9 @@ pub fn matches(s: &State, r: &RolloutState, needle_lower: &str) -> bool {
         .any(|h| contains_ci(h, needle_lower))
 }
 
-/// The rollouts the table shows, as indices into `s.rollouts`, in table order.
+/// The rollouts the table shows, as indices into `s.rollouts`, in table order. A rollout
+/// whose flag its fleet no longer selects (archived, its gradual rollout removed) is `gone`:
+/// no longer polled, and not listed.
 #[must_use]
 pub fn order(s: &State) -> Vec<usize> {
     let needle = s.fleet.filter.to_lowercase();
@@ -76,7 +78,7 @@ pub fn order(s: &State) -> Vec<usize> {
         .rollouts
         .iter()
         .enumerate()
-        .filter(|(_, r)| matches(s, r, &needle))
+        .filter(|(_, r)| !r.gone && matches(s, r, &needle))
         .map(|(i, r)| (class(r), r.def.name.as_str(), i))
         .collect();
     rows.sort_unstable();
@@ -197,6 +199,13 @@ mod tests {
         assert!(order(&s).is_empty());
         s.fleet.filter.clear();
         assert_eq!(order(&s).len(), 3);
+    }
+
+    #[test]
+    fn a_rollout_its_fleet_no_longer_selects_is_not_listed() {
+        let mut s = state(vec![rollout("a", "prod"), rollout("b", "prod")]);
+        s.rollouts[0].gone = true;
+        assert_eq!(names(&s, &order(&s)), ["b"]);
     }
 
     #[test]
