@@ -13,9 +13,9 @@ use reqwest::Method;
 use rollwatch::clock::{Clock, SystemClock};
 use serde_json::{Value, json};
 
-const ENV: &str = "production";
+pub(crate) const ENV: &str = "production";
 
-fn engine() -> Option<(String, String)> {
+pub(crate) fn engine() -> Option<(String, String)> {
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if let (Some(url), Some(token)) = (get("ROLLWATCH_UNLEASH_URL"), get("ROLLWATCH_UNLEASH_TOKEN"))
     {
@@ -32,14 +32,14 @@ fn engine() -> Option<(String, String)> {
     None
 }
 
-struct Admin {
-    url: String,
-    token: String,
-    http: reqwest::Client,
+pub(crate) struct Admin {
+    pub(crate) url: String,
+    pub(crate) token: String,
+    pub(crate) http: reqwest::Client,
 }
 
 impl Admin {
-    async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.url))
@@ -57,7 +57,7 @@ impl Admin {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
-    async fn feature(&self, name: &str, env: &str, strategy: Value) {
+    pub(crate) async fn feature(&self, name: &str, env: &str, strategy: Value) {
         let p = "/api/admin/projects/default/features";
         self.ok(
             Method::POST,
@@ -74,7 +74,7 @@ impl Admin {
     }
 
     /// Archives and deletes a feature (best effort: the test's verdict is already made).
-    async fn remove(&self, name: &str) {
+    pub(crate) async fn remove(&self, name: &str) {
         for (m, p) in [
             (
                 Method::DELETE,
@@ -92,7 +92,7 @@ impl Admin {
     }
 }
 
-fn gradual(percent: u8) -> Value {
+pub(crate) fn gradual(percent: u8) -> Value {
     json!({
         "name": "flexibleRollout",
         "parameters": {"rollout": percent.to_string(), "stickiness": "default", "groupId": "fleet"},
@@ -100,7 +100,7 @@ fn gradual(percent: u8) -> Value {
     })
 }
 
-fn config(url: &str) -> String {
+pub(crate) fn config(url: &str) -> String {
     format!(
         r#"refresh = "5s"
 [[fleet]]

@@ -23,6 +23,7 @@ mod counts;
 mod e2e_automation;
 mod e2e_demo;
 mod e2e_fleet;
+mod e2e_fleet_unleash;
 mod e2e_mouse;
 mod e2e_multi_flag;
 mod e2e_redraw;

@@ -78,6 +78,19 @@ impl Tmux {
         config: &str,
         env: &[(&str, &str)],
     ) -> Self {
+        Self::watch_audited(tag, w, h, dir, config, env, Path::new("/dev/null"))
+    }
+
+    /// [`Tmux::watch`] with its audit log in `audit` (writes need one they can append to).
+    pub fn watch_audited(
+        tag: &str,
+        w: u16,
+        h: u16,
+        dir: &Path,
+        config: &str,
+        env: &[(&str, &str)],
+        audit: &Path,
+    ) -> Self {
         let cfg = dir.join("rollwatch.toml");
         std::fs::write(&cfg, config).expect("write the config");
         let mut script = String::new();
@@ -91,9 +104,10 @@ impl Tmux {
         }
         writeln!(
             script,
-            "{} watch --config '{}' --audit-log /dev/null\necho EXITED:$?\nsleep 600",
+            "{} watch --config '{}' --audit-log '{}'\necho EXITED:$?\nsleep 600",
             env!("CARGO_BIN_EXE_rollwatch"),
-            cfg.display()
+            cfg.display(),
+            audit.display()
         )
         .unwrap();
         let run = dir.join("run.sh");
