@@ -201,6 +201,14 @@ async fn main() {
     std::fs::write(&path, svg(&render(&firing, 200, 60, &by("default")), false))
         .expect("write svg");
     println!("{path}");
+    // The fleet table of the demo's three rollouts (`F`), the FIRING one first.
+    firing
+        .send(press(KeyEvent::new(KeyCode::Char('F'), KeyModifiers::NONE)))
+        .await;
+    let path = format!("{out}/fleet-dark-120x40.svg");
+    std::fs::write(&path, svg(&render(&firing, 120, 40, &by("default")), false))
+        .expect("write svg");
+    println!("{path}");
 }
 
 /// xterm's 256-colour palette: the 16 ANSI colours as above, the 6×6×6 cube (levels 0, 95,
