@@ -61,7 +61,7 @@ pub fn matches(s: &State, r: &RolloutState, needle_lower: &str) -> bool {
     if needle_lower.is_empty() {
         return true;
     }
-    let state = lifecycle(r, s.now_ms, s.automation_paused).name();
+    let state = lifecycle(r, s.automation_paused).name();
     let worst = worst_rule(r).map_or("", |k| r.alerts[k].status.label());
     [r.def.name.as_str(), &r.def.environment, state, worst]
         .iter()

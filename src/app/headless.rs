@@ -142,7 +142,7 @@ impl Guard {
                 "rule {rule} fired: rolled back to {pct}%"
             )));
         }
-        match lifecycle(r, now, false) {
+        match lifecycle(r, false) {
             Lifecycle::Complete => {
                 let pct = r.flag.as_ref().map_or(0, |f| f.percent);
                 return Some(Outcome::Complete(format!("{pct}% reached and baked")));

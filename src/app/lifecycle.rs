@@ -58,11 +58,10 @@ impl Lifecycle {
     }
 }
 
-/// The lifecycle state of `r`; `paused` is the state's automation pause. The time is not
-/// needed any more (a step bakes on evidence, [`super::bake`], not on the clock); the
-/// parameter stays so every caller reads the same.
+/// The lifecycle state of `r`; `paused` is the state's automation pause. No time is needed:
+/// a step bakes on evidence ([`super::bake`]), not on the clock.
 #[must_use]
-pub fn lifecycle(r: &RolloutState, _now_ms: i64, paused: bool) -> Lifecycle {
+pub fn lifecycle(r: &RolloutState, paused: bool) -> Lifecycle {
     let Some(flag) = r.flag.as_ref() else {
         return Lifecycle::Unread;
     };

@@ -267,7 +267,7 @@ pub fn collect(s: &State) -> StatusOut {
                 name: r.def.name.clone(),
                 environment: r.def.environment.clone(),
                 flag_backend: r.flag_backend.clone(),
-                lifecycle: crate::app::lifecycle::lifecycle(r, s.now_ms, false).name(),
+                lifecycle: crate::app::lifecycle::lifecycle(r, false).name(),
                 percent: r.flag.as_ref().map(|f| f.percent),
                 enabled: r.flag.as_ref().map(|f| f.enabled),
                 flag_error: r.flag_feed.error.clone(),

@@ -196,7 +196,7 @@ fn row<'a>(s: &State, r: &RolloutState, selected: bool, c: Cols, t: &Theme) -> L
             }
         },
     );
-    let life = lifecycle(r, s.now_ms, s.automation_paused);
+    let life = lifecycle(r, s.automation_paused);
     let (worst, st, sev) = worst_cell(s, r, g);
     let mark = if selected { g.here } else { " " };
     let mut spans = vec![

@@ -249,7 +249,7 @@ pub fn draw_overview(f: &mut Frame<'_>, area: Rect, s: &State, t: &Theme) {
         if st.rank() >= AlertStatus::Unknown.rank() {
             spans.push(Span::styled(st.label(), status_style(st, sev, t)));
         } else {
-            let l = lifecycle(r, s.now_ms, s.automation_paused);
+            let l = lifecycle(r, s.automation_paused);
             spans.push(Span::styled(l.name(), status_style(st, sev, t)));
         }
         spans.push(Span::styled(format!(" {} ", g.sep), t.border));

@@ -155,7 +155,7 @@ pub fn verdict(s: &State, r: &RolloutState) -> (String, Level) {
         (Some(n), Some(min)) => format!(", {}/{} requests", thousands(n), thousands(min)),
         _ => String::new(),
     };
-    match lifecycle(r, s.now_ms, s.automation_paused) {
+    match lifecycle(r, s.automation_paused) {
         Lifecycle::Unread => ("waiting for the first flag read".into(), Level::Info),
         Lifecycle::Shadow => (
             "SHADOW: 0 %, the new path serves no users".into(),

@@ -3,19 +3,10 @@
 
 use std::time::Duration;
 
-use crate::support::tmux::{Tmux, available};
+use crate::support::tmux::{Tmux, available, flag_line};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
 const WAIT: Duration = Duration::from_secs(30);
-
-fn flag_line(screen: &str) -> String {
-    // The header line with the gauge and the step plan (the verdict line sits above it).
-    screen
-        .lines()
-        .find(|l| l.contains("│ steps "))
-        .unwrap_or_default()
-        .to_owned()
-}
 
 fn reasons(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path)

@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::support::fault_config::http_flag_keys;
 use crate::support::fault_server::{Class, FaultServer};
 use crate::support::tmux::{Tmux, available, wait_file};
 
@@ -23,6 +24,7 @@ const NAMES: [&str; 4] = [
 fn config(urls: &[String]) -> String {
     let mut text = String::from("refresh = \"1s\"\n");
     for (name, url) in NAMES.iter().zip(urls) {
+        let flag = http_flag_keys(url);
         let _ = write!(
             text,
             r#"
@@ -32,12 +34,7 @@ environment = "production"
 steps = [5, 25, 50, 100]
 
 [rollout.flag]
-kind = "http"
-url = "{url}/flag"
-percent_pointer = "/percent"
-enabled_pointer = "/enabled"
-body_template = '{{"percent": {{{{percent}}}}, "enabled": {{{{enabled}}}}}}'
-
+{flag}
 [rollout.metrics]
 kind = "prometheus"
 url = "{url}"

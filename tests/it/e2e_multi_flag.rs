@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::support::fault_config::http_flag_keys;
 use crate::support::fault_server::{Fault, FaultServer};
 use crate::support::tmux::{Tmux, available};
 use crate::support::wait::until;
@@ -15,6 +16,7 @@ const WAIT: Duration = Duration::from_secs(20);
 const TICK: Duration = Duration::from_millis(50);
 
 fn config(main: &str, cache: &str) -> String {
+    let (main_flag, cache_flag) = (http_flag_keys(main), http_flag_keys(cache));
     format!(
         r#"refresh = "1s"
 
@@ -24,20 +26,10 @@ environment = "production"
 steps = [5, 25, 50, 100]
 
 [rollout.flag]
-kind = "http"
-url = "{main}/flag"
-percent_pointer = "/percent"
-enabled_pointer = "/enabled"
-body_template = '{{"percent": {{{{percent}}}}, "enabled": {{{{enabled}}}}}}'
-
+{main_flag}
 [[rollout.also]]
 name = "cache-level"
-kind = "http"
-url = "{cache}/flag"
-percent_pointer = "/percent"
-enabled_pointer = "/enabled"
-body_template = '{{"percent": {{{{percent}}}}, "enabled": {{{{enabled}}}}}}'
-
+{cache_flag}
 [rollout.metrics]
 kind = "prometheus"
 url = "{main}"

@@ -7,19 +7,10 @@ use crate::support::prom_engine;
 
 use std::time::Duration;
 
-use crate::support::tmux::{Tmux, available};
+use crate::support::tmux::{Tmux, available, flag_line};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rollwatch");
 const WAIT: Duration = Duration::from_secs(20);
-
-fn flag_line(screen: &str) -> String {
-    // The header line with the gauge and the step plan (the verdict line sits above it).
-    screen
-        .lines()
-        .find(|l| l.contains("│ steps "))
-        .unwrap_or_default()
-        .to_owned()
-}
 
 /// Starts `args` as the pane's own process; the pane stays after exit so its status can be read.
 fn exec(tag: &str, w: u16, h: u16, args: &str) -> Tmux {

@@ -117,6 +117,23 @@ action = "rollback"
     p
 }
 
+/// The guard on a simulator config at `speed`, its events and audit log in the given files.
+fn sim_guard(dir: &Path, cfg: &Path, speed: u32, events: &Path, audit: &Path) -> Child {
+    guard(
+        dir,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--speed",
+            &speed.to_string(),
+            "--events",
+            events.to_str().unwrap(),
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+    )
+}
+
 fn audit_outcomes(path: &Path) -> Vec<Value> {
     lines(path)
         .into_iter()
@@ -129,19 +146,7 @@ fn the_guard_drives_the_simulator_to_complete() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = sim_config(dir.path(), "healthy");
     let (events, audit) = (dir.path().join("ev.jsonl"), dir.path().join("audit.jsonl"));
-    let c = guard(
-        dir.path(),
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "--speed",
-            "120",
-            "--events",
-            events.to_str().unwrap(),
-            "--audit-log",
-            audit.to_str().unwrap(),
-        ],
-    );
+    let c = sim_guard(dir.path(), &cfg, 120, &events, &audit);
     let (code, err) = finish(c, WAIT);
     let ev = lines(&events);
     assert_eq!(code, 0, "COMPLETE exits 0; stderr: {err}\nevents: {ev:#?}");
@@ -188,19 +193,7 @@ fn a_regression_ends_rolled_back_with_exit_10_naming_the_rule() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = sim_config(dir.path(), "regression");
     let (events, audit) = (dir.path().join("ev.jsonl"), dir.path().join("audit.jsonl"));
-    let c = guard(
-        dir.path(),
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "--speed",
-            "60",
-            "--events",
-            events.to_str().unwrap(),
-            "--audit-log",
-            audit.to_str().unwrap(),
-        ],
-    );
+    let c = sim_guard(dir.path(), &cfg, 60, &events, &audit);
     let (code, err) = finish(c, WAIT);
     let ev = lines(&events);
     assert_eq!(

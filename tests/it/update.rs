@@ -752,7 +752,7 @@ fn after_a_rollback_rules_on_the_new_path_are_idle_and_the_rollout_is_rolled_bac
         "no UNKNOWN after a rollback"
     );
     assert_eq!(
-        lifecycle(&s.rollouts[0], s.now_ms, false),
+        lifecycle(&s.rollouts[0], false),
         Lifecycle::RolledBack { at_ms: t + 1000 }
     );
     // A minute later the window no longer straddles.
@@ -765,10 +765,7 @@ fn at_100_percent_after_the_bake_the_rollout_is_complete() {
     use rollwatch::app::lifecycle::{Lifecycle, lifecycle};
     let mut s = state_at(100);
     let _ = update(&mut s, Msg::Tick(T0 + 1000));
-    assert_eq!(
-        lifecycle(&s.rollouts[0], s.now_ms, false),
-        Lifecycle::Complete
-    );
+    assert_eq!(lifecycle(&s.rollouts[0], false), Lifecycle::Complete);
     assert!(
         s.rollouts[0]
             .alerts
@@ -777,10 +774,7 @@ fn at_100_percent_after_the_bake_the_rollout_is_complete() {
         "rules on legacy at 100 % are idle, not unknown"
     );
     let s = state_at(0);
-    assert_eq!(
-        lifecycle(&s.rollouts[0], s.now_ms, false),
-        Lifecycle::Shadow
-    );
+    assert_eq!(lifecycle(&s.rollouts[0], false), Lifecycle::Shadow);
 }
 
 #[test]

@@ -218,7 +218,7 @@ impl Events {
                     seen.alerts[j] = a.status;
                 }
             }
-            let lc = lifecycle(r, s.now_ms, s.automation_paused);
+            let lc = lifecycle(r, s.automation_paused);
             let held = r.held_by.as_ref().filter(|_| lc.name() == "HELD").cloned();
             if seen.lifecycle != Some(lc.name()) || seen.held_by != held {
                 lines.push((

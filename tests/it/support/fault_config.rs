@@ -213,3 +213,16 @@ pub fn config(rollouts: &[FaultRollout]) -> String {
     }
     t
 }
+
+/// The keys of an HTTP flag table (`[rollout.flag]`, `[[rollout.also]]`) for the fault
+/// server's `/flag` at `url`.
+pub fn http_flag_keys(url: &str) -> String {
+    format!(
+        r#"kind = "http"
+url = "{url}/flag"
+percent_pointer = "/percent"
+enabled_pointer = "/enabled"
+body_template = '{{"percent": {{{{percent}}}}, "enabled": {{{{enabled}}}}}}'
+"#
+    )
+}

@@ -234,3 +234,13 @@ fn zombie_exit_code(pid: &str) -> Option<i32> {
     }
     fields.get(49)?.parse().ok()
 }
+
+/// The header line with the flag's gauge and the step plan (`flag  25% ██░░ on │ steps …`); the
+/// verdict line sits above it.
+pub fn flag_line(screen: &str) -> String {
+    screen
+        .lines()
+        .find(|l| l.contains("│ steps "))
+        .unwrap_or_default()
+        .to_owned()
+}
